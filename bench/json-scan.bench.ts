@@ -1,0 +1,209 @@
+/**
+ * Micro-benchmark: JSON.parse vs scanObject on realistic Kong 3.x log entries.
+ *
+ *   npx tsc -p tsconfig.json && node dist/bench/json-scan.bench.js [--quick]
+ *
+ * Entries are ~2.3 KB, encoded like Kong's lua-cjson (every "/" escaped as "\/").
+ * Runs are interleaved (parse, scan, parse, scan, ...) after a warm-up; the median of the
+ * rounds is printed in ns/entry.
+ */
+import { pathToFileURL } from "node:url";
+import { FieldPlan, decodeString, decodeValue, scanObject, type JsonPath } from "../src/event/json-scan.ts";
+
+const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"];
+const STATUSES = [200, 201, 204, 301, 404, 500];
+
+function hexId(seed: number): string {
+  let x = (seed * 2654435761) >>> 0;
+  let s = "";
+  for (let i = 0; i < 32; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    s += "0123456789abcdef"[x >>> 28];
+    if (i === 7 || i === 11 || i === 15 || i === 19) s += "-";
+  }
+  return s;
+}
+
+/** A realistic Kong 3.x (file-log / http-log) entry. */
+export function kongEntry(i: number): Record<string, unknown> {
+  const ws = hexId(i % 3);
+  const path = `/api/v1/orders/${1000 + i}/items`;
+  const qs = `limit=${i % 50}&offset=${i * 3}&sort=created_at`;
+  return {
+    request: {
+      id: hexId(i * 11 + 1).replace(/-/g, ""),
+      method: METHODS[i % METHODS.length],
+      uri: `${path}?${qs}`,
+      url: `https://api.example.com:8443${path}?${qs}`,
+      size: 612 + (i % 97),
+      querystring: { limit: String(i % 50), offset: String(i * 3), sort: "created_at" },
+      headers: {
+        host: "api.example.com:8443",
+        "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+        accept: "application/json, text/plain, */*",
+        "accept-encoding": "gzip, deflate, br",
+        "accept-language": "en-US,en;q=0.9",
+        authorization: "REDACTED",
+        "content-type": "application/json",
+        "x-request-id": hexId(i * 11 + 2),
+        "x-forwarded-for": "203.0.113.7, 10.0.0.12",
+        "x-forwarded-proto": "https",
+        "x-real-ip": "203.0.113.7",
+        connection: "keep-alive",
+        "cache-control": "no-cache",
+        referer: "https://app.example.com/dashboard/orders",
+        "content-length": "128",
+      },
+    },
+    upstream_uri: `${path}?${qs}`,
+    upstream_status: String(STATUSES[i % STATUSES.length]),
+    response: {
+      status: STATUSES[i % STATUSES.length],
+      size: 1543 + (i % 13),
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": "1128",
+        connection: "keep-alive",
+        date: "Tue, 19 Nov 2024 10:12:13 GMT",
+        server: "nginx/1.25.3",
+        "x-kong-upstream-latency": String(10 + (i % 7)),
+        "x-kong-proxy-latency": "1",
+        via: "1.1 kong/3.8.0",
+      },
+    },
+    tries: [{ balancer_start: 1732011133101 + i, balancer_start_ns: 1.7320111331015e18, ip: "10.0.3.17", port: 8080, balancer_latency: 0 }],
+    client_ip: "203.0.113.7",
+    started_at: 1732011133100 + i,
+    source: "upstream",
+    workspace: ws,
+    workspace_name: i % 3 === 0 ? "default" : `team-${i % 3}`,
+    latencies: { request: 14 + (i % 9), kong: 2, proxy: 12 + (i % 9), receive: 0 },
+    authenticated_entity: { id: hexId(i + 4), consumer_id: hexId(i + 5) },
+    route: {
+      id: hexId(6),
+      name: "orders-route",
+      paths: ["/api/v1/orders"],
+      protocols: ["http", "https"],
+      strip_path: false,
+      preserve_host: false,
+      https_redirect_status_code: 426,
+      created_at: 1731000000,
+      updated_at: 1731000500,
+      ws_id: ws,
+      service: { id: hexId(7) },
+    },
+    service: {
+      id: hexId(7),
+      name: "orders-svc",
+      host: "orders.internal",
+      port: 8080,
+      protocol: "http",
+      path: "/",
+      retries: 5,
+      read_timeout: 60000,
+      enabled: true,
+      ws_id: ws,
+    },
+    consumer: { id: hexId(i + 5), username: `customer-${i % 100}`, custom_id: null, created_at: 1731000000 },
+  };
+}
+
+/** Kong's lua-cjson escapes every "/" as "\/". */
+export function cjsonEncode(v: unknown): string {
+  return JSON.stringify(v).replace(/\//g, "\\/");
+}
+
+export const BENCH_PATHS: JsonPath[] = [
+  ["request", "method"],
+  ["request", "uri"],
+  ["request", "url"],
+  ["request", "size"],
+  ["request", "headers", "host"],
+  ["request", "headers", "user-agent"],
+  ["request", "headers", "x-request-id"],
+  ["request", "querystring"],
+  ["response", "status"],
+  ["response", "size"],
+  ["response", "headers", "content-type"],
+  ["workspace_name"],
+  ["workspace"],
+  ["route", "name"],
+  ["route", "id"],
+  ["service", "name"],
+  ["service", "host"],
+  ["consumer", "username"],
+  ["latencies", "request"],
+  ["latencies", "proxy"],
+  ["tries", 0, "ip"],
+  ["started_at"],
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+function main(): void {
+  const quick = process.argv.includes("--quick");
+  const COUNT = 64;
+  const texts: string[] = [];
+  for (let i = 0; i < COUNT; i++) texts.push(cjsonEncode(kongEntry(i)));
+  const avgLen = texts.reduce((a, t) => a + t.length, 0) / COUNT;
+  const plan = new FieldPlan(BENCH_PATHS);
+  const spans = plan.newSpans();
+  // sanity check
+  for (const t of texts) {
+    const err = scanObject(t, plan, spans);
+    if (err !== null) throw err;
+    const parsed = JSON.parse(t) as { request: { method: string } };
+    if (decodeString(t, spans[0], spans[1]) !== parsed.request.method) throw new Error("bench sanity check failed");
+  }
+
+  let sink = 0;
+  const runs: Record<string, () => void> = {
+    "JSON.parse": () => {
+      for (let k = 0; k < COUNT; k++) sink += (JSON.parse(texts[k]) as { started_at: number }).started_at & 1;
+    },
+    scanObject: () => {
+      for (let k = 0; k < COUNT; k++) {
+        if (scanObject(texts[k], plan, spans) === null) sink += spans[1] & 1;
+      }
+    },
+    "scanObject+decode 4 fields": () => {
+      for (let k = 0; k < COUNT; k++) {
+        const t = texts[k];
+        if (scanObject(t, plan, spans) !== null) continue;
+        const m = decodeString(t, spans[0], spans[1]);
+        const u = decodeString(t, spans[2], spans[3]);
+        const st = decodeValue(t, spans[16], spans[17]);
+        const w = decodeString(t, spans[22], spans[23]);
+        sink += (m?.length ?? 0) + (u?.length ?? 0) + (typeof st === "number" ? st : 0) + (w?.length ?? 0);
+      }
+    },
+  };
+  const names = Object.keys(runs);
+  const results: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const reps = quick ? 300 : 1500; // batches of COUNT entries per timed run
+  const rounds = quick ? 7 : 15;
+  // warm-up
+  for (let w = 0; w < 3; w++) for (const n of names) for (let r = 0; r < reps / 3; r++) runs[n]();
+  for (let round = 0; round < rounds; round++) {
+    for (const n of names) {
+      const t0 = process.hrtime.bigint();
+      for (let r = 0; r < reps; r++) runs[n]();
+      const ns = Number(process.hrtime.bigint() - t0) / (reps * COUNT);
+      results[n].push(ns);
+    }
+  }
+  const base = median(results["JSON.parse"]);
+  console.log(`node ${process.version}, ${COUNT} distinct entries, avg ${avgLen.toFixed(0)} chars, plan of ${plan.size} paths`);
+  for (const n of names) {
+    const m = median(results[n]);
+    console.log(
+      `${n.padEnd(28)} ${m.toFixed(0).padStart(6)} ns/entry  (min ${Math.min(...results[n]).toFixed(0)})  ${(base / m).toFixed(2)}x vs JSON.parse`,
+    );
+  }
+  if (sink === 42) console.log("");
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) main();

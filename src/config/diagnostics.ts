@@ -1,0 +1,57 @@
+/** Config problems with stable codes, the YAML path and the place in the file. */
+
+export type DiagnosticCode =
+  | 'KLR_CONFIG_READ'
+  | 'KLR_CONFIG_YAML'
+  | 'KLR_CONFIG_UNKNOWN_KEY'
+  | 'KLR_CONFIG_INVALID'
+  | 'KLR_CONFIG_ENV'
+  | 'KLR_CONFIG_REGEX'
+  | 'KLR_CONFIG_TEMPLATE'
+  | 'KLR_CONFIG_UNDEFINED_DESTINATION'
+  | 'KLR_CONFIG_DUPLICATE'
+  | 'KLR_CONFIG_UNUSED_DESTINATION'
+  | 'KLR_CONFIG_UNSAFE_REGEX'
+  | 'KLR_CONFIG_CONFLICT';
+
+export type ConfigPath = readonly (string | number)[];
+
+export interface Diagnostic {
+  readonly severity: 'error' | 'warning';
+  readonly code: DiagnosticCode;
+  /** Where in the YAML document, e.g. ["rules", 0, "when", "path"]. */
+  readonly path: ConfigPath;
+  readonly message: string;
+  /** Point at the key instead of the value (unknown keys, duplicates). */
+  readonly atKey?: boolean;
+  readonly file?: string;
+  readonly line?: number;
+  readonly col?: number;
+}
+
+export function formatPath(path: ConfigPath): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out === '' ? '(top level)' : out;
+}
+
+/** `FILE:LINE:COL: error KLR_…: path: message` — one line per problem, grep- and editor-friendly. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.file === undefined ? '' : `${d.file}:${d.line ?? 1}:${d.col ?? 1}: `;
+  return `${where}${d.severity} ${d.code}: ${formatPath(d.path)}: ${d.message}`;
+}
+
+/** Thrown where a config must be valid to go on (run, reload): carries every problem. */
+export class ConfigError extends Error {
+  readonly diagnostics: readonly Diagnostic[];
+  constructor(diagnostics: readonly Diagnostic[]) {
+    const errors = diagnostics.filter((d) => d.severity === 'error');
+    super(`invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${errors.map(formatDiagnostic).join('\n')}`);
+    this.name = 'ConfigError';
+    this.diagnostics = diagnostics;
+  }
+}

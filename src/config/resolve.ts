@@ -1,0 +1,393 @@
+/**
+ * From what the schema accepted to the frozen shape the rest of the code sees: defaults
+ * merged into each destination, durations in ms, sizes in bytes, regexes compiled,
+ * templates parsed, every name reference checked.
+ */
+import path from 'node:path';
+import safeRegex from 'safe-regex2';
+import { Template, TemplateSyntaxError } from '../event/template.ts';
+import type { MatchSpec, StatusRange } from '../route/match.ts';
+import type { RoutingTable } from '../route/router.ts';
+import type { ConfigPath, Diagnostic } from './diagnostics.ts';
+import type { DestinationConfig, MatchConfig, ParsedConfig, SourceConfig, StatusPattern } from './schema.ts';
+import { parseDuration, parseSize } from './units.ts';
+
+export interface BatchSettings { readonly maxEvents: number; readonly maxBytes: number; readonly maxWaitMs: number }
+export interface RetrySettings { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly maxElapsedMs: number }
+export type WhenFull = 'block' | 'drop_newest' | 'drop_oldest';
+export interface BufferSettings { readonly maxEvents: number; readonly maxBytes: number; readonly whenFull: WhenFull }
+export interface DeadLetterSettings { readonly dir: string; readonly maxFileBytes: number; readonly maxFiles: number }
+
+export interface DeliverySettings {
+  readonly batch: BatchSettings;
+  readonly retry: RetrySettings;
+  readonly buffer: BufferSettings;
+  readonly concurrency: number;
+  readonly deadLetter: DeadLetterSettings;
+  readonly timeoutMs: number;
+}
+
+export interface SnsDestination {
+  readonly type: 'sns';
+  readonly name: string;
+  readonly topicArn: string;
+  readonly region: string;
+  readonly endpoint: string | undefined;
+  readonly fifo: boolean;
+  readonly subject: Template | undefined;
+  readonly messageAttributes: readonly (readonly [name: string, value: Template])[];
+  readonly messageGroupId: Template | undefined;
+  readonly messageDeduplicationId: Template | undefined;
+  readonly delivery: DeliverySettings;
+}
+
+export interface WebhookDestination {
+  readonly type: 'webhook';
+  readonly name: string;
+  readonly url: string;
+  readonly method: 'POST' | 'PUT';
+  readonly headers: Readonly<Record<string, string>>;
+  readonly encoding: 'json' | 'json_array' | 'ndjson';
+  readonly gzip: boolean;
+  readonly signingSecret: string | undefined;
+  readonly delivery: DeliverySettings;
+}
+
+export type ResolvedDestination = SnsDestination | WebhookDestination;
+
+export interface FileSource {
+  readonly type: 'file';
+  readonly name: string;
+  readonly paths: readonly string[];
+  readonly startAt: 'end' | 'beginning';
+  readonly rotateWaitMs: number;
+  readonly maxLineBytes: number;
+  readonly pollIntervalMs: number;
+  readonly deadLetter: DeadLetterSettings;
+}
+
+export interface HttpSource {
+  readonly type: 'http';
+  readonly name: string;
+  readonly listen: string;
+  readonly path: string;
+  readonly auth: { readonly bearer?: string; readonly basic?: { readonly user: string; readonly password: string }; readonly none: boolean };
+  readonly maxBodyBytes: number;
+  readonly maxEntryBytes: number;
+  readonly ack: 'accepted' | 'delivered';
+  readonly ackTimeoutMs: number;
+  readonly invalid: 'dead_letter' | 'reject';
+  readonly requestTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly retryAfterSeconds: number;
+  readonly deadLetter: DeadLetterSettings;
+}
+
+export type ResolvedSource = FileSource | HttpSource;
+
+export interface ResolvedConfig {
+  /** The file it was loaded from (absolute). */
+  readonly file: string;
+  readonly sources: readonly ResolvedSource[];
+  readonly destinations: readonly ResolvedDestination[];
+  readonly routing: RoutingTable;
+  /** Workspace id → name. */
+  readonly workspaceNames: ReadonlyMap<string, string>;
+  /** Request header names (lowercase) that rules look at. */
+  readonly ruleHeaders: readonly string[];
+  readonly stateDir: string;
+  readonly shutdownTimeoutMs: number;
+  readonly admin: { readonly listen: string } | null;
+  readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; readonly format: 'json' | 'pretty' | 'auto' };
+}
+
+export const DEFAULT_DELIVERY = {
+  batch: { max_events: 500, max_bytes: '1MiB', max_wait: '1s' },
+  retry: { initial_delay: '200ms', max_delay: '30s', max_elapsed: '15m' },
+  buffer: { max_events: 100_000, max_bytes: '64MiB', when_full: 'block' },
+  concurrency: 4,
+  dead_letter: { max_file_bytes: '100MiB', max_files: 10 },
+  timeout: '30s',
+} as const;
+
+export const SNS_MAX_BATCH_ENTRIES = 10;
+export const SNS_MAX_BATCH_BYTES = 256 * 1024;
+
+export interface ResolveResult {
+  readonly config: ResolvedConfig | null;
+  readonly diagnostics: Diagnostic[];
+}
+
+/** Check references and build the resolved config. `file` is used to make relative paths absolute. */
+export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult {
+  const diagnostics: Diagnostic[] = [];
+  const error = (code: Diagnostic['code'], p: ConfigPath, message: string, atKey = false): void => {
+    diagnostics.push({ severity: 'error', code, path: p, message, atKey });
+  };
+
+  const base = path.dirname(path.resolve(file));
+  const stateDir = path.resolve(base, parsed.state_dir);
+  const destinationNames = Object.keys(parsed.destinations);
+
+  // workspaces
+  const workspaceNames = new Map<string, string>();
+  const workspaceRoutes = new Map<string, readonly string[]>();
+  let everyEvent: readonly string[] = [];
+  for (const [ws, spec] of Object.entries(parsed.workspaces)) {
+    if (ws === '*') {
+      if (spec.id !== undefined) error('KLR_CONFIG_CONFLICT', ['workspaces', ws, 'id'], '"*" is every workspace and takes no id');
+      everyEvent = spec.to;
+      continue;
+    }
+    workspaceRoutes.set(ws, spec.to);
+    const ids = spec.id === undefined ? [] : Array.isArray(spec.id) ? spec.id : [spec.id];
+    ids.forEach((id, i) => {
+      const other = workspaceNames.get(id);
+      if (other !== undefined) error('KLR_CONFIG_DUPLICATE', ['workspaces', ws, 'id', ...(Array.isArray(spec.id) ? [i] : [])], `workspace id ${id} is already mapped to "${other}"`);
+      else workspaceNames.set(id, ws);
+    });
+  }
+
+  // rules (names, targets and regexes were checked by checkReferences)
+  const headers = new Set<string>();
+  const rules = parsed.rules.map((rule, i) => {
+    const at: ConfigPath = ['rules', i];
+    const compile = (m: MatchConfig | undefined, key: 'when' | 'unless'): MatchSpec | undefined => {
+      if (m === undefined) return undefined;
+      for (const h of Object.keys(m.headers ?? {})) headers.add(h.toLowerCase());
+      return resolveMatch(m, [...at, key], diagnostics);
+    };
+    return { name: rule.name, when: compile(rule.when, 'when'), unless: compile(rule.unless, 'unless'), to: rule.to };
+  });
+
+  // destinations
+  const destinations = Object.entries(parsed.destinations).map(([name, d]) => resolveDestination(name, d, parsed, stateDir, diagnostics));
+
+  const sources = Object.entries(parsed.sources).map(([name, s]) => {
+    if (s.type === 'http') {
+      const { bearer, basic, none } = s.auth;
+      if (none === true && (bearer !== undefined || basic !== undefined)) error('KLR_CONFIG_CONFLICT', ['sources', name, 'auth', 'none'], 'none: true cannot be combined with bearer or basic');
+      if (none !== true && bearer === undefined && basic === undefined) error('KLR_CONFIG_INVALID', ['sources', name, 'auth'], 'no credentials: set bearer and/or basic, or none: true to accept unauthenticated requests');
+    }
+    return resolveSource(name, s, stateDir, base);
+  });
+  const listens = new Map<string, string>();
+  for (const s of sources) {
+    if (s.type !== 'http') continue;
+    const other = listens.get(s.listen);
+    if (other !== undefined) error('KLR_CONFIG_DUPLICATE', ['sources', s.name, 'listen'], `source "${other}" already listens on ${s.listen}`);
+    listens.set(s.listen, s.name);
+  }
+  if (parsed.admin !== false && listens.has(parsed.admin.listen)) {
+    error('KLR_CONFIG_DUPLICATE', ['admin', 'listen'], `source "${listens.get(parsed.admin.listen)}" already listens on ${parsed.admin.listen}`);
+  }
+
+  if (diagnostics.some((d) => d.severity === 'error')) return { config: null, diagnostics };
+  const config: ResolvedConfig = {
+    file: path.resolve(file),
+    sources,
+    destinations,
+    routing: { destinations: destinationNames, rules, workspaces: workspaceRoutes, everyEvent },
+    workspaceNames,
+    ruleHeaders: [...headers],
+    stateDir,
+    shutdownTimeoutMs: parseDuration(parsed.shutdown_timeout),
+    admin: parsed.admin === false ? null : { listen: parsed.admin.listen },
+    log: parsed.log,
+  };
+  return { config: deepFreeze(config), diagnostics };
+}
+
+function resolveMatch(m: MatchConfig, at: ConfigPath, diagnostics: Diagnostic[]): MatchSpec {
+  // Validity and safety of each regex were reported by checkReferences.
+  const regex = (source: string | undefined, _key: ConfigPath, flags = ''): RegExp | undefined =>
+    source === undefined ? undefined : compileRegex(source, flags) ?? undefined;
+  const set = (v: string | readonly string[] | undefined): ReadonlySet<string> | undefined =>
+    v === undefined ? undefined : new Set(typeof v === 'string' ? [v] : v);
+  return {
+    methods: m.methods ? new Set(m.methods.map((x) => x.toUpperCase())) : undefined,
+    path: regex(m.path, ['path']),
+    upstreamPath: regex(m.upstream_path, ['upstream_path']),
+    status: m.status?.map((s, i) => statusRange(s, [...at, 'status', i], diagnostics)),
+    workspace: set(m.workspace),
+    service: set(m.service),
+    route: set(m.route),
+    consumer: set(m.consumer),
+    host: regex(m.host, ['host'], 'i'),
+    headers: m.headers
+      ? Object.entries(m.headers).flatMap(([h, src]) => {
+        const re = regex(src, ['headers', h]);
+        return re ? [[h.toLowerCase(), re] as const] : [];
+      })
+      : undefined,
+  };
+}
+
+/** The RegExp, or null when the source does not compile. */
+export function compileRegex(source: string, flags = ''): RegExp | null {
+  try { return new RegExp(source, flags); } catch { return null; }
+}
+
+const MATCH_REGEX_KEYS = ['path', 'upstream_path', 'host'] as const;
+
+/**
+ * Checks that need the whole document and must run even when the schema found errors
+ * elsewhere (so `validate` reports everything at once): references to destinations, duplicate
+ * rule names, destinations nothing routes to, invalid and catastrophic-backtracking regexes.
+ * Works on the raw YAML data, trusting nothing about its shape.
+ */
+export function checkReferences(raw: unknown): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const doc = asRecord(raw);
+  const destinations = asRecord(doc.destinations);
+  const known = Object.keys(destinations);
+  const used = new Set<string>();
+  const targets = (to: unknown, at: ConfigPath): void => {
+    if (!Array.isArray(to)) return;
+    to.forEach((d, i) => {
+      if (typeof d !== 'string') return;
+      if (known.includes(d)) used.add(d);
+      else out.push({ severity: 'error', code: 'KLR_CONFIG_UNDEFINED_DESTINATION', path: [...at, i], message: `destination "${d}" is not defined; defined: ${known.join(', ') || '(none)'}` });
+    });
+  };
+  for (const [ws, spec] of Object.entries(asRecord(doc.workspaces))) targets(asRecord(spec).to, ['workspaces', ws, 'to']);
+  const ruleNames = new Map<string, number>();
+  const rules = Array.isArray(doc.rules) ? doc.rules : [];
+  rules.forEach((r, i) => {
+    const rule = asRecord(r);
+    if (typeof rule.name === 'string') {
+      const first = ruleNames.get(rule.name);
+      if (first !== undefined) out.push({ severity: 'error', code: 'KLR_CONFIG_DUPLICATE', path: ['rules', i, 'name'], message: `rule name "${rule.name}" is already used by rules[${first}]` });
+      else ruleNames.set(rule.name, i);
+    }
+    targets(rule.to, ['rules', i, 'to']);
+    for (const block of ['when', 'unless'] as const) {
+      const m = asRecord(rule[block]);
+      const regexes: [ConfigPath, unknown][] = MATCH_REGEX_KEYS.map((k) => [[k], m[k]]);
+      for (const [h, v] of Object.entries(asRecord(m.headers))) regexes.push([['headers', h], v]);
+      for (const [key, source] of regexes) {
+        if (typeof source !== 'string') continue;
+        const at: ConfigPath = ['rules', i, block, ...key];
+        const re = compileRegex(source);
+        if (re === null) {
+          let reason = 'does not compile';
+          try { new RegExp(source); } catch (e) { reason = (e as Error).message; }
+          out.push({ severity: 'error', code: 'KLR_CONFIG_REGEX', path: at, message: `invalid regex: ${reason}` });
+        } else if (!safeRegex(re)) {
+          out.push({
+            severity: 'warning', code: 'KLR_CONFIG_UNSAFE_REGEX', path: at,
+            message: `regex /${source}/ may backtrack catastrophically (nested or overlapping repetition); paths come from untrusted clients, so a crafted request could stall routing: rewrite it without nested quantifiers`,
+          });
+        }
+      }
+    }
+  });
+  for (const name of known) {
+    if (!used.has(name)) out.push({ severity: 'warning', code: 'KLR_CONFIG_UNUSED_DESTINATION', path: ['destinations', name], message: `destination "${name}" receives nothing: no rule or workspace sends to it` });
+  }
+  return out;
+}
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+function statusRange(s: StatusPattern, at: ConfigPath, diagnostics: Diagnostic[]): StatusRange {
+  if (typeof s === 'number') return { min: s, max: s };
+  const lower = s.toLowerCase();
+  if (lower.endsWith('xx')) { const c = Number(lower[0]) * 100; return { min: c, max: c + 99 }; }
+  const [a, b] = lower.split('-').map(Number);
+  if (b === undefined) return { min: a, max: a };
+  if (b < a) diagnostics.push({ severity: 'error', code: 'KLR_CONFIG_INVALID', path: at, message: `status range "${s}" is empty: ${b} < ${a}` });
+  return { min: a, max: b };
+}
+
+function resolveDelivery(d: DestinationConfig, parsed: ParsedConfig, stateDir: string, name: string): DeliverySettings {
+  const D = DEFAULT_DELIVERY;
+  const g = parsed.defaults;
+  const batch = { ...D.batch, ...g.batch, ...d.batch };
+  const retry = { ...D.retry, ...g.retry, ...d.retry };
+  const buffer = { ...D.buffer, ...g.buffer, ...d.buffer };
+  const dl = { ...D.dead_letter, ...g.dead_letter, ...d.dead_letter };
+  const dlDir = dl.dir === undefined ? path.join(stateDir, 'dead-letter') : path.resolve(stateDir, dl.dir);
+  return {
+    batch: { maxEvents: batch.max_events, maxBytes: parseSize(batch.max_bytes), maxWaitMs: parseDuration(batch.max_wait) },
+    retry: { initialDelayMs: parseDuration(retry.initial_delay), maxDelayMs: parseDuration(retry.max_delay), maxElapsedMs: parseDuration(retry.max_elapsed) },
+    buffer: { maxEvents: buffer.max_events, maxBytes: parseSize(buffer.max_bytes), whenFull: buffer.when_full },
+    concurrency: d.concurrency ?? g.concurrency ?? D.concurrency,
+    deadLetter: { dir: path.join(dlDir, name), maxFileBytes: parseSize(dl.max_file_bytes), maxFiles: dl.max_files },
+    timeoutMs: parseDuration(d.timeout ?? g.timeout ?? D.timeout),
+  };
+}
+
+function resolveDestination(name: string, d: DestinationConfig, parsed: ParsedConfig, stateDir: string, diagnostics: Diagnostic[]): ResolvedDestination {
+  const delivery = resolveDelivery(d, parsed, stateDir, name);
+  const at: ConfigPath = ['destinations', name];
+  const template = (source: string | undefined, key: ConfigPath): Template | undefined => {
+    if (source === undefined) return undefined;
+    try {
+      return Template.parse(source);
+    } catch (e) {
+      if (!(e instanceof TemplateSyntaxError)) throw e;
+      diagnostics.push({ severity: 'error', code: 'KLR_CONFIG_TEMPLATE', path: [...at, ...key], message: `invalid template: ${e.message}` });
+      return undefined;
+    }
+  };
+  if (d.type === 'sns') {
+    const arnRegion = d.topic_arn.split(':')[3];
+    const fifo = d.topic_arn.endsWith('.fifo');
+    if (!fifo && (d.message_group_id !== undefined || d.message_deduplication_id !== undefined)) {
+      diagnostics.push({ severity: 'error', code: 'KLR_CONFIG_CONFLICT', path: [...at, d.message_group_id !== undefined ? 'message_group_id' : 'message_deduplication_id'], message: 'only FIFO topics (ARN ending in .fifo) take message_group_id / message_deduplication_id' });
+    }
+    // PublishBatch takes at most 10 entries and 256 KiB per call.
+    const batch = { ...delivery.batch, maxEvents: Math.min(delivery.batch.maxEvents, SNS_MAX_BATCH_ENTRIES), maxBytes: Math.min(delivery.batch.maxBytes, SNS_MAX_BATCH_BYTES) };
+    return {
+      type: 'sns', name, topicArn: d.topic_arn, region: d.region ?? arnRegion, endpoint: d.endpoint, fifo,
+      subject: template(d.subject, ['subject']),
+      messageAttributes: Object.entries(d.message_attributes ?? {}).flatMap(([k, v]) => {
+        const t = template(v, ['message_attributes', k]);
+        return t ? [[k, t] as const] : [];
+      }),
+      messageGroupId: template(d.message_group_id, ['message_group_id']),
+      messageDeduplicationId: template(d.message_deduplication_id, ['message_deduplication_id']),
+      delivery: { ...delivery, batch },
+    };
+  }
+  return {
+    type: 'webhook', name, url: d.url, method: d.method, headers: d.headers ?? {}, encoding: d.encoding, gzip: d.gzip,
+    signingSecret: d.signing?.secret, delivery,
+  };
+}
+
+function resolveSource(name: string, s: SourceConfig, stateDir: string, base: string): ResolvedSource {
+  const deadLetter: DeadLetterSettings = {
+    dir: path.join(stateDir, 'dead-letter', `source-${name}`),
+    maxFileBytes: parseSize(DEFAULT_DELIVERY.dead_letter.max_file_bytes),
+    maxFiles: DEFAULT_DELIVERY.dead_letter.max_files,
+  };
+  if (s.type === 'file') {
+    return {
+      type: 'file', name, paths: s.paths.map((p) => path.resolve(base, p)), startAt: s.start_at,
+      rotateWaitMs: parseDuration(s.rotate_wait), maxLineBytes: parseSize(s.max_line_bytes),
+      pollIntervalMs: parseDuration(s.poll_interval), deadLetter,
+    };
+  }
+  return {
+    type: 'http', name, listen: s.listen, path: s.path,
+    auth: { bearer: s.auth.bearer, basic: s.auth.basic, none: s.auth.none === true },
+    maxBodyBytes: parseSize(s.max_body_bytes), maxEntryBytes: parseSize(s.max_entry_bytes),
+    ack: s.ack, ackTimeoutMs: parseDuration(s.ack_timeout), invalid: s.invalid,
+    requestTimeoutMs: parseDuration(s.request_timeout), headersTimeoutMs: parseDuration(s.headers_timeout),
+    keepAliveTimeoutMs: parseDuration(s.keep_alive_timeout), retryAfterSeconds: Math.max(1, Math.ceil(parseDuration(s.retry_after) / 1000)),
+    deadLetter,
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && !(value instanceof RegExp) && !(value instanceof Map) && !(value instanceof Set) && !(value instanceof Template)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

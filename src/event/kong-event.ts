@@ -1,0 +1,218 @@
+/**
+ * One Kong log entry. It keeps the original JSON text (what sinks send) and gives typed,
+ * lazily decoded access to the few fields that routing and templates need: the decoder
+ * scans the text once (validating it) and records where those fields are, without
+ * building the object.
+ */
+import { FieldPlan, JsonSyntaxError, decodeString, decodeValue, scanObject, type JsonPath } from './json-scan.ts';
+
+/** Fields every decoder extracts; slots are the indices into the scan spans. */
+const BASE_PATHS = [
+  ['request', 'method'],
+  ['request', 'uri'],
+  ['upstream_uri'],
+  ['response', 'status'],
+  ['request', 'headers', 'host'],
+  ['request', 'url'],
+  ['workspace_name'],
+  ['workspace'],
+  ['workspaces', 0, 'name'],
+  ['workspaces', 0, 'id'],
+  ['route', 'ws_id'],
+  ['service', 'ws_id'],
+  ['consumer', 'ws_id'],
+  ['route', 'id'],
+  ['route', 'name'],
+  ['service', 'id'],
+  ['service', 'name'],
+  ['consumer', 'id'],
+  ['consumer', 'username'],
+  ['consumer', 'custom_id'],
+  ['request', 'id'],
+] as const satisfies readonly JsonPath[];
+
+const enum Slot {
+  Method, Uri, UpstreamUri, Status, HostHeader, Url,
+  WorkspaceName, WorkspaceId, WorkspacesName, WorkspacesId, RouteWsId, ServiceWsId, ConsumerWsId,
+  RouteId, RouteName, ServiceId, ServiceName, ConsumerId, ConsumerUsername, ConsumerCustomId, RequestId,
+}
+
+const WORKSPACE_SLOTS = [Slot.WorkspaceName, Slot.WorkspaceId, Slot.WorkspacesName, Slot.WorkspacesId, Slot.RouteWsId, Slot.ServiceWsId, Slot.ConsumerWsId];
+const NOT_DECODED: unique symbol = Symbol('not decoded');
+
+export interface DecoderOptions {
+  /** Workspace id → name (the `workspaces:` section). */
+  readonly workspaceNames?: ReadonlyMap<string, string>;
+  /** Request header names (lowercase) that rules look at. */
+  readonly headers?: readonly string[];
+  /** Further JSON paths that templates read. */
+  readonly paths?: readonly JsonPath[];
+}
+
+/** Turns entry texts into events; build once per config. */
+export class EventDecoder {
+  readonly #plan: FieldPlan;
+  readonly #slotsByKey: Map<string, number>;
+  readonly #headerSlots: Map<string, number>;
+  readonly #workspaceNames: ReadonlyMap<string, string>;
+
+  constructor(options: DecoderOptions = {}) {
+    const paths: JsonPath[] = [...BASE_PATHS];
+    const slotsByKey = new Map<string, number>(paths.map((p, i) => [pathKey(p), i]));
+    const addPath = (p: JsonPath): number => {
+      const key = pathKey(p);
+      let slot = slotsByKey.get(key);
+      if (slot === undefined) { slot = paths.length; paths.push(p); slotsByKey.set(key, slot); }
+      return slot;
+    };
+    this.#headerSlots = new Map((options.headers ?? []).map((h) => [h.toLowerCase(), addPath(['request', 'headers', h.toLowerCase()])]));
+    for (const p of options.paths ?? []) addPath(p);
+    this.#plan = new FieldPlan(paths);
+    this.#slotsByKey = slotsByKey;
+    this.#workspaceNames = options.workspaceNames ?? new Map();
+  }
+
+  /** Decode one entry; a text that is not a JSON object gives a JsonSyntaxError (never throws). */
+  decode(text: string): KongEvent | JsonSyntaxError {
+    const spans = new Int32Array(this.#plan.size * 2);
+    const error = scanObject(text, this.#plan, spans);
+    if (error !== null) return error;
+    return new KongEvent(text, spans, this);
+  }
+
+  /** @internal */ slotOf(path: JsonPath): number | undefined { return this.#slotsByKey.get(pathKey(path)); }
+  /** @internal */ headerSlot(name: string): number | undefined { return this.#headerSlots.get(name); }
+  /** @internal */ workspaceName(id: string): string | undefined { return this.#workspaceNames.get(id); }
+}
+
+function pathKey(path: JsonPath): string {
+  return path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('');
+}
+
+export class KongEvent {
+  /** The entry exactly as Kong wrote it (sinks send this). */
+  readonly text: string;
+  readonly #spans: Int32Array;
+  readonly #decoder: EventDecoder;
+  #values: unknown[] | undefined;
+  #workspace: string | null | typeof NOT_DECODED = NOT_DECODED;
+
+  /** @internal use EventDecoder.decode */
+  constructor(text: string, spans: Int32Array, decoder: EventDecoder) {
+    this.text = text;
+    this.#spans = spans;
+    this.#decoder = decoder;
+  }
+
+  #value(slot: number): unknown {
+    const start = this.#spans[slot * 2];
+    if (start < 0) return undefined;
+    const values = (this.#values ??= []);
+    let v = values[slot];
+    if (v === undefined) {
+      v = decodeValue(this.text, start, this.#spans[slot * 2 + 1]);
+      values[slot] = v;
+    }
+    return v;
+  }
+
+  #string(slot: number): string | undefined {
+    const start = this.#spans[slot * 2];
+    return start < 0 ? undefined : decodeString(this.text, start, this.#spans[slot * 2 + 1]);
+  }
+
+  /** The value at a JSON path registered with the decoder (templates); undefined when absent or not registered. */
+  valueAt(path: JsonPath): unknown {
+    const slot = this.#decoder.slotOf(path);
+    return slot === undefined ? undefined : this.#value(slot);
+  }
+
+  /** HTTP entries have a request; stream (TCP/UDP) entries do not. */
+  get isHttp(): boolean { return this.#spans[Slot.Method * 2] >= 0 || this.#spans[Slot.Uri * 2] >= 0; }
+
+  get method(): string | undefined { return this.#string(Slot.Method); }
+
+  /** request.uri without the query string: the raw path as the client sent it. */
+  get path(): string | undefined { return stripQuery(this.#string(Slot.Uri)); }
+
+  get upstreamPath(): string | undefined { return stripQuery(this.#string(Slot.UpstreamUri)); }
+
+  get status(): number | undefined {
+    const v = this.#value(Slot.Status);
+    if (typeof v === 'number') return v;
+    if (typeof v === 'string' && /^\d{3}$/.test(v)) return Number(v);
+    return undefined;
+  }
+
+  /** Host header without the port (first value when repeated), else the host of request.url. */
+  get host(): string | undefined {
+    const header = firstString(this.#value(Slot.HostHeader));
+    if (header !== undefined) return stripPort(header);
+    const url = this.#string(Slot.Url);
+    if (url === undefined) return undefined;
+    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url);
+    return m === null ? undefined : stripPort(m[1].replace(/^.*@/, ''));
+  }
+
+  /** Values of a request header registered with the decoder (rules' `headers:`), lowercase name. */
+  header(name: string): string[] | undefined {
+    const slot = this.#decoder.headerSlot(name);
+    if (slot === undefined) return undefined;
+    const v = this.#value(slot);
+    if (typeof v === 'string') return [v];
+    if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
+    if (typeof v === 'number' || typeof v === 'boolean') return [String(v)];
+    return undefined;
+  }
+
+  /**
+   * Workspace name: first of workspace_name, workspace (id), workspaces[0].name|id,
+   * route.ws_id, service.ws_id, consumer.ws_id; ids are mapped to names through
+   * `workspaces:`, an id with no name stays the id. null when the entry names none.
+   */
+  get workspace(): string | null {
+    if (this.#workspace !== NOT_DECODED) return this.#workspace;
+    let found: string | null = null;
+    for (const slot of WORKSPACE_SLOTS) {
+      const v = this.#string(slot);
+      if (v === undefined || v === '') continue;
+      found = slot === Slot.WorkspaceName || slot === Slot.WorkspacesName ? v : (this.#decoder.workspaceName(v) ?? v);
+      break;
+    }
+    this.#workspace = found;
+    return found;
+  }
+
+  get routeId(): string | undefined { return this.#string(Slot.RouteId); }
+  get routeName(): string | undefined { return this.#string(Slot.RouteName); }
+  get serviceId(): string | undefined { return this.#string(Slot.ServiceId); }
+  get serviceName(): string | undefined { return this.#string(Slot.ServiceName); }
+  get consumerId(): string | undefined { return this.#string(Slot.ConsumerId); }
+  get consumerUsername(): string | undefined { return this.#string(Slot.ConsumerUsername); }
+  get consumerCustomId(): string | undefined { return this.#string(Slot.ConsumerCustomId); }
+  /** request.id (Kong 3.5+). */
+  get requestId(): string | undefined { return this.#string(Slot.RequestId); }
+
+  /** The whole entry as an object (full parse: only for transforms and tools, never the hot path). */
+  parse(): unknown { return JSON.parse(this.text); }
+}
+
+function stripQuery(uri: string | undefined): string | undefined {
+  if (uri === undefined) return undefined;
+  const q = uri.indexOf('?');
+  return q < 0 ? uri : uri.slice(0, q);
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) { const end = host.indexOf(']'); return end < 0 ? host : host.slice(0, end + 1); }
+  const colon = host.lastIndexOf(':');
+  return colon < 0 ? host : host.slice(0, colon);
+}
+
+function firstString(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v) && typeof v[0] === 'string') return v[0];
+  return undefined;
+}
+
+export { JsonSyntaxError };

@@ -1,0 +1,76 @@
+/** A rule's `when` / `unless` block, compiled once into checks on an event's fields. */
+import type { KongEvent } from '../event/kong-event.ts';
+
+/** Status pattern as resolved: inclusive range. */
+export interface StatusRange { readonly min: number; readonly max: number }
+
+/** What a `when` or `unless` block asks for, resolved (regexes compiled, names as sets). */
+export interface MatchSpec {
+  readonly methods?: ReadonlySet<string>;
+  readonly path?: RegExp;
+  readonly upstreamPath?: RegExp;
+  readonly status?: readonly StatusRange[];
+  readonly workspace?: ReadonlySet<string>;
+  readonly service?: ReadonlySet<string>;
+  readonly route?: ReadonlySet<string>;
+  readonly consumer?: ReadonlySet<string>;
+  readonly host?: RegExp;
+  readonly headers?: readonly (readonly [name: string, pattern: RegExp])[];
+}
+
+export type FieldName = keyof MatchSpec;
+type Check = (event: KongEvent) => boolean;
+
+/**
+ * All checks of a block; each must hold. A field the entry lacks (the method of a TCP
+ * entry, a consumer on an anonymous request) never matches. Cheap checks run first.
+ */
+export class CompiledMatch {
+  readonly #checks: readonly Check[];
+  readonly #fields: readonly FieldName[];
+
+  constructor(spec: MatchSpec) {
+    const checks: [FieldName, Check][] = [];
+    const { methods, status, workspace, service, route, consumer, host, path, upstreamPath, headers } = spec;
+    if (methods) checks.push(['methods', (e) => { const m = e.method; return m !== undefined && methods.has(m.toUpperCase()); }]);
+    if (status) checks.push(['status', (e) => { const s = e.status; return s !== undefined && status.some((r) => s >= r.min && s <= r.max); }]);
+    if (workspace) checks.push(['workspace', (e) => { const w = e.workspace; return w !== null && workspace.has(w); }]);
+    if (service) checks.push(['service', (e) => hasAny(service, e.serviceName, e.serviceId)]);
+    if (route) checks.push(['route', (e) => hasAny(route, e.routeName, e.routeId)]);
+    if (consumer) checks.push(['consumer', (e) => hasAny(consumer, e.consumerUsername, e.consumerCustomId, e.consumerId)]);
+    if (path) checks.push(['path', (e) => { const p = e.path; return p !== undefined && test(path, p); }]);
+    if (upstreamPath) checks.push(['upstreamPath', (e) => { const p = e.upstreamPath; return p !== undefined && test(upstreamPath, p); }]);
+    if (host) checks.push(['host', (e) => { const h = e.host; return h !== undefined && test(host, h); }]);
+    if (headers) {
+      for (const [name, pattern] of headers) {
+        checks.push(['headers', (e) => { const values = e.header(name); return values !== undefined && values.some((v) => test(pattern, v)); }]);
+      }
+    }
+    this.#checks = checks.map(([, c]) => c);
+    this.#fields = checks.map(([f]) => f);
+  }
+
+  /** True when every check holds (an empty block matches everything). */
+  matches(event: KongEvent): boolean {
+    const checks = this.#checks;
+    for (let i = 0; i < checks.length; i++) if (!checks[i](event)) return false;
+    return true;
+  }
+
+  /** The first field that does not match, for `match` explanations. */
+  firstMismatch(event: KongEvent): FieldName | null {
+    for (let i = 0; i < this.#checks.length; i++) if (!this.#checks[i](event)) return this.#fields[i];
+    return null;
+  }
+}
+
+function hasAny(set: ReadonlySet<string>, ...values: (string | undefined)[]): boolean {
+  for (const v of values) if (v !== undefined && set.has(v)) return true;
+  return false;
+}
+
+/** RegExp.test without the lastIndex trap of /g and /y patterns. */
+function test(re: RegExp, value: string): boolean {
+  re.lastIndex = 0;
+  return re.test(value);
+}

@@ -1,0 +1,99 @@
+/**
+ * The checkpoint file of one file source, `<state_dir>/checkpoints/<source>.json`: per file its
+ * identity and the acknowledged byte offset. Written atomically (temp file, fsync, rename,
+ * fsync of the directory) so a crash leaves the old or the new checkpoint, never half of one.
+ */
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+export const CHECKPOINT_VERSION = 1;
+
+export interface CheckpointEntry {
+  /** Last known path (a rotated file's new name when it was found). */
+  readonly path: string;
+  readonly dev: number;
+  readonly ino: number;
+  /** Fingerprint of the first `fingerprint_bytes` bytes. */
+  readonly fingerprint: string;
+  readonly fingerprint_bytes: number;
+  /** Everything before this byte offset was delivered or dead-lettered. */
+  readonly offset: number;
+  /** Size when written, to count what a vanished file still held. */
+  readonly size: number;
+  readonly rotated: boolean;
+}
+
+export type CheckpointLoad =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'loaded'; readonly entries: readonly CheckpointEntry[] }
+  | { readonly kind: 'unreadable'; readonly reason: string };
+
+export class CheckpointStore {
+  readonly file: string;
+
+  constructor(stateDir: string, sourceName: string) {
+    this.file = path.join(stateDir, 'checkpoints', `${sourceName}.json`);
+  }
+
+  async load(): Promise<CheckpointLoad> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+      return { kind: 'unreadable', reason: errorText(e) };
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      const files = (parsed as { files?: unknown }).files;
+      if (!Array.isArray(files)) return { kind: 'unreadable', reason: 'no "files" list' };
+      const entries = files.filter(isEntry);
+      if (entries.length !== files.length) return { kind: 'unreadable', reason: `${files.length - entries.length} malformed file entries` };
+      return { kind: 'loaded', entries };
+    } catch (e) {
+      return { kind: 'unreadable', reason: `not JSON: ${errorText(e)}` };
+    }
+  }
+
+  /** Replace the checkpoint; rejects when the disk refuses (the old file is then still intact). */
+  async write(sourceName: string, entries: readonly CheckpointEntry[]): Promise<void> {
+    const dir = path.dirname(this.file);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const text = JSON.stringify({ version: CHECKPOINT_VERSION, source: sourceName, updated_at: new Date().toISOString(), files: entries }, null, 1);
+    const temp = `${this.file}.tmp-${process.pid}`;
+    try {
+      const handle = await open(temp, 'w', 0o600);
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, this.file);
+    } catch (e) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw e;
+    }
+    // Make the rename itself durable; some platforms cannot open a directory, which is fine.
+    const dirHandle = await open(dir, 'r').catch(() => null);
+    await dirHandle?.sync().catch(() => undefined);
+    await dirHandle?.close().catch(() => undefined);
+  }
+}
+
+function isEntry(v: unknown): v is CheckpointEntry {
+  if (v === null || typeof v !== 'object') return false;
+  const e = v as Record<string, unknown>;
+  return typeof e.path === 'string' && isCount(e.dev) && isCount(e.ino) && typeof e.fingerprint === 'string'
+    && isCount(e.fingerprint_bytes) && isCount(e.offset) && isCount(e.size) && typeof e.rotated === 'boolean';
+}
+
+function isCount(v: unknown): v is number { return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0; }
+
+export function errorText(e: unknown): string {
+  if (e instanceof Error) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code !== undefined && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
+  }
+  return String(e);
+}

@@ -1,0 +1,337 @@
+/**
+ * The Kong http-log receiver: a Hono app on @hono/node-server that takes exactly what Kong's
+ * `http-log` plugin sends (a JSON object or array, POST/PUT/PATCH, basic or bearer auth) and
+ * what forwarders send (NDJSON, gzip), hands every entry to the pipeline in one AckGroup per
+ * request, and answers so that Kong neither loses nor needlessly retries a batch:
+ *
+ *   200 taken (report: accepted, dead_lettered, per-index errors) — with `ack: delivered`
+ *       only once every entry is delivered or dead-lettered
+ *   400 bad entries and `invalid: reject`      401 credentials      404 path   405 method
+ *   413 body over max_body_bytes   415 content type or encoding   429 backpressure
+ *   503 shutting down, dead-letter file unwritable, or ack_timeout passed (Kong retries)
+ *
+ * Against hostile or broken clients: bodies are read with a byte limit (after gunzip too),
+ * node's headers/request/keep-alive timeouts cut slow clients, and at most MAX_CONNECTIONS
+ * sockets are open at once (node closes further ones at accept; counted, logged).
+ */
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { chmod, rm } from 'node:fs/promises';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
+import type { AckGroup } from '../../delivery/ack.ts';
+import type { BodyFormat } from '../../event/entries.ts';
+import { RateLimitedLog, type Logger } from '../../telemetry/log.ts';
+import type { SourceStats } from '../../telemetry/metrics.ts';
+import type { Source, SourceContext } from '../source.ts';
+import { CredentialCheck } from './auth.ts';
+import { readBody } from './body.ts';
+import { Intake, reportJson, type IntakeResult } from './intake.ts';
+import { HttpListenError, formatAddress, parseListen, removeStaleSocket, type ListenTarget } from './listen.ts';
+
+/**
+ * Open sockets at most (server.maxConnections): node closes connections beyond it right after
+ * accept. Kong opens a few keep-alive connections per nginx worker, so this only bites a flood.
+ */
+export const MAX_CONNECTIONS = 1024;
+/** stopIntake waits this long for requests still uploading, then cuts them off (nothing of them is taken). */
+export const STOP_INTAKE_WAIT_MS = 5_000;
+/** close() lets answers being written finish this long before it destroys every socket. */
+export const CLOSE_GRACE_MS = 1_000;
+/** An early answer (before the body is read) keeps the connection only when the unread body is this small. */
+const SMALL_UNREAD_BODY = 64 * 1024;
+
+const METHODS = ['POST', 'PUT', 'PATCH'];
+const ALLOW = METHODS.join(', ');
+/** Hono routes on these two paths: the configured path matches exactly (no pattern syntax). */
+const INTAKE_ROUTE = '/intake';
+const OTHER_ROUTE = '/other';
+const JSON_TYPE = 'application/json';
+const ACCEPTED_TYPES = ['application/json', 'application/x-ndjson'] as const;
+const UTF8 = new TextDecoder('utf-8');
+const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+type Headers = Record<string, string>;
+
+export class HttpSource implements Source {
+  readonly name: string;
+  readonly #config: HttpSourceConfig;
+  readonly #context: SourceContext;
+  readonly #stats: SourceStats;
+  readonly #log: Logger;
+  readonly #limited: RateLimitedLog;
+  readonly #auth: CredentialCheck;
+  readonly #intake: Intake;
+  readonly #target: ListenTarget;
+  readonly #server: Server;
+  readonly #retryAfter: string;
+  #address: string | null = null;
+  #stopping = false;
+  #closing: Promise<void> | null = null;
+  #inFlight = 0;
+  #droppedConnections = 0;
+  /** Requests reading their body or handing entries over: stopIntake waits for them. */
+  readonly #reading = new Set<IncomingMessage>();
+  #onReadingDone: (() => void) | null = null;
+  /** `ack: delivered` requests waiting; close() answers them 503. */
+  readonly #ackWaiters = new Set<() => void>();
+
+  constructor(config: HttpSourceConfig, context: SourceContext) {
+    this.name = config.name;
+    this.#config = config;
+    this.#context = context;
+    this.#stats = context.stats;
+    this.#log = context.log;
+    this.#limited = new RateLimitedLog(context.log);
+    this.#auth = new CredentialCheck(config.auth);
+    this.#intake = new Intake(config, context);
+    this.#target = parseListen(config.listen);
+    this.#retryAfter = String(config.retryAfterSeconds);
+    this.#server = this.#createServer();
+  }
+
+  #createServer(): Server {
+    const path = this.#config.path;
+    const app = new Hono<{ Bindings: HttpBindings }>({
+      // Route on the raw path, compared exactly: a configured path is never read as a pattern.
+      getPath: (_req, options) => (rawPath(options?.env?.incoming.url) === path ? INTAKE_ROUTE : OTHER_ROUTE),
+    });
+    app.on(METHODS, INTAKE_ROUTE, (c) => this.#receive(c.env.incoming));
+    app.all(INTAKE_ROUTE, (c) => this.#answer(405, errorJson(`method ${c.env.incoming.method ?? ''} not allowed: use ${ALLOW}`), { allow: ALLOW, ...closeUnlessSmall(c.env.incoming.headers) }));
+    app.notFound((c) => this.#answer(404, errorJson(`not found: Kong's http_endpoint must end in ${path}`), closeUnlessSmall(c.env.incoming.headers)));
+    app.onError((e) => {
+      this.#log.error({ err: e.message }, 'http source: unexpected error while answering a request');
+      return this.#answer(500, errorJson('internal error'), { connection: 'close' });
+    });
+
+    const { requestTimeoutMs, keepAliveTimeoutMs } = this.#config;
+    // node refuses headersTimeout > requestTimeout; 0 disables a timeout.
+    const headersTimeoutMs = requestTimeoutMs > 0 ? Math.min(this.#config.headersTimeoutMs, requestTimeoutMs) : this.#config.headersTimeoutMs;
+    const shortest = Math.min(...[headersTimeoutMs, requestTimeoutMs].filter((t) => t > 0), 4_000);
+    const server = createServer({
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: headersTimeoutMs,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      // How often node looks for requests past their timeouts (default 30 s: far too coarse for a slow body).
+      connectionsCheckingInterval: Math.max(50, Math.floor(shortest / 4)),
+    }, getRequestListener(app.fetch));
+    server.keepAliveTimeout = keepAliveTimeoutMs;
+    server.maxConnections = MAX_CONNECTIONS;
+    server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => this.#onClientError(e, socket));
+    server.on('drop', () => {
+      this.#droppedConnections++;
+      this.#limited.warn('drop', { maxConnections: MAX_CONNECTIONS }, 'http source: too many open connections, closing a new one at accept');
+    });
+    return server;
+  }
+
+  async start(): Promise<void> {
+    const target = this.#target;
+    if (target.kind === 'unix') await removeStaleSocket(target.path);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (e: Error): void => reject(new HttpListenError(`http source ${this.name} cannot listen on ${this.#config.listen}: ${e.message}`, { cause: e }));
+      this.#server.once('error', onError);
+      const listening = (): void => { this.#server.off('error', onError); resolve(); };
+      if (target.kind === 'unix') this.#server.listen(target.path, listening);
+      else if (target.host === undefined) this.#server.listen(target.port, listening);
+      else this.#server.listen(target.port, target.host, listening);
+    });
+    this.#server.on('error', (e) => this.#log.error({ err: e.message }, 'http source: server error'));
+    if (target.kind === 'unix') await chmod(target.path, 0o660);
+    this.#address = formatAddress(this.#server.address(), target);
+    this.#log.info({ listen: this.#address, path: this.#config.path, ack: this.#config.ack, invalid: this.#config.invalid }, 'http source listening');
+  }
+
+  /** The bound address ("127.0.0.1:40123", "[::1]:9876", "unix:/run/x.sock"): the real port when listening on port 0. */
+  address(): string { return this.#address ?? this.#config.listen; }
+
+  get ready(): boolean { return this.#address !== null && !this.#stopping; }
+
+  status(): Record<string, unknown> {
+    return {
+      listen: this.address(),
+      path: this.#config.path,
+      ack: this.#config.ack,
+      in_flight: this.#inFlight,
+      requests: { ...this.#stats.httpRequests },
+      dropped_connections: this.#droppedConnections,
+    };
+  }
+
+  /** New requests get 503; requests already uploading may finish (up to STOP_INTAKE_WAIT_MS). */
+  async stopIntake(): Promise<void> {
+    this.#stopping = true;
+    if (this.#reading.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#onReadingDone = resolve;
+      timer = setTimeout(resolve, STOP_INTAKE_WAIT_MS);
+    });
+    clearTimeout(timer);
+    this.#onReadingDone = null;
+    if (this.#reading.size > 0) {
+      this.#log.warn({ requests: this.#reading.size }, 'http source: cutting off requests still uploading at shutdown (nothing of them was taken; Kong retries)');
+      for (const incoming of this.#reading) incoming.socket.destroy();
+    }
+  }
+
+  /** Close the listener and every connection; waiting `ack: delivered` requests get 503. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#stopping = true;
+    for (const wake of [...this.#ackWaiters]) wake();
+    const server = this.#server;
+    if (server.listening) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Keep-alive sockets mid-answer get a moment to finish; then nothing may hold close() up.
+        timer = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      });
+      clearTimeout(timer);
+    }
+    if (this.#target.kind === 'unix' && this.#address !== null) await rm(this.#target.path, { force: true }).catch(() => undefined);
+    this.#address = null;
+  }
+
+  // ── one request ────────────────────────────────────────────────────────────
+
+  async #receive(incoming: IncomingMessage): Promise<Response> {
+    this.#inFlight++;
+    try {
+      return await this.#take(incoming);
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  async #take(incoming: IncomingMessage): Promise<Response> {
+    const headers = incoming.headers;
+    if (this.#stopping) return this.#answer(503, errorJson('shutting down'), { 'retry-after': this.#retryAfter, connection: 'close' });
+    const remote = incoming.socket.remoteAddress ?? 'unix';
+    if (!this.#auth.accepts(headers.authorization)) {
+      this.#limited.warn('unauthorized', { remote }, 'http source: request without valid credentials refused (401)');
+      return this.#answer(401, errorJson('missing or wrong credentials'), { 'www-authenticate': this.#auth.challenge, ...closeUnlessSmall(headers) });
+    }
+    const format = bodyFormat(headers['content-type']);
+    const encoding = headers['content-encoding'];
+    const gzip = encoding === 'gzip' || encoding === 'x-gzip';
+    if (format === null || !(gzip || encoding === undefined || encoding === 'identity')) {
+      return this.#answer(415, JSON.stringify({ error: 'unsupported content type or encoding', accepted_types: ACCEPTED_TYPES, accepted_encodings: ['gzip', 'identity'] }), closeUnlessSmall(headers));
+    }
+    // Before the body is read: under backpressure nothing is taken and Kong's queue holds the entries.
+    if (this.#context.pipeline.blocked) {
+      return this.#answer(429, errorJson('a destination buffer is full: retry later'), { 'retry-after': this.#retryAfter, ...closeUnlessSmall(headers) });
+    }
+    const maxBody = this.#config.maxBodyBytes;
+    if (!gzip && Number(headers['content-length'] ?? 0) > maxBody) return this.tooLarge();
+
+    let result: IntakeResult;
+    this.#reading.add(incoming);
+    try {
+      const body = await readBody(incoming, maxBody, gzip, this.#config.maxEntryBytes);
+      if (body.kind === 'aborted') return this.#unanswerable();
+      if (body.kind === 'too_large') return this.tooLarge();
+      if (body.kind === 'bad_gzip') result = await this.#intake.takeUndecodable(body.head, body.error, remote);
+      else {
+        // Invalid UTF-8 is replaced (U+FFFD), never fatal: Kong passes raw bytes through unvalidated.
+        const taken = this.#intake.take(UTF8.decode(body.bytes), format, remote);
+        result = taken instanceof Promise ? await taken : taken;
+      }
+    } finally {
+      this.#reading.delete(incoming);
+      if (this.#reading.size === 0) this.#onReadingDone?.();
+    }
+
+    if (result.kind === 'rejected') return this.#answer(400, reportJson(result.report));
+    if (result.kind === 'dead_letter_failed') return this.#answer(503, errorJson('cannot write invalid entries to the dead-letter file: retry later'), { 'retry-after': this.#retryAfter });
+    if (this.#config.ack === 'delivered' && !(await this.#delivered(result.group))) {
+      // The entries stay in the pipeline and will still be delivered; Kong sends the batch
+      // again, so they arrive twice: at-least-once allows that, losing them does not.
+      return this.#answer(503, errorJson('not delivered within ack_timeout: retry later'), { 'retry-after': this.#retryAfter });
+    }
+    return this.#answer(200, reportJson(result.report));
+  }
+
+  /** True once every entry of the group is delivered or dead-lettered; false after ack_timeout or at close. */
+  #delivered(group: AckGroup): Promise<boolean> {
+    if (group.done) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const finish = (delivered: boolean): void => {
+        clearTimeout(timer);
+        this.#ackWaiters.delete(giveUp);
+        resolve(delivered);
+      };
+      const giveUp = (): void => finish(false);
+      const timer = setTimeout(giveUp, this.#config.ackTimeoutMs);
+      this.#ackWaiters.add(giveUp);
+      void group.whenDone().then(() => finish(true));
+    });
+  }
+
+  tooLarge(): Response {
+    return this.#answer(413, errorJson(`body larger than max_body_bytes (${this.#config.maxBodyBytes} bytes, counted after gunzip)`), { connection: 'close' });
+  }
+
+  #answer(status: number, body: string, headers?: Headers): Response {
+    const counts = this.#stats.httpRequests;
+    counts[status] = (counts[status] ?? 0) + 1;
+    return new Response(body, { status, headers: headers === undefined ? { 'content-type': JSON_TYPE } : { 'content-type': JSON_TYPE, ...headers } });
+  }
+
+  /** The socket is gone (client left, or node cut it off at request_timeout and counted it): nothing to send. */
+  #unanswerable(): Response {
+    return new Response(null, { status: 400, headers: { connection: 'close' } });
+  }
+
+  /** Bad HTTP before a request exists (request/headers timeout, malformed request line, huge headers). */
+  #onClientError(e: NodeJS.ErrnoException, socket: Duplex): void {
+    if (e.code === 'ECONNRESET' || e.code === 'EPIPE') { socket.destroy(); return; }
+    const status = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : e.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const counts = this.#stats.httpRequests;
+    counts[status] = (counts[status] ?? 0) + 1;
+    this.#limited.warn(`client_error:${status}`, { status, code: e.code }, status === 408 ? 'http source: client too slow, cut off at headers_timeout/request_timeout (408)' : 'http source: malformed HTTP request refused');
+    // Same as node's default: answer only when nothing of a response went out on this socket yet.
+    const pending = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (socket.writable && (pending === undefined || pending === null || pending.headersSent !== true)) {
+      socket.write(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    socket.destroy();
+  }
+}
+
+function rawPath(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/** json or ndjson by Content-Type (parameters allowed; a charset must be UTF-8); null when unsupported. */
+export function bodyFormat(contentType: string | undefined): BodyFormat | null {
+  if (contentType === undefined) return null;
+  const semi = contentType.indexOf(';');
+  const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  const format: BodyFormat | null = type === 'application/json' ? 'json' : type === 'application/x-ndjson' || type === 'application/ndjson' ? 'ndjson' : null;
+  if (format === null || semi < 0) return format;
+  const charset = /(?:^|;)\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType.slice(semi))?.[1]?.toLowerCase();
+  return charset === undefined || charset === 'utf-8' || charset === 'utf8' || charset === 'us-ascii' ? format : null;
+}
+
+/**
+ * An answer given without reading the body: node would read (and discard) the rest of it to
+ * keep the connection; worth it only for a small body, such as Kong's retry of a batch.
+ */
+function closeUnlessSmall(headers: IncomingHttpHeaders): Headers | undefined {
+  const length = headers['content-length'];
+  return length !== undefined && Number(length) <= SMALL_UNREAD_BODY ? undefined : { connection: 'close' };
+}
+
+function errorJson(message: string): string {
+  return JSON.stringify({ error: message });
+}

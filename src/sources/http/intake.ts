@@ -1,0 +1,231 @@
+/**
+ * From a decoded request body to entries handed over: split it, sort good entries from bad
+ * ones, dead-letter the bad ones (or reject the body), ingest the good ones, and build the
+ * report Kong gets back.
+ *
+ * Kong's http-log fails a whole batch on any status >= 300 and retries it, so a single
+ * poison entry must not cost the good ones of its batch: by default the bad entries go to
+ * the source's dead-letter file and the answer is 200 with a per-index report.
+ *
+ * Order, so that nothing is ingested twice: every bad entry is known *before* any entry is
+ * handed over, the dead letters are written (and fsynced) first, and only then are the good
+ * entries ingested. If the dead-letter write fails (disk full) the answer is 503 with nothing
+ * ingested, and Kong's retry of the same body starts from scratch.
+ * Knowing every bad entry up front costs nothing extra on the hot path: a JSON array is fully
+ * validated while it is split (only "is it an object" is left, one character), and a body
+ * with a single entry needs no pre-check because nothing else of it can have been handed
+ * over when ingest finds it invalid. Only NDJSON bodies of several lines are scanned once
+ * more (validation only) before ingest.
+ */
+import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
+import { AckGroup } from '../../delivery/ack.ts';
+import type { DeadLetterRecord } from '../../delivery/dead-letter.ts';
+import { isProblem, splitEntries, type BodyFormat, type EntryText } from '../../event/entries.ts';
+import { FieldPlan, JsonSyntaxError, scanObject } from '../../event/json-scan.ts';
+import type { SourceContext } from '../source.ts';
+import { RateLimitedLog } from '../../telemetry/log.ts';
+import { bump } from '../../telemetry/metrics.ts';
+
+/** Label values of `events_invalid_total{reason}` for this source. */
+export type InvalidReason = 'invalid_json' | 'not_an_object' | 'entry_too_large' | 'empty_body' | 'invalid_gzip';
+
+export interface BadEntry {
+  readonly index: number;
+  readonly reason: InvalidReason;
+  readonly error: string;
+  /** The entry text (or the whole body when it could not be split). */
+  readonly text: string;
+}
+
+export interface SortedEntries {
+  readonly good: EntryText[];
+  readonly bad: BadEntry[];
+}
+
+export interface EntryError { readonly index: number; readonly error: string }
+
+export interface IntakeReport {
+  readonly accepted: number;
+  readonly deadLettered: number;
+  readonly errors: readonly EntryError[];
+}
+
+export type IntakeResult =
+  /** Entries handed over in `group` (sealed); bad ones, if any, are in the dead-letter file. */
+  | { readonly kind: 'accepted'; readonly report: IntakeReport; readonly group: AckGroup }
+  /** invalid: reject and the body had bad entries: nothing was ingested (400). */
+  | { readonly kind: 'rejected'; readonly report: IntakeReport }
+  /** The dead-letter file could not be written: nothing was ingested (503, Kong retries). */
+  | { readonly kind: 'dead_letter_failed' };
+
+/** At most this many per-index errors are listed in an answer (the rest are counted). */
+export const MAX_REPORTED_ERRORS = 100;
+/** Dead letters are written in slices of this many records (a body can hold millions of tiny bad entries). */
+const DEAD_LETTER_SLICE = 1000;
+const VALIDATE_ONLY = new FieldPlan([]);
+const NO_SPANS = new Int32Array(0);
+
+/** Split a body and sort its entries; see the module comment for what is checked when. */
+export function sortEntries(body: string, format: BodyFormat, maxEntryBytes: number): SortedEntries {
+  const entries = splitEntries(body, format);
+  const good: EntryText[] = [];
+  const bad: BadEntry[] = [];
+  const several = entries.length > 1;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (isProblem(e)) {
+      bad.push({ index: e.index, reason: e.error.startsWith('empty body') ? 'empty_body' : 'invalid_json', error: e.error, text: e.text });
+      continue;
+    }
+    const bytes = utf8LengthOver(e.text, maxEntryBytes);
+    if (bytes > 0) {
+      bad.push({ index: e.index, reason: 'entry_too_large', error: `entry is ${bytes} bytes, more than max_entry_bytes (${maxEntryBytes})`, text: e.text });
+      continue;
+    }
+    if (several) {
+      if (format === 'json') {
+        // Array elements were validated by the split; Kong entries are objects.
+        if (e.text.charCodeAt(0) !== 0x7b /* { */) { bad.push({ index: e.index, reason: 'not_an_object', error: 'not a JSON object', text: e.text }); continue; }
+      } else {
+        const error = scanObject(e.text, VALIDATE_ONLY, NO_SPANS);
+        if (error !== null) { bad.push(badJson(e.index, error, e.text)); continue; }
+      }
+    }
+    good.push(e);
+  }
+  return { good, bad };
+}
+
+function badJson(index: number, error: JsonSyntaxError, text: string): BadEntry {
+  const notObject = error.message.endsWith('is not an object');
+  return { index, reason: notObject ? 'not_an_object' : 'invalid_json', error: notObject ? 'not a JSON object' : `invalid JSON: ${error.message}`, text };
+}
+
+/** 0 when `text` fits in `max` UTF-8 bytes, else its UTF-8 length (counted only when it may not fit). */
+function utf8LengthOver(text: string, max: number): number {
+  // A UTF-16 code unit is 1 to 3 UTF-8 bytes (a surrogate pair 4 for 2 units): most entries need no count.
+  if (text.length * 3 <= max) return 0;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  return bytes > max ? bytes : 0;
+}
+
+export class Intake {
+  readonly #config: HttpSourceConfig;
+  readonly #context: SourceContext;
+  readonly #limited: RateLimitedLog;
+
+  constructor(config: HttpSourceConfig, context: SourceContext) {
+    this.#config = config;
+    this.#context = context;
+    this.#limited = new RateLimitedLog(context.log);
+  }
+
+  /** Take a decoded body. Synchronous (no promise) when it holds no bad entry: the hot path. */
+  take(body: string, format: BodyFormat, remote: string): IntakeResult | Promise<IntakeResult> {
+    const { good, bad } = sortEntries(body, format, this.#config.maxEntryBytes);
+    if (bad.length > 0) return this.#takeWithBad(good, bad, remote);
+    const group = new AckGroup(false);
+    const late = this.#ingest(good, group);
+    if (late === null) return { kind: 'accepted', report: { accepted: good.length, deadLettered: 0, errors: [] }, group };
+    // Only a body's single entry is validated by ingest itself (see module comment).
+    return this.#settleLate(late, good.length - 1, group, remote);
+  }
+
+  /** A body that could not even be decoded (broken gzip): one bad entry, kept as base64. */
+  takeUndecodable(compressedHead: Buffer, error: string, remote: string): Promise<IntakeResult> {
+    const bad: BadEntry = { index: 0, reason: 'invalid_gzip', error: `invalid gzip body: ${error}`, text: compressedHead.toString('base64') };
+    return this.#takeWithBad([], [bad], remote, 'base64');
+  }
+
+  async #takeWithBad(good: EntryText[], bad: BadEntry[], remote: string, rawEncoding?: 'base64'): Promise<IntakeResult> {
+    if (this.#config.invalid === 'reject') {
+      this.#countInvalid(bad, remote, 'rejected the request (invalid: reject, answered 400)');
+      return { kind: 'rejected', report: { accepted: 0, deadLettered: 0, errors: bad.map(toError) } };
+    }
+    if (!(await this.#deadLetter(bad, remote, rawEncoding))) return { kind: 'dead_letter_failed' };
+    this.#countInvalid(bad, remote, 'dead-lettered');
+    const group = new AckGroup(false);
+    const late = this.#ingest(good, group);
+    if (late !== null) return this.#settleLate(late, good.length - 1, group, remote, bad);
+    group.seal();
+    return { kind: 'accepted', report: { accepted: good.length, deadLettered: bad.length, errors: bad.map(toError) }, group };
+  }
+
+  /**
+   * Hand the entries over; returns the one ingest found invalid, or null. Seals the group
+   * when all were taken.
+   */
+  #ingest(good: readonly EntryText[], group: AckGroup): BadEntry | null {
+    const { pipeline, stats } = this.#context;
+    let late: BadEntry | null = null;
+    for (let i = 0; i < good.length; i++) {
+      const result = pipeline.ingest(good[i].text, group, stats);
+      if (result instanceof JsonSyntaxError) late = badJson(good[i].index, result, good[i].text);
+    }
+    if (late === null) group.seal();
+    return late;
+  }
+
+  async #settleLate(late: BadEntry, accepted: number, group: AckGroup, remote: string, earlier: readonly BadEntry[] = []): Promise<IntakeResult> {
+    group.seal();
+    const bad = [...earlier, late];
+    if (this.#config.invalid === 'reject') {
+      this.#countInvalid([late], remote, 'rejected the request (invalid: reject, answered 400)', true);
+      return { kind: 'rejected', report: { accepted: 0, deadLettered: 0, errors: bad.map(toError) } };
+    }
+    if (!(await this.#deadLetter([late], remote))) {
+      // Cannot happen with accepted > 0 (see module comment); if it ever did, Kong's retry
+      // would duplicate the accepted entries, which at-least-once allows.
+      if (accepted > 0) this.#context.log.error({ accepted }, 'dead-letter write failed after entries of the same request were ingested: they will be received twice');
+      return { kind: 'dead_letter_failed' };
+    }
+    this.#countInvalid([late], remote, 'dead-lettered', true);
+    return { kind: 'accepted', report: { accepted, deadLettered: bad.length, errors: bad.map(toError) }, group };
+  }
+
+  /** Write the dead letters (fsynced); false when the disk refused. */
+  async #deadLetter(bad: readonly BadEntry[], remote: string, rawEncoding?: 'base64'): Promise<boolean> {
+    const { deadLetters } = this.#context;
+    const source = this.#config.name;
+    const cap = this.#config.maxEntryBytes;
+    const record = (b: BadEntry): DeadLetterRecord => {
+      const context: Record<string, string | number> = { index: b.index, remote, error: b.error };
+      if (rawEncoding !== undefined) context.raw_encoding = rawEncoding;
+      let raw = b.text;
+      if (raw.length > cap) { context.truncated_from_chars = raw.length; raw = raw.slice(0, cap); }
+      return { source, reason: b.reason, attempts: 0, raw, context };
+    };
+    try {
+      for (let i = 0; i < bad.length; i += DEAD_LETTER_SLICE) {
+        await deadLetters.write(bad.slice(i, i + DEAD_LETTER_SLICE).map(record));
+      }
+      return true;
+    } catch (e) {
+      this.#limited.error('dead_letter_write', { entries: bad.length, err: (e as Error).message, file: deadLetters.currentFile },
+        'cannot write invalid entries to the dead-letter file: answering 503 so that Kong retries; nothing of the request was taken');
+      return false;
+    }
+  }
+
+  /** Count entries that never reached ingest as received, and every bad one as invalid. */
+  #countInvalid(bad: readonly BadEntry[], remote: string, what: string, ingested = false): void {
+    const { stats } = this.#context;
+    if (!ingested) stats.received += bad.length;
+    const invalid = stats.invalid;
+    for (const b of bad) bump(invalid, b.reason);
+    const first = bad[0];
+    this.#limited.warn(`invalid:${first.reason}`, { remote, entries: bad.length, reason: first.reason, index: first.index, error: first.error },
+      `invalid entries in an HTTP request: ${what}`);
+  }
+}
+
+function toError(b: BadEntry): EntryError { return { index: b.index, error: b.error }; }
+
+/** The answer body: {"accepted":N,"dead_lettered":M,"errors":[{"index":i,"error":"…"}]}. */
+export function reportJson(report: IntakeReport): string {
+  if (report.errors.length === 0) return `{"accepted":${report.accepted},"dead_lettered":${report.deadLettered},"errors":[]}`;
+  const listed = report.errors.length > MAX_REPORTED_ERRORS ? report.errors.slice(0, MAX_REPORTED_ERRORS) : report.errors;
+  const body: Record<string, unknown> = { accepted: report.accepted, dead_lettered: report.deadLettered, errors: listed };
+  if (listed.length < report.errors.length) body.errors_not_listed = report.errors.length - listed.length;
+  return JSON.stringify(body);
+}
