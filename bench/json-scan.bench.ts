@@ -2,13 +2,22 @@
  * Micro-benchmark: JSON.parse vs scanObject on realistic Kong 3.x log entries.
  *
  *   npx tsc -p tsconfig.json && node dist/bench/json-scan.bench.js [--quick]
+ *   deno run --allow-read --allow-env bench/json-scan.bench.ts [--quick]
  *
  * Entries are ~2.3 KB, encoded like Kong's lua-cjson (every "/" escaped as "\/").
  * Runs are interleaved (parse, scan, parse, scan, ...) after a warm-up; the median of the
  * rounds is printed in ns/entry.
  */
 import { pathToFileURL } from "node:url";
-import { FieldPlan, decodeString, decodeValue, scanObject, type JsonPath } from "../src/event/json-scan.ts";
+import {
+  FieldPlan,
+  decodeString,
+  decodeValue,
+  scanObject,
+  scanUsesWasm,
+  setScanBackend,
+  type JsonPath,
+} from "../src/event/json-scan.ts";
 
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"];
 const STATUSES = [200, 201, 204, 301, 404, 500];
@@ -143,6 +152,37 @@ function median(xs: number[]): number {
   return s[s.length >> 1];
 }
 
+let sink = 0;
+
+interface Group {
+  title: string;
+  /** the run the others are compared with */
+  baseline: string;
+  runs: Record<string, () => void>;
+}
+
+/** Warm up, then time the runs of a group interleaved; print median ns/entry per run. */
+function runGroup(g: Group, perRun: number, reps: number, rounds: number): void {
+  const names = Object.keys(g.runs);
+  const results: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let w = 0; w < 3; w++) for (const n of names) for (let r = 0; r < Math.ceil(reps / 3); r++) g.runs[n]();
+  for (let round = 0; round < rounds; round++) {
+    for (const n of names) {
+      const t0 = process.hrtime.bigint();
+      for (let r = 0; r < reps; r++) g.runs[n]();
+      results[n].push(Number(process.hrtime.bigint() - t0) / (reps * perRun));
+    }
+  }
+  const base = median(results[g.baseline]);
+  console.log(`\n${g.title}`);
+  for (const n of names) {
+    const m = median(results[n]);
+    console.log(
+      `  ${n.padEnd(34)} ${m.toFixed(0).padStart(6)} ns/entry  (min ${Math.min(...results[n]).toFixed(0).padStart(6)})  ${(base / m).toFixed(2)}x`,
+    );
+  }
+}
+
 function main(): void {
   const quick = process.argv.includes("--quick");
   const COUNT = 64;
@@ -158,51 +198,101 @@ function main(): void {
     const parsed = JSON.parse(t) as { request: { method: string } };
     if (decodeString(t, spans[0], spans[1]) !== parsed.request.method) throw new Error("bench sanity check failed");
   }
+  const reps = quick ? 200 : 1000; // batches of COUNT entries per timed run
+  const rounds = quick ? 5 : 11;
+  const deno = (globalThis as { Deno?: { version: { deno: string; v8: string } } }).Deno;
+  const runtime = deno !== undefined ? `deno ${deno.version.deno} (v8 ${deno.version.v8})` : `node ${process.version}`;
+  console.log(
+    `${runtime}, ${COUNT} distinct Kong entries, avg ${avgLen.toFixed(0)} chars, plan of ${plan.size} paths, ` +
+      `wasm kernel: ${scanUsesWasm()}`,
+  );
 
-  let sink = 0;
-  const runs: Record<string, () => void> = {
-    "JSON.parse": () => {
-      for (let k = 0; k < COUNT; k++) sink += (JSON.parse(texts[k]) as { started_at: number }).started_at & 1;
-    },
-    scanObject: () => {
-      for (let k = 0; k < COUNT; k++) {
-        if (scanObject(texts[k], plan, spans) === null) sink += spans[1] & 1;
-      }
-    },
-    "scanObject+decode 4 fields": () => {
-      for (let k = 0; k < COUNT; k++) {
-        const t = texts[k];
-        if (scanObject(t, plan, spans) !== null) continue;
-        const m = decodeString(t, spans[0], spans[1]);
-        const u = decodeString(t, spans[2], spans[3]);
-        const st = decodeValue(t, spans[16], spans[17]);
-        const w = decodeString(t, spans[22], spans[23]);
-        sink += (m?.length ?? 0) + (u?.length ?? 0) + (typeof st === "number" ? st : 0) + (w?.length ?? 0);
-      }
-    },
+  const parseAll = (ts: readonly string[]) => (): void => {
+    for (let k = 0; k < ts.length; k++) sink += (JSON.parse(ts[k]) as { started_at: number }).started_at & 1;
   };
-  const names = Object.keys(runs);
-  const results: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  const reps = quick ? 300 : 1500; // batches of COUNT entries per timed run
-  const rounds = quick ? 7 : 15;
-  // warm-up
-  for (let w = 0; w < 3; w++) for (const n of names) for (let r = 0; r < reps / 3; r++) runs[n]();
-  for (let round = 0; round < rounds; round++) {
-    for (const n of names) {
-      const t0 = process.hrtime.bigint();
-      for (let r = 0; r < reps; r++) runs[n]();
-      const ns = Number(process.hrtime.bigint() - t0) / (reps * COUNT);
-      results[n].push(ns);
-    }
+  const scanAll = (ts: readonly string[]) => (): void => {
+    for (let k = 0; k < ts.length; k++) if (scanObject(ts[k], plan, spans) === null) sink += spans[1] & 1;
+  };
+  runGroup(
+    {
+      title: "compact lua-cjson entries (ASCII, every / escaped)",
+      baseline: "JSON.parse",
+      runs: {
+        "JSON.parse": parseAll(texts),
+        scanObject: scanAll(texts),
+        "scanObject + decode 4 fields": () => {
+          for (let k = 0; k < COUNT; k++) {
+            const t = texts[k];
+            if (scanObject(t, plan, spans) !== null) continue;
+            const m = decodeString(t, spans[0], spans[1]);
+            const u = decodeString(t, spans[2], spans[3]);
+            const st = decodeValue(t, spans[16], spans[17]);
+            const w = decodeString(t, spans[22], spans[23]);
+            sink += (m?.length ?? 0) + (u?.length ?? 0) + (typeof st === "number" ? st : 0) + (w?.length ?? 0);
+          }
+        },
+        "scanObject, pure-JS backend": () => {
+          const prev = setScanBackend("js");
+          scanAll(texts)();
+          setScanBackend(prev);
+        },
+      },
+    },
+    COUNT,
+    reps,
+    rounds,
+  );
+
+  if (quick) return;
+  const nonAscii = texts.map((t) => t.replace("customer-", "kund\u00e9-").replace("Chrome", "Chrôme 😀"));
+  const chunk = texts.join("\n") + "\n";
+  const offsets: number[] = [];
+  for (let k = 0, at = 0; k < COUNT; k++) {
+    offsets.push(at, at + texts[k].length + 1);
+    at += texts[k].length + 1;
   }
-  const base = median(results["JSON.parse"]);
-  console.log(`node ${process.version}, ${COUNT} distinct entries, avg ${avgLen.toFixed(0)} chars, plan of ${plan.size} paths`);
-  for (const n of names) {
-    const m = median(results[n]);
-    console.log(
-      `${n.padEnd(28)} ${m.toFixed(0).padStart(6)} ns/entry  (min ${Math.min(...results[n]).toFixed(0)})  ${(base / m).toFixed(2)}x vs JSON.parse`,
-    );
-  }
+  const pretty = texts.map((t) => JSON.stringify(JSON.parse(t), null, 2));
+  runGroup(
+    {
+      title: "the same entries with non-ASCII header values (UTF-8 collapse path)",
+      baseline: "JSON.parse",
+      runs: { "JSON.parse": parseAll(nonAscii), scanObject: scanAll(nonAscii) },
+    },
+    COUNT,
+    reps,
+    rounds,
+  );
+  runGroup(
+    {
+      title: "lines of a 64-entry NDJSON chunk, scanned in place with start/end",
+      baseline: "JSON.parse(slice)",
+      runs: {
+        "JSON.parse(slice)": () => {
+          for (let k = 0; k < COUNT; k++) {
+            sink += (JSON.parse(chunk.slice(offsets[2 * k], offsets[2 * k + 1])) as { started_at: number }).started_at & 1;
+          }
+        },
+        "scanObject(chunk, start, end)": () => {
+          for (let k = 0; k < COUNT; k++) {
+            if (scanObject(chunk, plan, spans, offsets[2 * k], offsets[2 * k + 1]) === null) sink += spans[1] & 1;
+          }
+        },
+      },
+    },
+    COUNT,
+    reps,
+    rounds,
+  );
+  runGroup(
+    {
+      title: "pretty-printed entries (2-space indent)",
+      baseline: "JSON.parse",
+      runs: { "JSON.parse": parseAll(pretty), scanObject: scanAll(pretty) },
+    },
+    COUNT,
+    reps / 2,
+    rounds,
+  );
   if (sink === 42) console.log("");
 }
 

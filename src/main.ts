@@ -2,6 +2,7 @@
 /** kong-log-relay CLI: each command's module is imported only when that command runs. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { VERSION } from './version.ts';
 
 const configOption = { alias: 'c', type: 'string', demandOption: true, describe: 'YAML config file' } as const;
 
@@ -32,9 +33,10 @@ await yargs(hideBin(process.argv))
   })
   .command('demo', 'Run the demo: relay + SNS emulator + webhook receiver + generated Kong traffic', (y) => y
     .option('config', { alias: 'c', type: 'string', describe: 'Config (default: config/demo.yaml)' })
-    .option('rate', { type: 'number', default: 200, describe: 'Generated Kong entries per second' }), async (argv) => {
+    .option('rate', { type: 'number', default: 200, describe: 'Generated Kong entries per second' })
+    .option('duration', { type: 'number', describe: 'Stop after this many seconds (default: until Ctrl-C)' }), async (argv) => {
     const { demoCommand } = await import('./commands/demo.ts');
-    process.exitCode = await demoCommand({ config: argv.config, rate: argv.rate });
+    process.exitCode = await demoCommand({ config: argv.config, rate: argv.rate, duration: argv.duration });
   })
   .command('schema', false, () => {}, async () => {
     const { configJsonSchema } = await import('./config/schema.ts');
@@ -44,5 +46,5 @@ await yargs(hideBin(process.argv))
   .strict()
   .help()
   .alias('h', 'help')
-  .version()
+  .version(VERSION)
   .parseAsync();

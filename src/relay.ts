@@ -88,6 +88,7 @@ export class Relay {
   status(): Record<string, unknown> {
     return {
       version: VERSION, runtime: RUNTIME, state: this.#state, config: this.#config.file,
+      admin: this.#admin?.address ?? null,
       blocked_by: this.#pipeline.blockingDestinations(),
       sources: Object.fromEntries(this.#sources.map((s) => [s.name, { ready: s.ready, ...s.status() }])),
       destinations: Object.fromEntries(this.#pipeline.status().map((d) => [d.name, d])),

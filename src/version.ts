@@ -1,18 +1,23 @@
-/** The package version and the runtime, for --version, build_info and logs. */
+/** The package's root folder, version and runtime, for --version, build_info, logs and the demo. */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-function readVersion(): string {
-  // src/version.ts (Deno) and dist/src/version.js (Node) sit at different depths.
-  for (const rel of ['../package.json', '../../package.json']) {
+/** src/version.ts (Deno) and dist/src/version.js (Node) sit at different depths below the root. */
+function findPackage(): { root: string; version: string } {
+  for (const rel of ['..', '../..']) {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), rel);
     try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'kong-log-relay' && typeof pkg.version === 'string') return pkg.version;
+      const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'kong-log-relay' && typeof pkg.version === 'string') return { root, version: pkg.version };
     } catch { /* try the next */ }
   }
-  return '0.0.0';
+  return { root: process.cwd(), version: '0.0.0' };
 }
 
-export const VERSION = readVersion();
+const found = findPackage();
+export const PACKAGE_ROOT = found.root;
+export const VERSION = found.version;
 
 declare const Deno: { version: { deno: string } } | undefined;
 export const RUNTIME = typeof Deno !== 'undefined' ? `deno-${Deno.version.deno}` : `node-${process.versions.node}`;

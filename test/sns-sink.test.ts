@@ -12,6 +12,10 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
 import { AckGroup } from '../src/delivery/ack.ts';
+import { buildRouting } from '../src/route/routing.ts';
+import type { SnsDestination } from '../src/config/resolve.ts';
+import type { KongEvent } from '../src/event/kong-event.ts';
+import { SnsRequestBuilder } from '../src/sinks/sns/request-builder.ts';
 import { createSink } from '../src/sinks/index.ts';
 import { configFromYaml, quietLogger, tempDir, testPipeline, type TestPipeline } from './support/pipeline.ts';
 
@@ -265,6 +269,43 @@ batch: { max_wait: 10ms }`, dir);
       await p.pipeline.drain(Date.now() + 2_000);
       await forwarder.close();
     }
+  });
+});
+
+describe('SNS request builder', () => {
+  const config = configFromYaml(`
+sources: { t: { type: file, paths: ["/never/*.log"] } }
+destinations:
+  topic: { type: sns, topic_arn: "arn:aws:sns:us-east-1:000000000000:t", message_attributes: { method: "{request.method}" } }
+`);
+  const destination = config.destinations[0] as SnsDestination;
+  const decode = (text: string): KongEvent => {
+    const e = buildRouting(config).decoder.decode(text);
+    if (e instanceof Error) throw e;
+    return e;
+  };
+
+  it('splits an over-full batch into calls of at most 10 entries and 256 KiB, ids "0".."9" per call', () => {
+    // ~100 KB of 2-byte characters each: 3 fit by UTF-16 length (the delivery layer's measure), only 2 by bytes.
+    const wide = (n: number): string => JSON.stringify({ request: { method: 'GET' }, n, pad: 'é'.repeat(50_000) });
+    const events = [...Array.from({ length: 12 }, (_, n) => kongEntry(n)), wide(1), wide(2), wide(3)].map(decode);
+    const { calls, rejected } = new SnsRequestBuilder(destination).build(events);
+    assert.deepEqual(rejected, []);
+    assert.deepEqual(calls.map((c) => c.map((r) => r.index)), [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [10, 11, 12, 13], [14]]);
+    for (const call of calls) {
+      assert.deepEqual(call.map((r) => r.entry.Id), call.map((_, i) => String(i)));
+      const bytes = call.reduce((sum, r) => sum + Buffer.byteLength(r.entry.Message as string) + Buffer.byteLength('method') + Buffer.byteLength('String') + Buffer.byteLength('GET'), 0);
+      assert.ok(bytes <= 256 * 1024, `call of ${bytes} bytes`);
+    }
+  });
+
+  it('measures the size limit in UTF-8 bytes, attributes included', () => {
+    const text = JSON.stringify({ request: { method: 'GET' }, pad: 'é'.repeat(140_000) }); // 140k chars, 280 KB
+    const { calls, rejected } = new SnsRequestBuilder(destination).build([decode(text)]);
+    assert.equal(calls.length, 0);
+    assert.equal(rejected.length, 1);
+    assert.equal(rejected[0].retryable, false);
+    assert.match(rejected[0].reason, /^entry is 274 KiB, over SNS's 256 KiB message limit/);
   });
 });
 

@@ -275,6 +275,18 @@ describe('webhook sink: failures', () => {
     assert.match(s.pipeline.status()[0].lastError?.message ?? '', /timed out after 300ms/);
   });
 
+  it('shutdown while a request hangs: the request is cancelled and its entries dead-lettered, not lost', async () => {
+    const rx = await Receiver.start(() => 'stall');
+    const s = setup({ hook: `type: webhook\nurl: ${rx.url}/in\ntimeout: 60s\n${batching(2)}` });
+    const settled = relay(s, entries(2));
+    for (let i = 0; i < 1000 && rx.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await s.pipeline.drain(Date.now() + 100);
+    await settled;
+    const dead = deadLetters(s.dir, 'hook');
+    assert.equal(dead.length, 2);
+    assert.match(dead[0].reason, /shutdown before delivery .*cancelled \(shutdown\)/);
+  });
+
   it('endpoint down: retried until max_elapsed, then dead-lettered with the network error', async () => {
     const rx = await Receiver.start();
     const url = rx.url;

@@ -12,12 +12,20 @@
  * - 3.4: adds `upstream_status` (a string) and `latencies.receive`; authorization redacted.
  * - 3.7: adds `request.id`, `source`, `workspace` (uuid) and `workspace_name`,
  *   `tries[].balancer_start_ns` (printed in exponent form), `x-kong-request-id`.
+ *
+ * Each entry's `id` is in `request.headers["x-request-id"]` (every HTTP entry), also in
+ * `request.id` and the `x-kong-request-id` response header for 3.7, and in a top-level
+ * `session_id` custom field for stream entries. Keys are shuffled per entry at the top level
+ * and in request, headers, response, latencies, tries and querystring; route, service and
+ * consumer objects keep one random key order each (as one Kong process would).
+ * The mean size follows `targetBytes` by dropping optional members or padding with a cookie.
  */
 
 // ---------------------------------------------------------------------------------------------
 // lua-cjson encoding
 
-const ESCAPE_TEST = /["\\/\u0000-\u001f\u007f]/;
+/** Characters other than `/` that lua-cjson escapes. */
+const ESCAPE_OTHER = /["\\\u0000-\u001f\u007f]/;
 const ESCAPE_ALL = /["\\/\u0000-\u001f\u007f]/g;
 const ESCAPES: readonly string[] = (() => {
   const table: string[] = [];
@@ -41,7 +49,8 @@ function escapeChar(c: string): string {
 
 /** The inside of a lua-cjson string literal (no quotes): `/` → `\/`, non-ASCII passed through. */
 export function escapeLuaCjsonString(s: string): string {
-  return ESCAPE_TEST.test(s) ? s.replace(ESCAPE_ALL, escapeChar) : s;
+  if (ESCAPE_OTHER.test(s)) return s.replace(ESCAPE_ALL, escapeChar);
+  return s.indexOf('/') === -1 ? s : s.replaceAll('/', '\\/');
 }
 
 function quote(s: string): string {
@@ -157,7 +166,12 @@ export interface KongTrafficOptions {
   kongVersion?: KongVersion | 'mixed';
   /** Fraction of TCP/TLS stream entries (0..1), default 0. */
   streamShare?: number;
-  /** Approximate mean entry size in bytes, default 2300 (entries cannot get much below ~1.1 KB). */
+  /**
+   * Approximate mean entry size in bytes, default 2300. Reached by dropping optional headers and
+   * custom fields, or padding with a `cookie` header (and a `request_body` custom field above
+   * ~6 KB). The floor is the required core: about 2.2 KB for 3.7, 1.9 KB for 3.4 and 2.8.
+   * Stream entries (~1.3 KB) are not resized; HTTP entries make up the difference.
+   */
   targetBytes?: number;
 }
 
@@ -190,8 +204,7 @@ export const WORKSPACE_IDS: Readonly<Record<string, string>> = Object.freeze({
 
 /** The uuid the generator uses for a workspace name: WORKSPACE_IDS, or one derived from the name. */
 export function workspaceIdFor(name: string): string {
-  const fixed = Object.prototype.hasOwnProperty.call(WORKSPACE_IDS, name) ? WORKSPACE_IDS[name] : undefined;
-  if (fixed !== undefined) return fixed;
+  if (Object.hasOwn(WORKSPACE_IDS, name)) return WORKSPACE_IDS[name];
   const rng = new Rng(hashString('workspace:' + name));
   return uuid(rng);
 }
@@ -295,15 +308,18 @@ function obj(parts: readonly string[]): string {
 
 /** `%.14g` of the nanosecond time `ms * 1e6 + sub` (0 <= sub < 1e6) for positive integer `ms`. */
 function nsFromMs(ms: number, sub: number): string {
-  const digits = String(ms) + String(sub + 1_000_000).slice(1);
-  let head = Number(digits.slice(0, 14));
-  const rest = digits.slice(14);
-  const half = '5'.padEnd(rest.length, '0');
-  if (rest > half || (rest === half && (head & 1) === 1)) head += 1;
+  // ms has 13 digits until the year 2286: the 14 significant digits are ms and the first digit
+  // of sub, rounded half-to-even on the remaining five.
+  if (ms < 1e12 || ms >= 1e13) return formatLuaCjsonNumber(ms * 1e6 + sub);
+  let head = ms * 10 + Math.floor(sub / 100_000);
+  const rest = sub % 100_000;
+  if (rest > 50_000 || (rest === 50_000 && head % 2 === 1)) head += 1;
   let sig = String(head);
-  const exp = digits.length - 1 + (sig.length - 14);
-  sig = sig.replace(/0+$/, '');
-  return sig[0] + (sig.length > 1 ? '.' + sig.slice(1) : '') + 'e+' + exp;
+  let exp = 18;
+  if (sig.length > 14) { sig = sig.slice(0, 14); exp = 19; }
+  let end = sig.length;
+  while (end > 1 && sig.charCodeAt(end - 1) === 0x30) end--;
+  return sig[0] + (end > 1 ? '.' + sig.slice(1, end) : '') + 'e+' + exp;
 }
 
 function shuffledObject(rng: Rng, pairs: [string, unknown][]): string {
@@ -451,7 +467,7 @@ const VERSION_INFO: Record<KongVersion, { viaFrag: string; serverFrag: string }>
   '3.7': { viaFrag: kv('via', '1.1 kong/3.7.1'), serverFrag: kv('server', 'kong/3.7.1') },
 };
 
-/** Trimming to the size budget keeps at least this many request headers (when there are as many). */
+/** Trimming to the size budget keeps at least this many request headers (targets >= 2000 bytes). */
 const MIN_REQUEST_HEADERS = 9;
 
 const PAD_POOL_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -472,6 +488,7 @@ export class KongTrafficGenerator {
   private readonly padPool: string;
   private readonly bodyPool: string;
   private readonly idPrefix: string;
+  private readonly minRequestHeaders: number;
   private readonly httpsPrefix = quote('https://').slice(1, -1);
   private readonly httpPrefix = quote('http://').slice(1, -1);
   private readonly httpsPortSuffix: string;
@@ -486,8 +503,8 @@ export class KongTrafficGenerator {
   private lastDateFrag = '';
 
   constructor(opts: KongTrafficOptions) {
-    const seed = Number.isFinite(opts.seed) ? opts.seed : 0;
-    this.seedHash = fmix32((Math.trunc(seed) >>> 0) ^ fmix32(Math.floor(Math.abs(seed) / 4294967296) + 0x9e3779b9));
+    // Any number is a seed (1 and 1.5 differ); its text is hashed.
+    this.seedHash = fmix32(hashString('seed:' + String(opts.seed)));
     this.rng = new Rng(this.seedHash);
     const rng = this.rng;
     this.version = opts.kongVersion ?? '3.7';
@@ -497,6 +514,7 @@ export class KongTrafficGenerator {
     // A fixed day in September 2024 plus a seeded offset; advances a few ms per entry.
     this.clock = 1726783839538 + rng.int(86_400_000);
     this.idPrefix = hex8(this.seedHash);
+    this.minRequestHeaders = this.targetBytes >= 2000 ? MIN_REQUEST_HEADERS : 0;
     const portMaps = rng.chance(0.5);
     this.httpsPortSuffix = portMaps ? ':443' : ':8443';
     this.httpPortSuffix = portMaps ? ':80' : ':8000';
@@ -529,8 +547,8 @@ export class KongTrafficGenerator {
   private buildWorkspace(name: string, index: number): WorkspaceModel {
     const rng = this.rng;
     const id = workspaceIdFor(name);
-    const appList = APPS_BY_WORKSPACE[name] ?? [[APP_ROTATION[index % APP_ROTATION.length], 1]];
-    const host = HOSTS[name] ?? `${name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'ws'}.example.com`;
+    const appList = Object.hasOwn(APPS_BY_WORKSPACE, name) ? APPS_BY_WORKSPACE[name] : [[APP_ROTATION[index % APP_ROTATION.length], 1] as [string, number]];
+    const host = Object.hasOwn(HOSTS, name) ? HOSTS[name] : `${name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'ws'}.example.com`;
     const created = 1718000000 + rng.int(5_000_000);
     const apps = new Weighted<AppModel>();
     for (const [key, w] of appList) apps.add(this.buildApp(APPS[key], id, host, created), w);
@@ -715,12 +733,14 @@ export class KongTrafficGenerator {
     let status: number;
     let source: 'upstream' | 'kong' = 'upstream';
     let retried = false;
+    let failedCode = 0;
     if (noRoute) { status = 404; source = 'kong'; }
     else if (auth !== 'none' && rng.chance(0.012)) { status = 401; source = 'kong'; }
     else if (auth === 'key-auth' && rng.chance(0.006)) { status = 429; source = 'kong'; }
     else {
       status = pickStatus(rng, kind, method);
       retried = rng.chance(0.015);
+      if (retried) failedCode = rng.chance(0.7) ? 502 : 504;
     }
     const consumer = source === 'upstream' && auth !== 'none' ? ws.consumers[Math.floor(rng.next() ** 2 * ws.consumers.length)] : null;
 
@@ -729,7 +749,6 @@ export class KongTrafficGenerator {
     for (const q of query) rawQuery += (rawQuery === '' ? '' : '&') + (q.raw === null ? q.key : q.key + '=' + q.raw);
     const uri = query.length > 0 ? path + '?' + rawQuery : path;
     const https = rng.next() < 0.35;
-    const host = ws.host;
     const uriText = escapeLuaCjsonString(uri);
     const urlText = (https ? this.httpsPrefix : this.httpPrefix) + ws.hostEsc + (https ? this.httpsPortSuffix : this.httpPortSuffix) + uriText;
 
@@ -818,7 +837,7 @@ export class KongTrafficGenerator {
       '"latencies":' + latenciesText(rng, v3, kongMs, proxyMs, requestMs, receive),
       '"client_ip":"' + clientIp + '"', '"started_at":' + startedAt];
     const pOpt: string[] = [];
-    if (v3) parts.push('"upstream_status":"' + (source === 'kong' ? '' : retried ? (rng.chance(0.7) ? '502, ' : '504, ') + status : String(status)) + '"');
+    if (v3) parts.push('"upstream_status":"' + (source === 'kong' ? '' : retried ? failedCode + ', ' + status : String(status)) + '"');
     if (v37) {
       const w = workspace ?? this.defaultWorkspace;
       parts.push(source === 'upstream' ? '"source":"upstream"' : '"source":"kong"', w.idFrag, w.nameFrag);
@@ -831,7 +850,7 @@ export class KongTrafficGenerator {
         const t0 = startedAt + kongMs;
         if (retried) {
           const first = rng.int(ips.length);
-          parts.push('"tries":[' + this.tryFrag(rng, version, t0, ips[first], port, 502) + ','
+          parts.push('"tries":[' + this.tryFrag(rng, version, t0, ips[first], port, failedCode) + ','
             + this.tryFrag(rng, version, t0 + rng.range(1, 30), ips[(first + 1) % ips.length], port, 0) + ']');
         } else parts.push('"tries":[' + this.tryFrag(rng, version, t0, rng.pick(ips), port, 0) + ']');
       }
@@ -861,7 +880,7 @@ export class KongTrafficGenerator {
       rng.shuffle(rhOpt);
       rng.shuffle(hOpt);
       while (size + optSize > desired) {
-        const from = rhOpt.length > 0 ? rhOpt : pOpt.length > 0 ? pOpt : headers.length + hOpt.length > MIN_REQUEST_HEADERS ? hOpt : null;
+        const from = rhOpt.length > 0 ? rhOpt : pOpt.length > 0 ? pOpt : headers.length + hOpt.length > this.minRequestHeaders ? hOpt : null;
         if (from === null || from.length === 0) break;
         optSize -= (from.pop() as string).length + 1;
       }

@@ -22,6 +22,8 @@ export interface ReceivedRequest {
 export type ReceiverFault =
   | { readonly status: number; readonly retryAfter?: string; readonly body?: string }
   | { readonly stallMs: number }
+  /** Park the request until release() (a destination that hangs, then recovers). */
+  | { readonly hold: true }
   | { readonly reset: true };
 
 export interface WebhookReceiverOptions {
@@ -40,6 +42,7 @@ export class WebhookReceiver {
   readonly #server: Server;
   readonly #record: boolean;
   readonly #sockets = new Set<Socket>();
+  #held: (() => void)[] = [];
   #attempts = 0;
   #url = '';
 
@@ -83,6 +86,7 @@ export class WebhookReceiver {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (fault !== null && 'hold' in fault) { this.#held.push(() => { if (!res.destroyed) this.#accept(req, res, chunks); }); return; }
       if (fault !== null && 'stallMs' in fault) { setTimeout(() => { if (!res.destroyed) this.#accept(req, res, chunks); }, fault.stallMs).unref(); return; }
       if (fault !== null && 'status' in fault) {
         res.writeHead(fault.status, fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {});
@@ -109,6 +113,16 @@ export class WebhookReceiver {
     if (this.#record) this.requests.push({ path, method: req.method ?? '', headers: req.headers, raw, entries });
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
   }
+
+  /** Accept every parked request now (and stop parking new ones unless `fault` says so again). */
+  release(): void {
+    const held = this.#held;
+    this.#held = [];
+    for (const h of held) h();
+  }
+
+  /** Requests parked by a `hold` fault. */
+  get heldCount(): number { return this.#held.length; }
 
   async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();

@@ -6,25 +6,30 @@
  * [start, end) offsets of the raw JSON values found at a few wanted paths. Callers then decode
  * only the values they need with {@link decodeValue} / {@link decodeString}.
  *
- * How (numbers measured on Node 20, see bench/json-scan.bench.ts):
- * - `text.charCodeAt(i)` costs ~2 ns per call on this class of machine, about what `JSON.parse`
- *   spends per character as a whole, and `text.indexOf('"', i)` costs ~9 ns per call, so a
- *   scanner that works on the JS string cannot be much faster than `JSON.parse`.
- * - So each scan first copies the text into a byte buffer with `TextEncoder.encodeInto`
- *   (~0.07 ns/char for ASCII; byte offsets == string offsets because every UTF-16 unit becomes
- *   exactly one byte, non-ASCII units become the placeholder byte 0x80, see `load`), then a tiny
- *   hand-assembled WebAssembly SIMD kernel computes a bitmap of the bytes that matter inside
- *   strings (`"`, `\` and control characters < 0x20). The JS state machine then reads only the
- *   structural bytes, numbers and escapes, and jumps over string contents with the bitmap
- *   (Math.clz32), which also rejects unescaped control characters without looking at each char.
- * - Where WebAssembly SIMD is unavailable the bitmap is computed in JS (slower, same results).
- * - A 0x00 sentinel byte after the region means no bounds checks are needed in the hot loops:
- *   no JSON token can continue over a NUL byte.
- * - Iterative (explicit stack in module-level typed arrays): no recursion, no stack overflow on
- *   deep input; nesting deeper than {@link MAX_DEPTH} is reported as an error.
- * - Nothing is allocated per successful scan of an ASCII object except the small result object
- *   of `encodeInto` (and a sliced string when start/end select a part of the text); substrings
- *   are only created to unescape a key with a backslash inside an object the plan looks into.
+ * How (numbers measured on Node 20 on the dev machine, see bench/json-scan.bench.ts):
+ * - `text.charCodeAt(i)` costs ~2 ns per call there, about what `JSON.parse` spends per
+ *   character as a whole, and `text.indexOf('"', i)` ~9 ns per call, so no scanner that walks
+ *   the JS string can be much faster than `JSON.parse` (the first version of this file did that:
+ *   1.1x). Walking a Uint8Array copy from JS with a SIMD bitmap of the string specials got 2.3x.
+ * - So each scan copies the region into WebAssembly memory with `TextEncoder.encodeInto`
+ *   (~0.06 ns/char for ASCII). Every UTF-16 unit becomes exactly one byte so that byte offsets
+ *   are string offsets: ASCII as is, any other unit the placeholder 0x80 (non-ASCII text is
+ *   UTF-8-encoded, then collapsed by the `collapse` kernel). 0x80 is never a JSON token byte,
+ *   inside strings it is as fine as any non-ASCII char, so validation is unchanged.
+ * - A hand-assembled WebAssembly kernel (`scan`, built by `buildWasm`; no toolchain needed) then
+ *   validates the bytes and walks the plan's trie, skipping string contents 16 bytes at a time
+ *   with SIMD compares for `"`, `\` and control characters (rejecting the latter), and writes
+ *   the spans. A 0 sentinel byte after the region means no bounds checks: no token can
+ *   continue over a NUL byte.
+ * - The same algorithm exists in JS (`scanValue`, on the same bytes plus a bitmap of the string
+ *   specials). It is used when WebAssembly SIMD is unavailable, when the plan has a non-ASCII
+ *   key, when the kernel bails out (a key with a backslash inside an object the plan looks
+ *   into: JS unescapes it), to produce the exact error after the kernel rejected the text, and
+ *   by scanArrayElements. Both are property-tested against JSON.parse.
+ * - Iterative (explicit stacks): no recursion, no stack overflow on deep input; nesting deeper
+ *   than {@link MAX_DEPTH} is reported as an error.
+ * - Per successful scan nothing is allocated but the small result object of `encodeInto` (and a
+ *   sliced string when start/end select part of the text).
  *
  * Scans are synchronous and share module-level scratch buffers; every call resets what it uses.
  */
@@ -110,6 +115,8 @@ export class FieldPlan {
   readonly _subSlots: Int32Array;
   /** @internal (dst, src) slot pairs for paths listed more than once */
   readonly _aliases: Int32Array;
+  /** @internal the trie for the wasm kernel, or null when a key is not ASCII (then the JS scanner is used) */
+  readonly _image: Int32Array | null;
 
   constructor(paths: readonly JsonPath[]) {
     if (!Array.isArray(paths)) throw new TypeError("FieldPlan: paths must be an array of paths");
@@ -236,6 +243,56 @@ export class FieldPlan {
     this._idxNode = Int32Array.from(idxNode);
     this._subSlots = Int32Array.from(subSlots);
     this._aliases = Int32Array.from(aliases);
+    this._image = this.buildImage(kidKey);
+  }
+
+  /**
+   * Serialize the trie for the wasm kernel. Byte offsets are relative to the image start:
+   *   header [kidsRel, 0, 0, 0]
+   *   node i at 16 + 32*i: [slot, hashRel, hashMask, keyCount, idxRel, idxCount, subRel, subCount]
+   *   hash tables (i32: key child index + 1, 0 = empty), key children [len, bytesRel, node],
+   *   index children [index, node], slots below nodes, key bytes.
+   */
+  private buildImage(kidKey: readonly string[]): Int32Array | null {
+    for (const k of kidKey) for (let c = 0; c < k.length; c++) if (k.charCodeAt(c) >= 0x80) return null;
+    const N = this._slot.length;
+    const K = kidKey.length;
+    const hashRel = IMG_HEADER + IMG_NODE * N;
+    const kidsRel = hashRel + 4 * this._hashTable.length;
+    const idxRel = kidsRel + 12 * K;
+    const subRel = idxRel + 8 * this._idxVal.length;
+    const bytesRel = subRel + 4 * this._subSlots.length;
+    let keyBytes = 0;
+    for (const k of kidKey) keyBytes += k.length;
+    const img = new Int32Array((bytesRel + keyBytes + 3) >> 2);
+    img[0] = kidsRel;
+    for (let i = 0; i < N; i++) {
+      const o = (IMG_HEADER + IMG_NODE * i) >> 2;
+      img[o] = this._slot[i];
+      img[o + 1] = hashRel + 4 * this._hashAt[i];
+      img[o + 2] = this._hashMask[i];
+      img[o + 3] = this._keyCount[i];
+      img[o + 4] = idxRel + 8 * this._idxStart[i];
+      img[o + 5] = this._idxCount[i];
+      img[o + 6] = subRel + 4 * this._subStart[i];
+      img[o + 7] = this._subCount[i];
+    }
+    img.set(this._hashTable, hashRel >> 2);
+    const bytes = new Uint8Array(img.buffer);
+    let at = bytesRel;
+    for (let j = 0; j < K; j++) {
+      const o = (kidsRel >> 2) + 3 * j;
+      img[o] = kidKey[j].length;
+      img[o + 1] = at;
+      img[o + 2] = this._kidNode[j];
+      for (let c = 0; c < kidKey[j].length; c++) bytes[at++] = kidKey[j].charCodeAt(c);
+    }
+    for (let j = 0; j < this._idxVal.length; j++) {
+      img[(idxRel >> 2) + 2 * j] = this._idxVal[j];
+      img[(idxRel >> 2) + 2 * j + 1] = this._idxNode[j];
+    }
+    img.set(this._subSlots, subRel >> 2);
+    return img;
   }
 
   /** A fresh spans array of the right size (2*size), all -1. */
@@ -245,108 +302,542 @@ export class FieldPlan {
 }
 
 // ---------------------------------------------------------------------------------------
-// Byte buffer + string-content bitmap.
-//
-// Memory layout (one ArrayBuffer, the WebAssembly memory when available):
-//   [0, cap)                 the region's text as bytes, one byte per UTF-16 unit, then a 0 sentinel
-//   [cap, cap + cap/8)       bitmap: bit (i & 31) of int32 word (i >> 5) is set iff byte i is '"', '\' or < 0x20
+// WebAssembly kernel and byte buffer.
+
+/** Minimal WebAssembly code emitter: structured control flow with named labels. */
+class Asm {
+  readonly out: number[] = [];
+  private readonly labels: string[] = [];
+  op(...bytes: number[]): this {
+    for (const b of bytes) this.out.push(b);
+    return this;
+  }
+  get(l: number): this {
+    return this.op(0x20, l);
+  }
+  set(l: number): this {
+    return this.op(0x21, l);
+  }
+  tee(l: number): this {
+    return this.op(0x22, l);
+  }
+  i32(v: number): this {
+    return this.op(0x41, ...sleb(v));
+  }
+  add(): this {
+    return this.op(0x6a);
+  }
+  sub(): this {
+    return this.op(0x6b);
+  }
+  mul(): this {
+    return this.op(0x6c);
+  }
+  and(): this {
+    return this.op(0x71);
+  }
+  or(): this {
+    return this.op(0x72);
+  }
+  xor(): this {
+    return this.op(0x73);
+  }
+  shl(): this {
+    return this.op(0x74);
+  }
+  shrU(): this {
+    return this.op(0x76);
+  }
+  eqz(): this {
+    return this.op(0x45);
+  }
+  eq(): this {
+    return this.op(0x46);
+  }
+  ne(): this {
+    return this.op(0x47);
+  }
+  ltS(): this {
+    return this.op(0x48);
+  }
+  ltU(): this {
+    return this.op(0x49);
+  }
+  geS(): this {
+    return this.op(0x4e);
+  }
+  geU(): this {
+    return this.op(0x4f);
+  }
+  ctz(): this {
+    return this.op(0x68);
+  }
+  load(offset = 0): this {
+    return this.op(0x28, 2, ...uleb(offset));
+  }
+  load8(offset = 0): this {
+    return this.op(0x2d, 0, ...uleb(offset));
+  }
+  store(offset = 0): this {
+    return this.op(0x36, 2, ...uleb(offset));
+  }
+  store8(offset = 0): this {
+    return this.op(0x3a, 0, ...uleb(offset));
+  }
+  ret(): this {
+    return this.op(0x0f);
+  }
+  /** local += v */
+  inc(l: number, v = 1): this {
+    return this.get(l).i32(v).add().set(l);
+  }
+  block(name: string, body: () => void): this {
+    this.op(0x02, 0x40);
+    this.labels.push(name);
+    body();
+    this.labels.pop();
+    return this.op(0x0b);
+  }
+  loop(name: string, body: () => void): this {
+    this.op(0x03, 0x40);
+    this.labels.push(name);
+    body();
+    this.labels.pop();
+    return this.op(0x0b);
+  }
+  /** if (pop) body [else elseBody] */
+  if(body: () => void, elseBody?: () => void): this {
+    this.op(0x04, 0x40);
+    this.labels.push("");
+    body();
+    if (elseBody !== undefined) {
+      this.op(0x05);
+      elseBody();
+    }
+    this.labels.pop();
+    return this.op(0x0b);
+  }
+  private depth(name: string): number {
+    const i = this.labels.lastIndexOf(name);
+    if (i < 0) throw new Error(`wasm asm: no label ${name}`);
+    return this.labels.length - 1 - i;
+  }
+  br(name: string): this {
+    return this.op(0x0c, ...uleb(this.depth(name)));
+  }
+  brIf(name: string): this {
+    return this.op(0x0d, ...uleb(this.depth(name)));
+  }
+}
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  n |= 0;
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+// Fixed memory layout of the wasm kernel (byte addresses).
+const W_CLS = 256; // 256-byte character class table
+const CLS_WS = 1; // JSON whitespace
+const CLS_ESC = 2; // valid character after a backslash (except u)
+const CLS_HEX = 4;
+const CLS_DIGIT = 8;
+const W_STK_NODE = 512; // i32 per nesting level
+const W_STK_START = W_STK_NODE + 4 * (MAX_DEPTH + 8);
+const W_STK_IDX = W_STK_START + 4 * (MAX_DEPTH + 8);
+const W_STK_ARR = W_STK_IDX + 4 * (MAX_DEPTH + 8);
+const W_FIXED_END = W_STK_ARR + 4 * (MAX_DEPTH + 8);
+
+/** Plan image layout (see FieldPlan._image): header then 32-byte node records. */
+const IMG_HEADER = 16;
+const IMG_NODE = 32;
 
 /**
- * Hand-assembled WebAssembly module (no toolchain needed). Exports:
+ * Build the WebAssembly module (no toolchain needed). Exports:
  *   memory
  *   mask(src, words, dst): for w in [0, words): i32 at dst+4w = bitmap of the 32 bytes at src+32w
- *     (one v128 compare per 16 bytes: eq '"' | eq '\' | lt_u 0x20, then i8x16.bitmask)
- *   collapse(src, n, dst) -> count: rewrite UTF-8 bytes as one byte per UTF-16 unit: ASCII bytes
- *     are kept, each other code point becomes 0x80 (two for 4-byte sequences, which are surrogate
- *     pairs in UTF-16). Works in place (dst == src).
+ *     ('"' | '\' | < 0x20, one v128 compare per 16 bytes + i8x16.bitmask); used by the JS scanner.
+ *   collapse(src, n, dst) -> count: rewrite UTF-8 as one byte per UTF-16 unit (ASCII kept, each
+ *     other code point becomes 0x80, two for 4-byte sequences); works in place, copies 16 bytes at
+ *     a time while they are ASCII.
+ *   scan(n, delta, planB, spansB, textB, node, baseDepth) -> end | -1 (invalid) | -2 (bail out):
+ *     the whole validating scanner with plan tracking, see scanValue (the JS version) for the logic.
  */
 function buildWasm(): Uint8Array {
-  const leb = (n: number): number[] => {
-    const out: number[] = [];
-    do {
-      let b = n & 0x7f;
-      n >>>= 7;
-      if (n !== 0) b |= 0x80;
-      out.push(b);
-    } while (n !== 0);
-    return out;
-  };
-  const section = (id: number, bytes: number[]): number[] => [id, ...leb(bytes.length), ...bytes];
-  const ascii = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
-  const LOCAL_GET = 0x20;
-  const LOCAL_SET = 0x21;
-  const I32_CONST = 0x41;
-  const I32_ADD = 0x6a;
+  const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
+  const name = (s: string): number[] => [s.length, ...Array.from(s, (c) => c.charCodeAt(0))];
   const SIMD = 0xfd;
-  const v128splat = (b: number): number[] => [SIMD, 0x0c, ...(new Array(16).fill(b) as number[])];
-  // bitmask of local 6 (v128): (v == '"') | (v == '\') | (v <u 0x20)
-  const maskOf = [
-    ...[LOCAL_GET, 6, LOCAL_GET, 3, SIMD, 0x23], // i8x16.eq
-    ...[LOCAL_GET, 6, LOCAL_GET, 4, SIMD, 0x23],
-    ...[SIMD, 0x50], // v128.or
-    ...[LOCAL_GET, 6, LOCAL_GET, 5, SIMD, 0x26], // i8x16.lt_u
-    ...[SIMD, 0x50],
-    ...[SIMD, 0x64], // i8x16.bitmask
-  ];
-  // params: 0 src, 1 words, 2 dst; locals 3..6: v128
-  const maskBody = [
-    1, 4, 0x7b,
-    ...v128splat(34), LOCAL_SET, 3,
-    ...v128splat(92), LOCAL_SET, 4,
-    ...v128splat(32), LOCAL_SET, 5,
-    0x02, 0x40, // block
-    0x03, 0x40, // loop
-    LOCAL_GET, 1, 0x45, 0x0d, 1, // br_if (words == 0) out
-    LOCAL_GET, 2, // store address
-    LOCAL_GET, 0, SIMD, 0x00, 4, 0, LOCAL_SET, 6, // v128.load offset 0
-    ...maskOf,
-    LOCAL_GET, 0, SIMD, 0x00, 4, 16, LOCAL_SET, 6, // v128.load offset 16
-    ...maskOf,
-    I32_CONST, 16, 0x74, 0x72, // (hi << 16) | lo
-    0x36, 2, 0, // i32.store
-    LOCAL_GET, 0, I32_CONST, 32, I32_ADD, LOCAL_SET, 0,
-    LOCAL_GET, 2, I32_CONST, 4, I32_ADD, LOCAL_SET, 2,
-    LOCAL_GET, 1, I32_CONST, 1, 0x6b, LOCAL_SET, 1,
-    0x0c, 0, // br loop
-    0x0b, 0x0b, 0x0b,
-  ];
-  // params: 0 src, 1 n, 2 dst; locals 3 end, 4 b, 5 d0
-  const inc = (local: number): number[] => [LOCAL_GET, local, I32_CONST, 1, I32_ADD, LOCAL_SET, local];
-  const store80 = [LOCAL_GET, 2, I32_CONST, 0x80, 0x01, 0x3a, 0, 0, ...inc(2)];
-  const collapseBody = [
-    1, 3, 0x7f,
-    LOCAL_GET, 0, LOCAL_GET, 1, I32_ADD, LOCAL_SET, 3,
-    LOCAL_GET, 2, LOCAL_SET, 5,
-    0x02, 0x40,
-    0x03, 0x40,
-    LOCAL_GET, 0, LOCAL_GET, 3, 0x4f, 0x0d, 1, // br_if (src >=u end) out
-    LOCAL_GET, 0, 0x2d, 0, 0, LOCAL_SET, 4, // b = load8_u(src)
-    LOCAL_GET, 4, I32_CONST, 0x80, 0x01, 0x49, // b <u 0x80
-    0x04, 0x40,
-    LOCAL_GET, 2, LOCAL_GET, 4, 0x3a, 0, 0, ...inc(2), // store8(dst, b)
-    0x05,
-    LOCAL_GET, 4, I32_CONST, 0xc0, 0x01, 0x4f, // b >=u 0xc0 (lead byte)
-    0x04, 0x40,
-    ...store80,
-    LOCAL_GET, 4, I32_CONST, 0xf0, 0x01, 0x4f, // b >=u 0xf0 (4-byte sequence)
-    0x04, 0x40,
-    ...store80,
-    0x0b,
-    0x0b,
-    0x0b,
-    ...inc(0),
-    0x0c, 0,
-    0x0b, 0x0b,
-    LOCAL_GET, 2, LOCAL_GET, 5, 0x6b, // dst - d0
-    0x0b,
-  ];
+  const v128splat = (a: Asm, b: number): Asm => a.op(SIMD, 0x0c, ...(new Array(16).fill(b) as number[]));
+  /** i32 bitmask of the v128 in local v: (v == '"') | (v == '\') | (v <u 0x20), locals q/b/c hold the splats */
+  const special = (a: Asm, v: number, q: number, b: number, c: number): Asm =>
+    a
+      .get(v).get(q).op(SIMD, 0x23) // i8x16.eq
+      .get(v).get(b).op(SIMD, 0x23)
+      .op(SIMD, 0x50) // v128.or
+      .get(v).get(c).op(SIMD, 0x26) // i8x16.lt_u
+      .op(SIMD, 0x50)
+      .op(SIMD, 0x64); // i8x16.bitmask
+
+  // ---- mask(src, words, dst) ----
+  const mask = new Asm();
+  {
+    const SRC = 0, WORDS = 1, DST = 2, Q = 3, B = 4, C = 5, V = 6;
+    v128splat(mask, 34).set(Q);
+    v128splat(mask, 92).set(B);
+    v128splat(mask, 32).set(C);
+    mask.block("out", () => {
+      mask.loop("top", () => {
+        mask.get(WORDS).eqz().brIf("out");
+        mask.get(DST);
+        mask.get(SRC).op(SIMD, 0x00, 4, 0).set(V);
+        special(mask, V, Q, B, C);
+        mask.get(SRC).op(SIMD, 0x00, 4, 16).set(V);
+        special(mask, V, Q, B, C);
+        mask.i32(16).shl().or().store();
+        mask.inc(SRC, 32).inc(DST, 4).inc(WORDS, -1).br("top");
+      });
+    });
+  }
+  const maskCode = [1, 4, 0x7b, ...mask.out, 0x0b];
+
+  // ---- collapse(src, n, dst) -> count ----
+  const col = new Asm();
+  {
+    const SRC = 0, N = 1, DST = 2, END = 3, BYTE = 4, D0 = 5, V = 6;
+    col.get(SRC).get(N).add().set(END).get(DST).set(D0);
+    col.block("out", () => {
+      col.loop("top", () => {
+        col.get(SRC).get(END).geU().brIf("out");
+        // 16 ASCII bytes at once (dst <= src, and v is loaded before the store)
+        col.get(END).get(SRC).sub().i32(16).geU().if(() => {
+          col.get(SRC).op(SIMD, 0x00, 0, 0).tee(V).op(SIMD, 0x64).eqz().if(() => {
+            col.get(DST).get(V).op(SIMD, 0x0b, 0, 0); // v128.store
+            col.inc(SRC, 16).inc(DST, 16).br("top");
+          });
+        });
+        col.get(SRC).load8().set(BYTE);
+        col.get(BYTE).i32(0x80).ltU().if(
+          () => void col.get(DST).get(BYTE).store8().inc(DST),
+          () => {
+            col.get(BYTE).i32(0xc0).geU().if(() => {
+              col.get(DST).i32(0x80).store8().inc(DST);
+              col.get(BYTE).i32(0xf0).geU().if(() => void col.get(DST).i32(0x80).store8().inc(DST));
+            });
+          },
+        );
+        col.inc(SRC).br("top");
+      });
+    });
+    col.get(DST).get(D0).sub();
+  }
+  const colCode = [2, 3, 0x7f, 1, 0x7b, ...col.out, 0x0b];
+
+  // ---- scan(n, delta, planB, spansB, textB, node, baseDepth) -> i32 ----
+  const a = new Asm();
+  const N = 0, DELTA = 1, PLANB = 2, SPANSB = 3, TEXTB = 4, NODE = 5, BASED = 6;
+  let next = 7;
+  const POS = next++, C = next++, SP = next++, NEEDKEY = next++, VS = next++, S = next++, J = next++, T = next++;
+  const LEN = next++, H = next++, AT = next++, MASK = next++, K = next++, P = next++, BITS = next++, KS = next++;
+  const PAR = next++, END = next++, ESC = next++, E2 = next++, KIDS = next++, KB = next++, CNT = next++, TOP = next++;
+  const ADDR = next++;
+  const I32_LOCALS = next - 7;
+  const VQ = next++, VB = next++, VC = next++, V = next++;
+
+  const fail = (): void => void a.i32(-1).ret();
+  /** c = u[pos] */
+  const loadC = (): void => void a.get(POS).load8().set(C);
+  /** while (c is whitespace) c = u[++pos] */
+  const skipWs = (): void => {
+    a.block("ws_done", () => {
+      a.loop("ws", () => {
+        a.get(C).load8(W_CLS).i32(CLS_WS).and().eqz().brIf("ws_done");
+        a.inc(POS);
+        loadC();
+        a.br("ws");
+      });
+    });
+  };
+  /** push the address of node record `l` */
+  const nodeAddr = (l: number): Asm => a.get(PLANB).get(l).i32(5).shl().add().i32(IMG_HEADER).add();
+  /** string at pos (opening quote) -> pos after the closing quote; sets ESC; fails on errors */
+  const skipString = (): void => {
+    a.i32(0).set(ESC);
+    a.get(POS).i32(1).add().set(P);
+    a.block("s_done", () => {
+      a.loop("s_loop", () => {
+        a.get(P).op(SIMD, 0x00, 0, 0).set(V);
+        special(a, V, VQ, VB, VC).tee(BITS);
+        a.eqz().if(() => void a.inc(P, 16).br("s_loop"));
+        a.get(P).get(BITS).ctz().add().tee(J).load8().set(E2);
+        a.get(E2).i32(34).eq().if(() => void a.get(J).i32(1).add().set(POS).br("s_done"));
+        a.get(E2).i32(92).ne().if(() => fail()); // control character or the sentinel
+        a.i32(1).set(ESC);
+        a.get(J).load8(1).set(E2);
+        a.get(E2).load8(W_CLS).i32(CLS_ESC).and().if(() => void a.get(J).i32(2).add().set(P).br("s_loop"));
+        a.get(E2).i32(117).ne().if(() => fail());
+        a.get(J).load8(2).load8(W_CLS);
+        a.get(J).load8(3).load8(W_CLS).and();
+        a.get(J).load8(4).load8(W_CLS).and();
+        a.get(J).load8(5).load8(W_CLS).and();
+        a.i32(CLS_HEX).and().eqz().if(() => fail());
+        a.get(J).i32(6).add().set(P).br("s_loop");
+      });
+    });
+  };
+  /** record span [startLocal, POS) + delta for node in local `l` (stores via ADDR) */
+  const record = (l: number, startFrom: () => void): void => {
+    a.get(l).i32(0).geS().if(() => {
+      nodeAddr(l).load().tee(S).i32(0).geS().if(() => {
+        a.get(SPANSB).get(S).i32(3).shl().add().tee(ADDR);
+        startFrom();
+        a.get(DELTA).add().store();
+        a.get(ADDR).get(POS).get(DELTA).add().store(4);
+      });
+    });
+  };
+  /** NODE = index child `idx` (on stack top pushed by idxPush) of node in PAR, or -1 */
+  const findIndex = (idxPush: () => void): void => {
+    a.i32(-1).set(NODE);
+    a.get(PAR).i32(0).geS().if(() => {
+      nodeAddr(PAR).tee(ADDR).load(20).set(CNT);
+      a.get(PLANB).get(ADDR).load(16).add().set(AT);
+      a.block("fi_done", () => {
+        a.loop("fi", () => {
+          a.get(CNT).eqz().brIf("fi_done");
+          a.get(AT).load();
+          idxPush();
+          a.eq().if(() => void a.get(AT).load(4).set(NODE).br("fi_done"));
+          a.inc(AT, 8).inc(CNT, -1).br("fi");
+        });
+      });
+    });
+  };
+
+  // init
+  v128splat(a, 34).set(VQ);
+  v128splat(a, 92).set(VB);
+  v128splat(a, 32).set(VC);
+  a.get(PLANB).get(PLANB).load().add().set(KIDS);
+  a.get(TEXTB).set(POS);
+  a.get(TEXTB).get(N).add().set(END);
+  a.get(DELTA).get(TEXTB).sub().set(DELTA); // spans store address + (delta - textB)
+  loadC();
+  a.loop("main", () => {
+    // ---- object member: key, colon ----
+    a.get(NEEDKEY).if(() => {
+      a.get(C).i32(34).ne().if(() => fail());
+      a.get(POS).set(KS);
+      skipString();
+      a.i32(-1).set(NODE);
+      a.get(SP).i32(2).shl().load(W_STK_NODE - 4).tee(PAR).i32(0).geS().if(() => {
+        nodeAddr(PAR).tee(ADDR).load(12).if(() => {
+          a.get(ESC).if(() => void a.i32(-2).ret()); // escaped key in a tracked object: JS handles it
+          // hash lookup of the key bytes [KS+1, POS-1)
+          a.get(POS).get(KS).sub().i32(2).sub().tee(LEN).if(
+            () => {
+              a.get(LEN).i32(7).mul();
+              a.get(KS).load8(1).i32(3).mul().add();
+              a.get(POS).i32(2).sub().load8().tee(E2).i32(5).mul().add();
+              a.get(E2).i32(2).shrU().xor().set(H);
+            },
+            () => void a.i32(0).set(H),
+          );
+          a.get(PLANB).get(ADDR).load(4).add().set(AT);
+          a.get(ADDR).load(8).set(MASK);
+          a.get(H).get(MASK).and().set(T);
+          a.block("fk_done", () => {
+            a.loop("probe", () => {
+              a.get(AT).get(T).i32(2).shl().add().load().i32(1).sub().tee(J).i32(0).ltS().brIf("fk_done");
+              a.get(KIDS).get(J).i32(12).mul().add().tee(ADDR).load().get(LEN).eq().if(() => {
+                a.get(PLANB).get(ADDR).load(4).add().set(KB);
+                a.i32(0).set(K);
+                a.block("cmp_fail", () => {
+                  a.loop("cmp", () => {
+                    a.get(K).get(LEN).geU().if(() => void a.get(ADDR).load(8).set(NODE).br("fk_done"));
+                    a.get(KB).get(K).add().load8().get(KS).get(K).add().load8(1).ne().brIf("cmp_fail");
+                    a.inc(K).br("cmp");
+                  });
+                });
+              });
+              a.get(T).i32(1).add().get(MASK).and().set(T);
+              a.br("probe");
+            });
+          });
+          // a new occurrence of a tracked key: forget what was found below it
+          a.get(NODE).i32(0).geS().if(() => {
+            nodeAddr(NODE).tee(ADDR).load(28).set(CNT);
+            a.get(PLANB).get(ADDR).load(24).add().set(AT);
+            a.block("rb_done", () => {
+              a.loop("rb", () => {
+                a.get(CNT).eqz().brIf("rb_done");
+                a.get(SPANSB).get(AT).load().i32(3).shl().add().tee(ADDR).i32(-1).store();
+                a.get(ADDR).i32(-1).store(4);
+                a.inc(AT, 4).inc(CNT, -1).br("rb");
+              });
+            });
+          });
+        });
+      });
+      loadC();
+      skipWs();
+      a.get(C).i32(58).ne().if(() => fail());
+      a.inc(POS);
+      loadC();
+      skipWs();
+      a.i32(0).set(NEEDKEY);
+    });
+    // ---- a value starts at POS ----
+    a.get(POS).set(VS);
+    a.block("val", () => {
+      a.get(C).i32(34).eq().if(() => {
+        skipString();
+        a.br("val");
+      });
+      a.get(C).i32(123).eq().get(C).i32(91).eq().or().if(() => {
+        a.get(BASED).get(SP).add().i32(MAX_DEPTH).geS().if(() => fail());
+        a.get(SP).i32(2).shl().tee(ADDR).get(NODE).store(W_STK_NODE);
+        a.get(ADDR).get(VS).store(W_STK_START);
+        a.get(ADDR).i32(0).store(W_STK_IDX);
+        a.get(ADDR).get(C).i32(91).eq().tee(E2).store(W_STK_ARR);
+        a.inc(SP).inc(POS);
+        loadC();
+        skipWs();
+        // empty container?
+        a.get(C).i32(125).get(E2).i32(-32).mul().add().eq().if(() => {
+          a.inc(SP, -1).inc(POS).br("val");
+        });
+        a.get(E2).if(() => {
+          a.get(NODE).set(PAR);
+          findIndex(() => void a.i32(0));
+          a.br("main");
+        });
+        a.i32(1).set(NEEDKEY);
+        a.br("main");
+      });
+      a.get(C).i32(116).eq().if(() => {
+        a.get(POS).load().i32(0x65757274).ne().if(() => fail()); // "true"
+        a.inc(POS, 4).br("val");
+      });
+      a.get(C).i32(102).eq().if(() => {
+        a.get(POS).load(1).i32(0x65736c61).ne().if(() => fail()); // "alse"
+        a.inc(POS, 5).br("val");
+      });
+      a.get(C).i32(110).eq().if(() => {
+        a.get(POS).load().i32(0x6c6c756e).ne().if(() => fail()); // "null"
+        a.inc(POS, 4).br("val");
+      });
+      // number: -? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?
+      const digitsLoop = (label: string): void => {
+        a.loop(label, () => {
+          a.inc(POS);
+          loadC();
+          a.get(C).load8(W_CLS).i32(CLS_DIGIT).and().brIf(label);
+        });
+      };
+      const requireDigit = (): void => void a.get(C).load8(W_CLS).i32(CLS_DIGIT).and().eqz().if(() => fail());
+      a.get(C).i32(45).eq().if(() => {
+        a.inc(POS);
+        loadC();
+        requireDigit();
+      });
+      requireDigit();
+      a.get(C).i32(48).eq().if(
+        () => {
+          a.inc(POS);
+          loadC();
+        },
+        () => digitsLoop("int"),
+      );
+      a.get(C).i32(46).eq().if(() => {
+        a.inc(POS);
+        loadC();
+        requireDigit();
+        digitsLoop("frac");
+      });
+      a.get(C).i32(32).or().i32(101).eq().if(() => {
+        a.inc(POS);
+        loadC();
+        a.get(C).i32(43).eq().get(C).i32(45).eq().or().if(() => {
+          a.inc(POS);
+          loadC();
+        });
+        requireDigit();
+        digitsLoop("exp");
+      });
+    });
+    // ---- value [VS, POS) done ----
+    record(NODE, () => void a.get(VS));
+    a.loop("after", () => {
+      a.get(SP).eqz().if(() => void a.get(POS).get(TEXTB).sub().ret());
+      loadC();
+      skipWs();
+      a.get(SP).i32(1).sub().tee(TOP).i32(2).shl().set(ADDR);
+      a.get(C).i32(44).eq().if(() => {
+        a.inc(POS);
+        loadC();
+        skipWs();
+        a.get(ADDR).load(W_STK_ARR).if(
+          () => {
+            a.get(ADDR).get(ADDR).load(W_STK_IDX).i32(1).add().tee(K).store(W_STK_IDX);
+            a.get(ADDR).load(W_STK_NODE).set(PAR);
+            findIndex(() => void a.get(K));
+          },
+          () => void a.i32(1).set(NEEDKEY),
+        );
+        a.br("main");
+      });
+      // closing bracket of the open container: '}' (125) for objects, ']' (93) for arrays
+      a.get(C).i32(125).get(ADDR).load(W_STK_ARR).i32(-32).mul().add().eq().if(() => {
+        a.inc(POS);
+        a.get(TOP).set(SP);
+        a.get(ADDR).load(W_STK_START).set(VS);
+        a.get(ADDR).load(W_STK_NODE).set(PAR);
+        record(PAR, () => void a.get(VS));
+        a.br("after");
+      });
+      fail();
+    });
+  });
+  a.op(0x00); // unreachable
+  const scanCode = [2, I32_LOCALS, 0x7f, 4, 0x7b, ...a.out, 0x0b];
+
+  const i32x3 = [0x7f, 0x7f, 0x7f];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [2, 0x60, 3, 0x7f, 0x7f, 0x7f, 0, 0x60, 3, 0x7f, 0x7f, 0x7f, 1, 0x7f]),
-    ...section(3, [2, 0, 1]),
+    ...section(1, [
+      3,
+      0x60, 3, ...i32x3, 0, // (i32 i32 i32) -> ()
+      0x60, 3, ...i32x3, 1, 0x7f, // (i32 i32 i32) -> i32
+      0x60, 7, ...i32x3, ...i32x3, 0x7f, 1, 0x7f, // (i32 x7) -> i32
+    ]),
+    ...section(3, [3, 0, 1, 2]),
     ...section(5, [1, 0, 1]),
-    ...section(7, [3, ...ascii("memory"), 2, 0, ...ascii("mask"), 0, 0, ...ascii("collapse"), 0, 1]),
-    ...section(10, [2, ...leb(maskBody.length), ...maskBody, ...leb(collapseBody.length), ...collapseBody]),
+    ...section(7, [4, ...name("memory"), 2, 0, ...name("mask"), 0, 0, ...name("collapse"), 0, 1, ...name("scan"), 0, 2]),
+    ...section(10, [
+      3,
+      ...uleb(maskCode.length), ...maskCode,
+      ...uleb(colCode.length), ...colCode,
+      ...uleb(scanCode.length), ...scanCode,
+    ]),
   ]);
 }
 
@@ -354,6 +845,7 @@ interface WasmKernel {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   mask(src: number, words: number, dst: number): void;
   collapse(src: number, n: number, dst: number): number;
+  scan(n: number, delta: number, planB: number, spansB: number, textB: number, node: number, baseDepth: number): number;
 }
 
 /** The part of the WebAssembly JS API used here (not in the es2023 lib typings). */
@@ -364,68 +856,159 @@ interface WebAssemblyApi {
 
 function loadWasm(): WasmKernel | null {
   try {
-    // Typed-array bitmap words are read in platform byte order; wasm stores little-endian.
+    // Bitmap words are read through an Int32Array in platform byte order; wasm stores little-endian.
     if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) return null;
     const WA = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
     if (WA === undefined) return null;
     const instance = new WA.Instance(new WA.Module(buildWasm()), {});
-    return instance.exports as unknown as WasmKernel;
+    const k = instance.exports as unknown as WasmKernel;
+    const cls = new Uint8Array(k.memory.buffer, W_CLS, 256);
+    for (let c = 0; c < 256; c++) {
+      let v = 0;
+      if (c === 32 || c === 9 || c === 10 || c === 13) v |= CLS_WS;
+      if (c === 34 || c === 92 || c === 47 || c === 98 || c === 102 || c === 110 || c === 114 || c === 116) v |= CLS_ESC;
+      if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70)) v |= CLS_HEX;
+      if (c >= 48 && c <= 57) v |= CLS_DIGIT;
+      cls[c] = v;
+    }
+    return k;
   } catch {
-    return null; // no WebAssembly or no SIMD: the JS fallback computes the same bitmap
+    return null; // no WebAssembly or no SIMD: the JS scanner gives the same results, slower
   }
 }
 
 const wasm = loadWasm();
-/** Whether the WebAssembly SIMD kernel is in use (else a slower pure-JS bitmap is computed). */
-export const JSON_SCAN_USES_WASM: boolean = wasm !== null;
+let useWasm = wasm !== null;
 
+/** "auto": use the WebAssembly SIMD kernel when the runtime supports it; "js": pure JS (same results, slower). */
+export type ScanBackend = "auto" | "js";
+let backend: ScanBackend = "auto";
+
+/** Whether scans currently use the WebAssembly SIMD kernel. */
+export function scanUsesWasm(): boolean {
+  return useWasm;
+}
+
+/** Counters, mostly for tests: a non-zero kernelMismatches means the wasm kernel rejected valid JSON. */
+export interface ScanStats {
+  /** scanObject calls handled by the wasm kernel */
+  kernelScans: number;
+  /** of which the kernel bailed out (escaped key in a tracked object) */
+  kernelBailouts: number;
+  /** scans by the JS scanner (fallbacks, errors, JS backend) */
+  jsScans: number;
+  /** texts the kernel rejected but the JS scanner accepted (should stay 0) */
+  kernelMismatches: number;
+}
+const stats: ScanStats = { kernelScans: 0, kernelBailouts: 0, jsScans: 0, kernelMismatches: 0 };
+
+/** A copy of the scan counters since the process started. */
+export function getScanStats(): ScanStats {
+  return { ...stats };
+}
+
+/** Select the scan backend (for tests and benchmarks); returns the previous setting. */
+export function setScanBackend(b: ScanBackend): ScanBackend {
+  const prev = backend;
+  backend = b;
+  useWasm = b === "auto" && wasm !== null;
+  return prev;
+}
+
+// Memory layout (one ArrayBuffer: the wasm memory, or a plain buffer without wasm):
+//   [0, W_FIXED_END)           wasm kernel tables and stacks
+//   [planOff, +planCap)        image of the current FieldPlan (wasm kernel)
+//   [spansOff, +spansCap)      spans written by the wasm kernel
+//   [textOff, +cap)            the region's text, one byte per UTF-16 unit, then a 0 sentinel
+//   [textOff+cap, +cap/8+8)    bitmap for the JS scanner: bit (i&31) of word (i>>5) set iff byte i is '"', '\' or < 0x20
 const encoder = new TextEncoder();
-let cap = 0; // capacity of the text area (bytes)
-let gU8 = new Uint8Array(0); // the text area
-let gMask = new Int32Array(0); // the bitmap
+const planOff = (W_FIXED_END + 63) & ~63;
+let planCap = 0;
+let spansOff = planOff;
+let spansCap = 0;
+let textOff = planOff;
+let cap = 0;
+let gU8 = new Uint8Array(0);
+let gMask = new Int32Array(0);
+let gSpans = new Int32Array(0); // view of the wasm spans area for loadedPlan
+let loadedPlan: FieldPlan | null = null;
 let jsBuffer: ArrayBuffer | null = null;
 
-function ensureCapacity(need: number): void {
-  if (need <= cap && gU8.buffer.byteLength !== 0) return;
+/** Make room for a plan image, its spans and a text region. Returns false when memory cannot grow. */
+function ensureMemory(planBytes: number, spansBytes: number, textNeed: number): boolean {
+  if (planBytes <= planCap && spansBytes <= spansCap && textNeed <= cap) return true;
+  try {
+    growMemory(planBytes, spansBytes, textNeed);
+    return true;
+  } catch {
+    return false; // RangeError from memory.grow / new ArrayBuffer: the text is too large
+  }
+}
+
+function growMemory(planBytes: number, spansBytes: number, textNeed: number): void {
+  if (textNeed > 1 << 30 || planBytes > 1 << 26 || spansBytes > 1 << 26) throw new RangeError("too large");
+  const newPlanCap = Math.max(planCap, (planBytes + 1023) & ~1023);
+  const newSpansCap = Math.max(spansCap, (spansBytes + 255) & ~255);
   let c = Math.max(cap, 4096);
-  while (c < need) c *= 2;
-  const total = c + (c >> 3) + 64;
+  while (c < textNeed) c *= 2;
+  const newSpansOff = planOff + newPlanCap;
+  const newTextOff = (newSpansOff + newSpansCap + 63) & ~63;
+  const total = newTextOff + c + (c >> 3) + 64;
   let buf: ArrayBuffer;
   if (wasm !== null) {
     const have = wasm.memory.buffer.byteLength;
-    if (have < total) wasm.memory.grow(Math.ceil((total - have) / 65536));
+    if (have < total) wasm.memory.grow(Math.ceil((total - have) / 65536)); // throws when it cannot
     buf = wasm.memory.buffer;
   } else {
     if (jsBuffer === null || jsBuffer.byteLength < total) jsBuffer = new ArrayBuffer(total);
     buf = jsBuffer;
   }
+  planCap = newPlanCap;
+  spansCap = newSpansCap;
+  spansOff = newSpansOff;
+  textOff = newTextOff;
   cap = c;
-  gU8 = new Uint8Array(buf, 0, c);
-  gMask = new Int32Array(buf, c, (c >> 5) + 2);
+  gU8 = new Uint8Array(buf, textOff, cap);
+  gMask = new Int32Array(buf, textOff + cap, (cap >> 5) + 2);
+  loadedPlan = null; // the spans view must be recreated (and the plan image copied again)
+}
+
+/** Make `plan` the plan of the wasm kernel (copy its image when it changes). */
+function usePlan(plan: FieldPlan, image: Int32Array): boolean {
+  if (plan === loadedPlan || wasm === null) return true;
+  if (!ensureMemory(image.length * 4, plan.size * 8, 0)) return false;
+  new Int32Array(wasm.memory.buffer, planOff, image.length).set(image);
+  gSpans = new Int32Array(wasm.memory.buffer, spansOff, plan.size * 2);
+  loadedPlan = plan;
+  return true;
 }
 
 /**
- * Put text[s..e) into gU8[0..n) (one byte per UTF-16 unit: ASCII as is, anything else 0x80),
- * a 0 sentinel at gU8[n], and the bitmap of '"', '\\' and control bytes in gMask.
+ * Put text[s..e) into gU8[0..n) (one byte per UTF-16 unit: ASCII as is, anything else 0x80)
+ * followed by a 0 sentinel at gU8[n].
  */
-function load(text: string, s: number, e: number): void {
+function load(text: string, s: number, e: number): boolean {
   const n = e - s;
-  ensureCapacity(n + 64);
+  if (!ensureMemory(0, 0, n + 64)) return false;
   const str = s === 0 && e === text.length ? text : text.slice(s, e);
   const r = encoder.encodeInto(str, gU8);
   if (r.read !== n || r.written !== n) {
     // Not pure ASCII: each non-ASCII unit must become one 0x80 byte so that offsets match.
     let done = false;
-    if (wasm !== null) {
-      ensureCapacity(3 * n + 64);
+    if (useWasm && wasm !== null && ensureMemory(0, 0, 3 * n + 64)) {
       const r2 = encoder.encodeInto(str, gU8);
-      done = r2.read === n && wasm.collapse(0, r2.written, 0) === n;
+      done = r2.read === n && wasm.collapse(textOff, r2.written, textOff) === n;
     }
     if (!done) transcodeJs(str, n);
   }
   gU8[n] = 0;
+  return true;
+}
+
+/** Compute the bitmap of the loaded region (needed by the JS scanner only). */
+function computeMask(n: number): void {
   const words = (n >>> 5) + 1;
-  if (wasm !== null) wasm.mask(0, words, cap);
+  if (useWasm && wasm !== null) wasm.mask(textOff, words, textOff + cap);
   else maskJs(words);
 }
 
@@ -875,18 +1458,59 @@ export function scanObject(
     fail(E_EOF, 0);
     return makeError(text, s, e);
   }
-  load(text, s, e);
   const n = e - s;
-  if (gU8[0] !== 123) {
-    classifyNonContainer(text, s, n, E_NOT_OBJECT);
-    return makeError(text, s, e);
+  const image = plan._image;
+  let kernel = 0; // what the wasm kernel said: 0 not run, -1 invalid, -2 bailed out
+  if (useWasm && wasm !== null && image !== null) {
+    if (!usePlan(plan, image) || !load(text, s, e)) return tooLarge(s);
+    if (loadedPlan !== plan && !usePlan(plan, image)) return tooLarge(s); // text area grew: new spans view
+    if (gU8[0] !== 123) return notAContainer(text, s, n, E_NOT_OBJECT);
+    const out = gSpans;
+    out.fill(-1);
+    stats.kernelScans++;
+    const r = wasm.scan(n, s, planOff, spansOff, textOff, 0, 0);
+    if (r === n) {
+      spans.set(out);
+      return finishSpans(plan, spans);
+    }
+    if (r >= 0) {
+      fail(E_TRAILING, r);
+      return makeError(text, s, e);
+    }
+    // -1: invalid JSON (the JS scanner below finds the exact error), -2: an escaped key in an
+    // object the plan looks into (the JS scanner unescapes it).
+    kernel = r;
+    if (r === -2) stats.kernelBailouts++;
+    spans.fill(-1, 0, n2);
+  } else {
+    if (!load(text, s, e)) return tooLarge(s);
+    if (gU8[0] !== 123) return notAContainer(text, s, n, E_NOT_OBJECT);
   }
+  computeMask(n);
+  stats.jsScans++;
   const r = scanValue(text, s, 0, n, 0, plan, spans, 0);
+  if (kernel === -1 && r === n) stats.kernelMismatches++; // a kernel bug: the JS result is used
   if (r < 0) return makeError(text, s, e);
   if (r < n) {
     fail(E_TRAILING, r);
     return makeError(text, s, e);
   }
+  return finishSpans(plan, spans);
+}
+
+function tooLarge(s: number): JsonSyntaxError {
+  return new JsonSyntaxError("JSON text too large: cannot allocate the scan buffer", s);
+}
+
+/** Error for a region that does not start with the expected bracket (`wrongType` if it is valid JSON). */
+function notAContainer(text: string, s: number, n: number, wrongType: number): JsonSyntaxError {
+  computeMask(n);
+  classifyNonContainer(text, s, n, wrongType);
+  return makeError(text, s, s + n);
+}
+
+/** Copy the spans of paths listed more than once. */
+function finishSpans(plan: FieldPlan, spans: Int32Array): null {
   const al = plan._aliases;
   for (let j = 0; j < al.length; j += 2) {
     const dst = al[j] << 1;
@@ -914,13 +1538,11 @@ export function scanArrayElements(text: string, start?: number, end?: number): I
     fail(E_EOF, 0);
     return makeError(text, s, e);
   }
-  load(text, s, e);
+  if (!load(text, s, e)) return tooLarge(s);
   const n = e - s;
   const u = gU8;
-  if (u[0] !== 91) {
-    classifyNonContainer(text, s, n, E_NOT_ARRAY);
-    return makeError(text, s, e);
-  }
+  if (u[0] !== 91) return notAContainer(text, s, n, E_NOT_ARRAY);
+  computeMask(n);
   let count = 0;
   let pos = 1;
   while (isWs(u[pos])) pos++;

@@ -1,4 +1,5 @@
 /** Amazon SNS sink: each batch goes out as PublishBatch calls; per-entry failures are reported by index. */
+import type { PublishBatchCommandOutput } from '@aws-sdk/client-sns';
 import type { SnsDestination } from '../../config/resolve.ts';
 import type { KongEvent } from '../../event/kong-event.ts';
 import type { Logger } from '../../telemetry/log.ts';
@@ -31,7 +32,7 @@ export class SnsSink implements Sink {
     const failures: EntryFailure[] = [...rejected];
     for (let c = 0; c < calls.length; c++) {
       const call = calls[c];
-      let result;
+      let result: PublishBatchCommandOutput;
       try {
         result = await this.#publisher.publishBatch(call.map((r) => r.entry), signal);
       } catch (e) {

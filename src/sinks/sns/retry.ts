@@ -38,7 +38,9 @@ export function callError(e: unknown, context: { timedOut: boolean; timeoutMs: n
     return new SinkError(clip(`SNS PublishBatch failed before a response: ${message.includes(name) ? message : `${name}: ${message}`}`), { retryable: true, code: 'KLR_SNS_NETWORK', cause: e });
   }
   const retryable = status >= 500 || status === 429 || isRetryableCode(code);
-  return new SinkError(clip(`SNS PublishBatch failed: ${code}: ${message} (HTTP ${status})`), {
+  // A proxy or load balancer answering instead of SNS gives no AWS error code.
+  const detail = code === 'Unknown' ? `HTTP ${status} without an AWS error code` : `${code}: ${message} (HTTP ${status})`;
+  return new SinkError(clip(`SNS PublishBatch failed: ${detail}`), {
     retryable, code: retryable ? 'KLR_SNS_UNAVAILABLE' : 'KLR_SNS_REJECTED', cause: e,
   });
 }

@@ -104,6 +104,8 @@ export class TrackedFile {
   lastGrowthAt: number;
   /** Given up (descriptor closed); kept only until its last chunks are acknowledged. */
   retired = false;
+  /** After a read error: not read again before this time (ms since epoch). */
+  retryAt = 0;
   readonly #onAdvance: () => void;
 
   constructor(init: { path: string; dev: number; ino: number; handle: FileHandle; size: number; fingerprint: Fingerprint; offset: number; readSize: number; onAdvance: () => void }) {

@@ -230,14 +230,14 @@ export class HttpSource implements Source {
       return this.#answer(429, errorJson('a destination buffer is full: retry later'), { 'retry-after': this.#retryAfter, ...closeUnlessSmall(headers) });
     }
     const maxBody = this.#config.maxBodyBytes;
-    if (!gzip && Number(headers['content-length'] ?? 0) > maxBody) return this.tooLarge();
+    if (!gzip && Number(headers['content-length'] ?? 0) > maxBody) return this.#tooLarge();
 
     let result: IntakeResult;
     this.#reading.add(incoming);
     try {
       const body = await readBody(incoming, maxBody, gzip, this.#config.maxEntryBytes);
       if (body.kind === 'aborted') return this.#unanswerable();
-      if (body.kind === 'too_large') return this.tooLarge();
+      if (body.kind === 'too_large') return this.#tooLarge();
       if (body.kind === 'bad_gzip') result = await this.#intake.takeUndecodable(body.head, body.error, remote);
       else {
         // Invalid UTF-8 is replaced (U+FFFD), never fatal: Kong passes raw bytes through unvalidated.
@@ -275,7 +275,7 @@ export class HttpSource implements Source {
     });
   }
 
-  tooLarge(): Response {
+  #tooLarge(): Response {
     return this.#answer(413, errorJson(`body larger than max_body_bytes (${this.#config.maxBodyBytes} bytes, counted after gunzip)`), { connection: 'close' });
   }
 

@@ -1,0 +1,250 @@
+/**
+ * The file source: tails Kong file-log files matched by globs. One read loop per source does
+ * everything that touches descriptors (reads, polls, rotation handling), one chunk at a time,
+ * and pauses while the pipeline is blocked; checkpoints advance only over acknowledged chunks
+ * and are written atomically about once a second and at close.
+ */
+import type { FileSource as FileSourceConfig } from '../../config/resolve.ts';
+import { RateLimitedLog, type Logger } from '../../telemetry/log.ts';
+import type { Source, SourceContext } from '../source.ts';
+import { CheckpointStore, errorText, type CheckpointEntry } from './checkpoint-store.ts';
+import { ChunkReader } from './chunk-reader.ts';
+import { FileRegistry } from './file-registry.ts';
+import { GlobWatcher } from './glob-watcher.ts';
+import type { TrackedFile } from './tracked-file.ts';
+
+/** Checkpoints are written at most this often while they change. */
+const CHECKPOINT_INTERVAL_MS = 1_000;
+/** Directories are walked at least this often besides chokidar's events (events can be missed). */
+const RESCAN_INTERVAL_MS = 1_000;
+/** After a read error, the file is tried again this much later. */
+const READ_RETRY_MS = 1_000;
+
+export class FileSource implements Source {
+  readonly name: string;
+  readonly #config: FileSourceConfig;
+  readonly #context: SourceContext;
+  readonly #log: Logger;
+  readonly #limited: RateLimitedLog;
+  readonly #store: CheckpointStore;
+  readonly #globs: GlobWatcher;
+  readonly #files: FileRegistry;
+  readonly #reader: ChunkReader;
+  readonly #abort = new AbortController();
+
+  #started = false;
+  #stopping = false;
+  #closing: Promise<void> | null = null;
+  #loop: Promise<void> | null = null;
+  #wakeUp: (() => void) | null = null;
+  #woken = false;
+  #dirtyPaths = new Set<string>();
+  #pollDue = false;
+  #lastRescan = 0;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #checkpointTimer: NodeJS.Timeout | undefined;
+  #checkpointDirty = false;
+  #checkpointWrite: Promise<void> | null = null;
+  #lastCheckpoint: { time: string | null; error: string | null } = { time: null, error: null };
+  #pausedSince: number | null = null;
+  #awaitingUnblock = false;
+
+  constructor(config: FileSourceConfig, context: SourceContext) {
+    this.name = config.name;
+    this.#config = config;
+    this.#context = context;
+    this.#log = context.log;
+    this.#limited = new RateLimitedLog(context.log);
+    this.#store = new CheckpointStore(context.stateDir, config.name);
+    this.#globs = new GlobWatcher(config.paths, context.log, (file) => { this.#dirtyPaths.add(file); this.#wake(); });
+    this.#files = new FileRegistry(config, context.log, this.#limited, context.stats, () => { this.#checkpointDirty = true; });
+    this.#reader = new ChunkReader({
+      sourceName: config.name, maxLineBytes: config.maxLineBytes, pipeline: context.pipeline, stats: context.stats,
+      limited: this.#limited, deadLetters: context.deadLetters, signal: this.#abort.signal,
+    });
+  }
+
+  get ready(): boolean { return this.#started && !this.#stopping && this.#globs.ready; }
+
+  async start(): Promise<void> {
+    const loaded = await this.#store.load();
+    if (loaded.kind === 'missing') this.#files.firstStart = true;
+    else if (loaded.kind === 'unreadable') {
+      this.#log.error({ file: this.#store.file, err: loaded.reason }, 'cannot use the checkpoint file: every log file is read from its start (entries already delivered are sent again rather than lost)');
+    } else {
+      for (const e of loaded.entries) this.#files.orphans.set(`${e.dev}:${e.ino}`, e);
+    }
+    const { files } = await this.#globs.list();
+    for (const file of files) await this.#files.checkPath(file, 'initial');
+    await this.#files.resolveOrphans();
+    this.#lastRescan = Date.now();
+    this.#started = true;
+    this.#log.info({ patterns: this.#config.paths, files: this.#files.files.size, ready: this.ready }, 'file source started');
+    // Written at once, so that a restart is never taken for a first start (start_at: end would skip lines).
+    this.#checkpointDirty = true;
+    await this.#flushCheckpoint();
+    this.#pollTimer = setInterval(() => { this.#pollDue = true; this.#wake(); }, this.#config.pollIntervalMs);
+    this.#checkpointTimer = setInterval(() => { if (this.#checkpointDirty && this.#checkpointWrite === null) void this.#flushCheckpoint(); }, CHECKPOINT_INTERVAL_MS);
+    this.#pollTimer.unref();
+    this.#checkpointTimer.unref();
+    this.#loop = this.#run();
+  }
+
+  async #run(): Promise<void> {
+    const pipeline = this.#context.pipeline;
+    while (!this.#stopping) {
+      try {
+        if (this.#pollDue || this.#dirtyPaths.size > 0) await this.#maintain();
+        if (this.#stopping) break;
+        const now = Date.now();
+        const file = this.#files.next(now);
+        if (file === null) { this.#endPause(now); await this.#sleep(); continue; }
+        if (pipeline.blocked) { this.#beginPause(now); await this.#sleep(); continue; }
+        this.#endPause(now);
+        await this.#readChunk(file);
+      } catch (e) {
+        // Nothing here should throw; if it does, keep tailing rather than stop the source.
+        this.#limited.error('tail-loop', { err: errorText(e) }, 'unexpected error in the file tail loop; continuing');
+        await this.#sleep();
+      }
+    }
+    this.#endPause(Date.now());
+  }
+
+  async #readChunk(file: TrackedFile): Promise<void> {
+    let n: number;
+    try {
+      n = await this.#reader.read(file);
+    } catch (e) {
+      this.#files.backOff(file, Date.now() + READ_RETRY_MS);
+      this.#limited.error('read', { file: file.path, err: errorText(e) }, 'cannot read a log file; trying again shortly');
+      return;
+    }
+    // Shorter than last seen: truncated; find out now rather than re-reading nothing.
+    if (n === 0) await this.#files.refresh(file, Date.now());
+  }
+
+  /** Paths reported by the watcher; on each poll also every known path, every open file and (each second) a rescan. */
+  async #maintain(): Promise<void> {
+    const now = Date.now();
+    const paths = this.#dirtyPaths;
+    this.#dirtyPaths = new Set();
+    const poll = this.#pollDue;
+    this.#pollDue = false;
+    let rescanned = false;
+    if (poll) {
+      for (const p of this.#files.paths) paths.add(p);
+      if (now - this.#lastRescan >= RESCAN_INTERVAL_MS) {
+        this.#lastRescan = now;
+        rescanned = true;
+        for (const p of (await this.#globs.list()).files) paths.add(p);
+      }
+    }
+    for (const p of paths) await this.#files.checkPath(p, 'new');
+    if (poll) for (const f of [...this.#files.files.values()]) await this.#files.refresh(f, now);
+    if (rescanned && this.#files.orphans.size > 0) await this.#files.resolveOrphans();
+  }
+
+  #beginPause(now: number): void {
+    if (this.#pausedSince === null) {
+      this.#pausedSince = now;
+      this.#log.debug({ blockedBy: this.#context.pipeline.blockingDestinations() }, 'pipeline is full: pausing file reading');
+    }
+    if (!this.#awaitingUnblock) {
+      this.#awaitingUnblock = true;
+      void this.#context.pipeline.whenUnblocked().then(() => { this.#awaitingUnblock = false; this.#wake(); });
+    }
+  }
+
+  #endPause(now: number): void {
+    if (this.#pausedSince === null) return;
+    this.#context.stats.pausedMs += now - this.#pausedSince;
+    this.#pausedSince = null;
+  }
+
+  #sleep(): Promise<void> {
+    if (this.#woken) { this.#woken = false; return Promise.resolve(); }
+    return new Promise((resolve) => { this.#wakeUp = resolve; });
+  }
+
+  #wake(): void {
+    const wakeUp = this.#wakeUp;
+    if (wakeUp === null) { this.#woken = true; return; }
+    this.#wakeUp = null;
+    this.#woken = false;
+    wakeUp();
+  }
+
+  /** Write the checkpoint if it changed; a failure is counted, logged and retried by the timer. */
+  async #flushCheckpoint(): Promise<void> {
+    while (this.#checkpointWrite !== null) await this.#checkpointWrite;
+    if (!this.#checkpointDirty) return;
+    this.#checkpointDirty = false;
+    this.#files.pruneRetired();
+    const written: [TrackedFile, number][] = [];
+    const entries: CheckpointEntry[] = [];
+    for (const f of [...this.#files.files.values(), ...this.#files.retired]) {
+      const offset = f.commits.committed;
+      written.push([f, offset]);
+      entries.push({ path: f.path, dev: f.dev, ino: f.ino, fingerprint: f.fingerprint.hash, fingerprint_bytes: f.fingerprint.bytes, offset, size: f.size, rotated: f.rotated });
+    }
+    entries.push(...this.#files.orphans.values());
+    const write = this.#store.write(this.name, entries).then(() => {
+      for (const [f, offset] of written) f.writtenOffset = offset;
+      if (this.#lastCheckpoint.error !== null) this.#log.info({ file: this.#store.file }, 'checkpoint written again');
+      this.#lastCheckpoint = { time: new Date().toISOString(), error: null };
+    }, (e: unknown) => {
+      this.#checkpointDirty = true;
+      this.#context.stats.checkpointErrors++;
+      this.#lastCheckpoint = { time: this.#lastCheckpoint.time, error: errorText(e) };
+      this.#limited.error('checkpoint', { file: this.#store.file, err: errorText(e) },
+        'cannot write the checkpoint file: the one on disk stays as it was (after a restart lines since then would be read again); retrying');
+    });
+    this.#checkpointWrite = write;
+    await write;
+    this.#checkpointWrite = null;
+  }
+
+  async stopIntake(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#wake();
+    }
+    await this.#loop;
+  }
+
+  /** Wait for the read in progress, write the final checkpoint, release descriptors and watchers. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await this.stopIntake();
+    clearInterval(this.#pollTimer);
+    clearInterval(this.#checkpointTimer);
+    this.#abort.abort();
+    await this.#reader.settle();
+    await this.#globs.close();
+    if (this.#started) {
+      this.#checkpointDirty = true;
+      await this.#flushCheckpoint();
+    }
+    await this.#files.closeAll();
+    this.#log.info({ checkpoint: this.#store.file }, 'file source closed');
+  }
+
+  status(): Record<string, unknown> {
+    const files = [...this.#files.files.values(), ...this.#files.retired].map((f) => ({
+      path: f.path, dev: f.dev, ino: f.ino, fingerprint: f.fingerprint.hash, size: f.size,
+      readOffset: f.readOffset, ackedOffset: f.commits.committed, checkpointOffset: f.writtenOffset < 0 ? null : f.writtenOffset,
+      pendingChunks: f.commits.pending, rotated: f.rotated, following: f.following, closed: f.retired,
+    }));
+    return {
+      files,
+      patterns: this.#globs.status(),
+      paused: this.#pausedSince !== null,
+      checkpoint: { file: this.#store.file, lastWrite: this.#lastCheckpoint.time, lastError: this.#lastCheckpoint.error, unmatchedEntries: this.#files.orphans.size },
+    };
+  }
+}

@@ -1,0 +1,108 @@
+/** Oversize bodies, gzip bombs, slow clients and connection floods are refused without hurting the requests that behave. */
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { Pool } from 'undici';
+import { kongTexts, startHarness, TOKEN, waitFor, type Harness } from './http-harness.ts';
+
+describe('http source: body limits', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness({ source: { max_body_bytes: '256KiB' } }); });
+  after(async () => { await h.close(); });
+
+  it('a body declared over max_body_bytes gets 413 and nothing is ingested', async () => {
+    const entries = kongTexts(200, 51);
+    const body = `[${entries.join(',')}]`;
+    assert.ok(body.length > 256 * 1024);
+    const answer = await h.post(body);
+    assert.equal(answer.status, 413);
+    assert.equal(h.stats.received, 0);
+  });
+
+  it('a gzip bomb (small compressed, huge decompressed) stops at the limit with 413', async () => {
+    const huge = `[${'{"pad":"' + 'a'.repeat(1024 * 1024) + '"}'},${'{"pad":"' + 'b'.repeat(20 * 1024 * 1024) + '"}'}]`;
+    const bomb = gzipSync(huge);
+    assert.ok(bomb.length < 256 * 1024, `compressed ${bomb.length} bytes`);
+    const answer = await h.post(bomb, { headers: { 'content-encoding': 'gzip' } });
+    assert.equal(answer.status, 413);
+    assert.match(answer.json().error ?? '', /after gunzip/);
+    assert.equal(h.stats.received, 0);
+    // still serving
+    const [entry] = kongTexts(1, 52);
+    assert.equal((await h.post(entry)).status, 200);
+    await waitFor(() => h.sink.texts.length === 1, 'the entry at the sink');
+  });
+});
+
+describe('http source: slow clients', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness({ source: { request_timeout: '600ms', headers_timeout: '400ms' } }); });
+  after(async () => { await h.close(); });
+
+  it('a slow-body client is cut off by the request timeout while other requests are served', async () => {
+    const [entry] = kongTexts(1, 53);
+    const address = h.source.address();
+    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (d: Buffer) => { received += d.toString(); });
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => undefined);
+    // Headers and a first byte of the body, then nothing: the slowloris way.
+    socket.write(`POST /kong HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${entry.length}\r\n\r\n${entry.slice(0, 1)}`);
+    // Meanwhile the relay serves others.
+    for (const other of kongTexts(5, 54)) assert.equal((await h.post(other)).status, 200);
+    await closed;
+    assert.match(received, /^HTTP\/1\.1 408/);
+    assert.equal(h.stats.httpRequests['408'], 1);
+    await waitFor(() => h.sink.texts.length === 5, 'the five other entries at the sink');
+    assert.ok(!h.sink.texts.includes(entry), 'nothing of the cut-off request was taken');
+  });
+
+  it('a client that never finishes its headers is cut off too', async () => {
+    const address = h.source.address();
+    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('POST /kong HTTP/1.1\r\nHost: relay\r\n');
+    await closed;
+    assert.ok((h.stats.httpRequests['408'] ?? 0) >= 2);
+  });
+});
+
+describe('http source: many connections', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness(); });
+  after(async () => { await h.close(); });
+
+  it('500 concurrent connections each posting an entry are all answered 200 and delivered', async () => {
+    const entries = kongTexts(500, 55);
+    const pool = new Pool(h.url, { connections: 500, pipelining: 0 });
+    try {
+      const statuses = await Promise.all(entries.map(async (entry) => {
+        const res = await pool.request({ path: '/kong', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: entry });
+        await res.body.text();
+        return res.statusCode;
+      }));
+      assert.deepEqual(new Set(statuses), new Set([200]));
+      await waitFor(() => h.sink.texts.length === 500, '500 entries at the sink');
+      assert.deepEqual(new Set(h.sink.texts), new Set(entries));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('500 idle sockets do not keep close() from finishing', async () => {
+    const address = h.source.address();
+    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    const sockets = await Promise.all(Array.from({ length: 500 }, () => new Promise<ReturnType<typeof connect>>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => resolve(s));
+      s.on('error', () => undefined);
+    })));
+    await h.close();
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => { if (s.destroyed || s.readableEnded) resolve(); else s.on('close', () => resolve()); })));
+    for (const s of sockets) s.destroy();
+  });
+});
