@@ -169,3 +169,19 @@ test('an unwritable state directory: checkpoint errors are counted, tailing goes
     await run.stop();
   }
 });
+
+test('a checkpoint file that cannot be used is reported, and every file is read from its start (no loss)', async () => {
+  const dirs = tailDirs();
+  mkdirSync(path.join(dirs.stateDir, 'checkpoints'), { recursive: true });
+  writeFileSync(path.join(dirs.stateDir, 'checkpoints', 'logs.json'), '{"files": [ truncated');
+  writeFileSync(path.join(dirs.logDir, 'access.log'), jsonLines(0, 10));
+  const run = await startTail(dirs, { startAt: 'end' });
+  try {
+    await waitFor('the file from its start', () => run.recorded.length >= 10);
+    assert.deepEqual(seqs(run.recorded), range(0, 10));
+    assert.equal(run.logged('cannot use the checkpoint file').length, 1);
+    await waitFor('a good checkpoint written', () => readCheckpoint(dirs.stateDir)?.files[0]?.offset === jsonLines(0, 10).length);
+  } finally {
+    await run.stop();
+  }
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { append, jsonLines, pause, range, seqs, startTail, tailDirs, waitFor } from './file-tail-harness.ts';
@@ -79,6 +79,24 @@ test('the glob picks up new matching files while running and ignores the others'
     assert.deepEqual(seqs(run.recorded).sort((a, b) => a - b), range(0, 10));
     assert.deepEqual(run.files().map((f) => path.basename(f.path)).sort(), ['kong-1.log', 'kong-2.log']);
     assert.equal(run.source.ready, true);
+  } finally {
+    await run.stop();
+  }
+});
+
+test('a plain path without glob characters is tailed, and found again when it is recreated', async () => {
+  const dirs = tailDirs();
+  const file = path.join(dirs.logDir, 'kong.log');
+  writeFileSync(file, jsonLines(0, 3));
+  writeFileSync(path.join(dirs.logDir, 'kong.log.1'), jsonLines(100, 103));
+  const run = await startTail(dirs, { patterns: ['kong.log'] });
+  try {
+    await waitFor('lines of the file', () => run.recorded.length >= 3);
+    unlinkSync(file);
+    writeFileSync(file, jsonLines(3, 6));
+    await waitFor('lines of the recreated file', () => run.recorded.length >= 6);
+    await pause(100);
+    assert.deepEqual(seqs(run.recorded), range(0, 6));
   } finally {
     await run.stop();
   }

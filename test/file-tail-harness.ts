@@ -17,8 +17,8 @@ export interface TailOptions {
   readonly startAt?: 'end' | 'beginning';
   readonly rotateWait?: string;
   readonly maxLineBytes?: string;
-  /** Extra YAML under the destination (indented by 4). */
-  readonly destination?: string;
+  /** Delivery settings of the destination (YAML indented by 4), instead of one batch at a time of up to 200. */
+  readonly delivery?: string;
   readonly stateDir?: string;
 }
 
@@ -47,6 +47,8 @@ export class TailRun {
 
   /** What the daemon does at shutdown: stop reading, drain (bounded), write the checkpoint, close. */
   async stop(drainMs = 5_000): Promise<void> {
+    // A stalled RecordingSink ignores the abort signal: never leave one stalled (a failed assertion) or the drain hangs.
+    if (this.sink instanceof RecordingSink) this.sink.resume();
     await this.source.stopIntake();
     await this.test.pipeline.drain(Date.now() + drainMs);
     await this.source.close();
@@ -89,9 +91,7 @@ destinations:
   recorder:
     type: webhook
     url: http://127.0.0.1:9/unused
-    concurrency: 1
-    batch: { max_events: 200, max_wait: 20ms }
-${options.destination ?? ''}
+${options.delivery ?? '    concurrency: 1\n    batch: { max_events: 200, max_wait: 20ms }'}
 workspaces:
   "*": { to: [recorder] }
 `;

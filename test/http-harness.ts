@@ -1,7 +1,7 @@
 /** Shared setup of the http source tests: a real HttpSource, a real Pipeline, RecordingSinks, real HTTP. */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { DeadLetterWriter } from '../src/delivery/dead-letter.ts';
 import { kongEntries } from '../src/demo/kong-traffic.ts';
@@ -19,6 +19,7 @@ export interface HarnessOptions {
   readonly source?: Record<string, unknown>;
   /** Keys of the destination config (batch, buffer, …). */
   readonly destination?: Record<string, unknown>;
+  readonly maxConnections?: number;
 }
 
 export interface Harness {
@@ -32,9 +33,14 @@ export interface Harness {
   /** Everything the logger wrote (to check that no secret is logged). */
   readonly logText: () => string;
   readonly deadLetters: () => DeadLetter[];
-  readonly post: (body: string | Buffer, options?: PostOptions) => Promise<Answer>;
+  readonly post: (body: RequestBody, options?: PostOptions) => Promise<Answer>;
+  /** The TCP port (not for unix sockets). */
+  readonly port: number;
   readonly close: () => Promise<void>;
 }
+
+/** A string, bytes, or chunks sent as they come (chunked transfer encoding). */
+export type RequestBody = string | Buffer | AsyncIterable<Buffer>;
 
 export interface DeadLetter {
   readonly source: string;
@@ -90,19 +96,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const log = createLogger({ level: 'debug', format: 'json' }, new Writable({ write(chunk, _enc, done) { logged += String(chunk); done(); } }));
   const stats = test.metrics.source(sourceConfig.name);
   const deadLetterWriter = new DeadLetterWriter(sourceConfig.deadLetter, () => undefined);
-  const source = new HttpSource(sourceConfig, { pipeline: test.pipeline, stats, log, stateDir: dir, deadLetters: deadLetterWriter });
+  const source = new HttpSource(sourceConfig, { pipeline: test.pipeline, stats, log, stateDir: dir, deadLetters: deadLetterWriter }, { maxConnections: options.maxConnections });
   await source.start();
   const address = source.address();
   const unix = address.startsWith('unix:');
   const url = unix ? 'http://localhost' : `http://${address}`;
   const unixAgent = unix ? new Agent({ connect: { socketPath: address.slice('unix:'.length) } }) : undefined;
 
-  const post = async (body: string | Buffer, o: PostOptions = {}): Promise<Answer> => {
+  const post = async (body: RequestBody, o: PostOptions = {}): Promise<Answer> => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.contentType !== null) headers['content-type'] = o.contentType ?? 'application/json';
     if (o.authorization !== null) headers.authorization = o.authorization ?? `Bearer ${TOKEN}`;
     const res = await request(`${url}${o.path ?? '/kong'}`, {
-      method: o.method ?? 'POST', headers, body: o.method === 'GET' ? undefined : body, dispatcher: o.dispatcher ?? unixAgent,
+      method: o.method ?? 'POST', headers, body: o.method === 'GET' ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : Readable.from(body), dispatcher: o.dispatcher ?? unixAgent,
     });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) as Report };
@@ -125,7 +131,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     await deadLetterWriter.close();
     await unixAgent?.close();
   };
-  return { source, sink, test, stats, config: sourceConfig, url, logText: () => logged, deadLetters, post, close };
+  const port = unix ? 0 : Number(address.slice(address.lastIndexOf(':') + 1));
+  return { source, sink, test, stats, config: sourceConfig, url, port, logText: () => logged, deadLetters, post, close };
 }
 
 /** Kong-shaped entries (lua-cjson text), deterministic per seed. */

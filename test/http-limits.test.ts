@@ -1,6 +1,6 @@
 /** Oversize bodies, gzip bombs, slow clients and connection floods are refused without hurting the requests that behave. */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Pool } from 'undici';
@@ -17,6 +17,19 @@ describe('http source: body limits', () => {
     assert.ok(body.length > 256 * 1024);
     const answer = await h.post(body);
     assert.equal(answer.status, 413);
+    assert.equal(h.stats.received, 0);
+  });
+
+  it('a chunked body without Content-Length is counted as it streams and stopped at the limit with 413', async () => {
+    async function* slowChunks(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 40; i++) {
+        yield Buffer.alloc(16 * 1024, 0x20);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+    const answer = await h.post(slowChunks());
+    assert.equal(answer.status, 413);
+    assert.equal(answer.headers.connection, 'close');
     assert.equal(h.stats.received, 0);
   });
 
@@ -42,9 +55,7 @@ describe('http source: slow clients', () => {
 
   it('a slow-body client is cut off by the request timeout while other requests are served', async () => {
     const [entry] = kongTexts(1, 53);
-    const address = h.source.address();
-    const port = Number(address.slice(address.lastIndexOf(':') + 1));
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(h.port, '127.0.0.1');
     let received = '';
     socket.on('data', (d: Buffer) => { received += d.toString(); });
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
@@ -61,10 +72,9 @@ describe('http source: slow clients', () => {
   });
 
   it('a client that never finishes its headers is cut off too', async () => {
-    const address = h.source.address();
-    const port = Number(address.slice(address.lastIndexOf(':') + 1));
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(h.port, '127.0.0.1');
     socket.on('error', () => undefined);
+    socket.resume(); // read what comes, so that the end of the connection is seen
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     socket.write('POST /kong HTTP/1.1\r\nHost: relay\r\n');
     await closed;
@@ -95,14 +105,39 @@ describe('http source: many connections', () => {
   });
 
   it('500 idle sockets do not keep close() from finishing', async () => {
-    const address = h.source.address();
-    const port = Number(address.slice(address.lastIndexOf(':') + 1));
     const sockets = await Promise.all(Array.from({ length: 500 }, () => new Promise<ReturnType<typeof connect>>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => resolve(s));
+      const s = connect(h.port, '127.0.0.1', () => resolve(s));
       s.on('error', () => undefined);
+      s.resume();
     })));
     await h.close();
     await Promise.all(sockets.map((s) => new Promise<void>((resolve) => { if (s.destroyed || s.readableEnded) resolve(); else s.on('close', () => resolve()); })));
     for (const s of sockets) s.destroy();
+  });
+});
+
+describe('http source: connection flood', () => {
+  it('connections beyond the cap are closed at accept and counted; once the flood is gone Kong gets through', async () => {
+    // The cap is MAX_CONNECTIONS (1024) in production; a small one keeps the kernel's accept backlog out of the test.
+    const h = await startHarness({ maxConnections: 10 });
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 25; i++) {
+        await new Promise<void>((connected) => {
+          const s = connect(h.port, '127.0.0.1', () => connected());
+          sockets.push(s);
+          s.on('error', () => connected());
+          s.resume();
+        });
+      }
+      await waitFor(() => h.source.status().dropped_connections === 15, '15 connections over the cap dropped');
+      await Promise.all(sockets.map((s) => new Promise<void>((resolve) => { s.on('close', () => resolve()); s.destroy(); })));
+      const [entry] = kongTexts(1, 56);
+      assert.equal((await h.post(entry)).status, 200);
+      await waitFor(() => h.sink.texts.length === 1, 'the entry at the sink');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await h.close();
+    }
   });
 });

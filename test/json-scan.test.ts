@@ -316,7 +316,7 @@ function serKong(v: Val): string {
 
 // ---------------------------------------------------------------------------------------
 
-const backends: ScanBackend[] = ["auto", "js"];
+const backends: ScanBackend[] = ["auto", "wasm-utf8", "js"];
 
 for (const backend of backends) {
   describe(`json-scan (${backend} backend)`, () => {
@@ -404,7 +404,7 @@ for (const backend of backends) {
               return acceptanceMatches(mutate(text, muts));
             },
           ),
-          { numRuns: numRuns(2500) },
+          { numRuns: numRuns(5000) },
         );
       }),
     );
@@ -418,8 +418,24 @@ for (const backend of backends) {
         );
         fc.assert(
           fc.property(fc.array(alphabet, { maxLength: 14 }), (parts) => acceptanceMatches(parts.join(""))),
-          { numRuns: numRuns(3000) },
+          { numRuns: numRuns(5000) },
         );
+      }),
+    );
+
+    it(
+      "finds quotes, escapes and control characters at every offset of a 16-byte block",
+      withBackend(() => {
+        const specials = ["\\n", '\\"', "\\\\", "\\u00e9", "\\x", "\u0001", "\u001f", "\n", "é", "\\u12", '"'];
+        for (let pad = 0; pad < 40; pad++) {
+          for (const sp of specials) {
+            for (const tail of ["", "zz", "z".repeat(17)]) {
+              const str = "x".repeat(pad) + sp + tail;
+              checkAgainstJsonParse(`{"k${"y".repeat(pad % 7)}":"${str}","b":[${pad}]}`, [["k" + "y".repeat(pad % 7)], ["b", 0]]);
+              acceptanceMatches(`{"${str}":1}`);
+            }
+          }
+        }
       }),
     );
 
@@ -743,7 +759,7 @@ for (const backend of backends) {
       withBackend(() => {
         const st = getScanStats();
         assert.equal(st.kernelMismatches, 0);
-        if (backend === "auto" && scanUsesWasm()) {
+        if (backend !== "js" && scanUsesWasm()) {
           assert.ok(st.kernelScans > 1000, `kernel used ${st.kernelScans} times`);
           assert.ok(st.kernelBailouts > 0, "escaped keys in tracked objects were seen");
         }
@@ -753,6 +769,10 @@ for (const backend of backends) {
 }
 
 describe("json-scan API", () => {
+  it("uses the WebAssembly kernel on this runtime (Node >= 20 and Deno 2 have wasm SIMD)", () => {
+    assert.equal(scanUsesWasm(), true);
+  });
+
   it("rejects plans with steps that are neither strings nor non-negative integers", () => {
     for (const bad of [[-1], [1.5], [Number.NaN], [{}], [null]] as unknown as JsonPath[]) {
       assert.throws(() => new FieldPlan([bad]), TypeError);

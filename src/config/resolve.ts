@@ -173,8 +173,9 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
     return resolveSource(name, s, stateDir, base);
   });
   const listens = new Map<string, string>();
+  // Port 0 means "any free port": two of those never collide.
   for (const s of sources) {
-    if (s.type !== 'http') continue;
+    if (s.type !== 'http' || /:0$/.test(s.listen)) continue;
     const other = listens.get(s.listen);
     if (other !== undefined) error('KLR_CONFIG_DUPLICATE', ['sources', s.name, 'listen'], `source "${other}" already listens on ${s.listen}`);
     listens.set(s.listen, s.name);

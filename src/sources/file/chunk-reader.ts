@@ -67,9 +67,12 @@ export class ChunkReader {
     const dead: DeadLetterRecord[] = [];
     if (skipping !== null) {
       const nl = data.indexOf(NEWLINE);
+      const lineEnd = nl < 0 ? bytesRead : nl > 0 && data[nl - 1] === CR ? nl - 1 : nl;
+      if (skipping.prefix.length < RAW_PREFIX_BYTES) {
+        skipping.prefix = Buffer.concat([skipping.prefix, data.subarray(0, Math.min(lineEnd, RAW_PREFIX_BYTES - skipping.prefix.length))]);
+      }
       if (nl < 0) { file.scanEnd = end; return bytesRead; }
-      const length = pos + (nl > 0 && data[nl - 1] === CR ? nl - 1 : nl) - skipping.start;
-      dead.push(this.#tooLong(file, skipping.start, length, skipping.prefix));
+      dead.push(this.#tooLong(file, skipping.start, pos + lineEnd - skipping.start, skipping.prefix.toString('utf8')));
       file.skip = null;
       start = nl + 1;
     }
@@ -81,7 +84,8 @@ export class ChunkReader {
     const tail = bytesRead - consumed;
     file.scanEnd = end;
     if (tail > this.#o.maxLineBytes) {
-      file.skip = { start: pos + consumed, prefix: data.toString('utf8', consumed, consumed + Math.min(tail, RAW_PREFIX_BYTES)) };
+      // Copied: the read buffer is reused. At most 64 KiB is kept, however long the line grows.
+      file.skip = { start: pos + consumed, prefix: Buffer.from(data.subarray(consumed, consumed + Math.min(tail, RAW_PREFIX_BYTES))) };
     } else if (tail > 0 && consumed === 0 && bytesRead === want) {
       // One line fills the whole read: read more of it at once next time (up to max_line_bytes + 1, which proves it too long).
       file.readSize = Math.max(CHUNK_BYTES, Math.min(want * 2, this.#o.maxLineBytes + 1));

@@ -106,6 +106,7 @@ export class FileRegistry {
       if (this.#byPath.get(renamed.path) === renamed) this.#byPath.delete(renamed.path);
       renamed.path = file;
       renamed.detachedAt = null;
+      renamed.following = false;
       this.#byPath.set(file, renamed);
       this.#orderStale = true;
       this.#onChange();

@@ -11,7 +11,7 @@ import { CheckpointStore, errorText, type CheckpointEntry } from './checkpoint-s
 import { ChunkReader } from './chunk-reader.ts';
 import { FileRegistry } from './file-registry.ts';
 import { GlobWatcher } from './glob-watcher.ts';
-import type { TrackedFile } from './tracked-file.ts';
+import { identityKey, type TrackedFile } from './tracked-file.ts';
 
 /** Checkpoints are written at most this often while they change. */
 const CHECKPOINT_INTERVAL_MS = 1_000;
@@ -72,7 +72,7 @@ export class FileSource implements Source {
     else if (loaded.kind === 'unreadable') {
       this.#log.error({ file: this.#store.file, err: loaded.reason }, 'cannot use the checkpoint file: every log file is read from its start (entries already delivered are sent again rather than lost)');
     } else {
-      for (const e of loaded.entries) this.#files.orphans.set(`${e.dev}:${e.ino}`, e);
+      for (const e of loaded.entries) this.#files.orphans.set(identityKey(e.dev, e.ino), e);
     }
     const { files } = await this.#globs.list();
     for (const file of files) await this.#files.checkPath(file, 'initial');
@@ -85,7 +85,7 @@ export class FileSource implements Source {
     await this.#flushCheckpoint();
     this.#pollTimer = setInterval(() => { this.#pollDue = true; this.#wake(); }, this.#config.pollIntervalMs);
     this.#checkpointTimer = setInterval(() => { if (this.#checkpointDirty && this.#checkpointWrite === null) void this.#flushCheckpoint(); }, CHECKPOINT_INTERVAL_MS);
-    this.#pollTimer.unref();
+    // The poll timer keeps the process alive while the source runs (watchers alone may be gone); close() clears it.
     this.#checkpointTimer.unref();
     this.#loop = this.#run();
   }
@@ -120,8 +120,11 @@ export class FileSource implements Source {
       this.#limited.error('read', { file: file.path, err: errorText(e) }, 'cannot read a log file; trying again shortly');
       return;
     }
+    if (n > 0) return;
     // Shorter than last seen: truncated; find out now rather than re-reading nothing.
-    if (n === 0) await this.#files.refresh(file, Date.now());
+    const now = Date.now();
+    await this.#files.refresh(file, now);
+    if (file.hasWork) this.#files.backOff(file, now + this.#config.pollIntervalMs);
   }
 
   /** Paths reported by the watcher; on each poll also every known path, every open file and (each second) a rescan. */

@@ -71,10 +71,10 @@ export class CommitTracker {
 
 interface PendingChunk { readonly end: number; done: boolean }
 
-/** An over-long line being skipped: only its start and a bounded prefix are kept. */
+/** An over-long line being skipped: only its start and a bounded prefix (for the dead letter) are kept. */
 export interface SkippedLine {
   readonly start: number;
-  readonly prefix: string;
+  prefix: Buffer;
 }
 
 export class TrackedFile {

@@ -52,7 +52,14 @@ const ACCEPTED_TYPES = ['application/json', 'application/x-ndjson'] as const;
 const UTF8 = new TextDecoder('utf-8');
 const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
-type Headers = Record<string, string>;
+type HeaderMap = Record<string, string>;
+
+/** Settings that are not in the config file. */
+export interface HttpSourceOptions {
+  /** Default MAX_CONNECTIONS (tests lower it). */
+  readonly maxConnections?: number;
+}
+const CLOSE: Readonly<HeaderMap> = Object.freeze({ connection: 'close' });
 
 export class HttpSource implements Source {
   readonly name: string;
@@ -66,8 +73,10 @@ export class HttpSource implements Source {
   readonly #target: ListenTarget;
   readonly #server: Server;
   readonly #retryAfter: string;
+  readonly #maxConnections: number;
   #address: string | null = null;
   #stopping = false;
+  #intakeStopped: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
   #inFlight = 0;
   #droppedConnections = 0;
@@ -77,7 +86,7 @@ export class HttpSource implements Source {
   /** `ack: delivered` requests waiting; close() answers them 503. */
   readonly #ackWaiters = new Set<() => void>();
 
-  constructor(config: HttpSourceConfig, context: SourceContext) {
+  constructor(config: HttpSourceConfig, context: SourceContext, options: HttpSourceOptions = {}) {
     this.name = config.name;
     this.#config = config;
     this.#context = context;
@@ -88,6 +97,7 @@ export class HttpSource implements Source {
     this.#intake = new Intake(config, context);
     this.#target = parseListen(config.listen);
     this.#retryAfter = String(config.retryAfterSeconds);
+    this.#maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
     this.#server = this.#createServer();
   }
 
@@ -99,7 +109,7 @@ export class HttpSource implements Source {
     });
     app.on(METHODS, INTAKE_ROUTE, (c) => this.#receive(c.env.incoming));
     app.all(INTAKE_ROUTE, (c) => this.#answer(405, errorJson(`method ${c.env.incoming.method ?? ''} not allowed: use ${ALLOW}`), { allow: ALLOW, ...closeUnlessSmall(c.env.incoming.headers) }));
-    app.notFound((c) => this.#answer(404, errorJson(`not found: Kong's http_endpoint must end in ${path}`), closeUnlessSmall(c.env.incoming.headers)));
+    app.notFound((c) => this.#answer(404, errorJson('not found: check the path of the http_endpoint in the http-log plugin'), closeUnlessSmall(c.env.incoming.headers)));
     app.onError((e) => {
       this.#log.error({ err: e.message }, 'http source: unexpected error while answering a request');
       return this.#answer(500, errorJson('internal error'), { connection: 'close' });
@@ -117,11 +127,11 @@ export class HttpSource implements Source {
       connectionsCheckingInterval: Math.max(50, Math.floor(shortest / 4)),
     }, getRequestListener(app.fetch));
     server.keepAliveTimeout = keepAliveTimeoutMs;
-    server.maxConnections = MAX_CONNECTIONS;
+    server.maxConnections = this.#maxConnections;
     server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => this.#onClientError(e, socket));
     server.on('drop', () => {
       this.#droppedConnections++;
-      this.#limited.warn('drop', { maxConnections: MAX_CONNECTIONS }, 'http source: too many open connections, closing a new one at accept');
+      this.#limited.warn('drop', { maxConnections: this.#maxConnections }, 'http source: too many open connections, closing a new one at accept');
     });
     return server;
   }
@@ -159,9 +169,14 @@ export class HttpSource implements Source {
     };
   }
 
-  /** New requests get 503; requests already uploading may finish (up to STOP_INTAKE_WAIT_MS). */
-  async stopIntake(): Promise<void> {
+  /** New requests get 503; requests already uploading may finish (up to STOP_INTAKE_WAIT_MS). Idempotent. */
+  stopIntake(): Promise<void> {
     this.#stopping = true;
+    this.#intakeStopped ??= this.#stopIntake();
+    return this.#intakeStopped;
+  }
+
+  async #stopIntake(): Promise<void> {
     if (this.#reading.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
@@ -220,7 +235,7 @@ export class HttpSource implements Source {
       return this.#answer(401, errorJson('missing or wrong credentials'), { 'www-authenticate': this.#auth.challenge, ...closeUnlessSmall(headers) });
     }
     const format = bodyFormat(headers['content-type']);
-    const encoding = headers['content-encoding'];
+    const encoding = headers['content-encoding']?.trim().toLowerCase();
     const gzip = encoding === 'gzip' || encoding === 'x-gzip';
     if (format === null || !(gzip || encoding === undefined || encoding === 'identity')) {
       return this.#answer(415, JSON.stringify({ error: 'unsupported content type or encoding', accepted_types: ACCEPTED_TYPES, accepted_encodings: ['gzip', 'identity'] }), closeUnlessSmall(headers));
@@ -279,10 +294,13 @@ export class HttpSource implements Source {
     return this.#answer(413, errorJson(`body larger than max_body_bytes (${this.#config.maxBodyBytes} bytes, counted after gunzip)`), { connection: 'close' });
   }
 
-  #answer(status: number, body: string, headers?: Headers): Response {
+  #answer(status: number, body: string, headers?: Readonly<HeaderMap>): Response {
     const counts = this.#stats.httpRequests;
     counts[status] = (counts[status] ?? 0) + 1;
-    return new Response(body, { status, headers: headers === undefined ? { 'content-type': JSON_TYPE } : { 'content-type': JSON_TYPE, ...headers } });
+    const all: HeaderMap = headers === undefined ? { 'content-type': JSON_TYPE } : { 'content-type': JSON_TYPE, ...headers };
+    // Shutting down: no connection is kept for a next request, so close() need not wait for idle ones.
+    if (this.#stopping) all.connection = 'close';
+    return new Response(body, { status, headers: all });
   }
 
   /** The socket is gone (client left, or node cut it off at request_timeout and counted it): nothing to send. */
@@ -327,9 +345,10 @@ export function bodyFormat(contentType: string | undefined): BodyFormat | null {
  * An answer given without reading the body: node would read (and discard) the rest of it to
  * keep the connection; worth it only for a small body, such as Kong's retry of a batch.
  */
-function closeUnlessSmall(headers: IncomingHttpHeaders): Headers | undefined {
+function closeUnlessSmall(headers: IncomingHttpHeaders): Readonly<HeaderMap> | undefined {
   const length = headers['content-length'];
-  return length !== undefined && Number(length) <= SMALL_UNREAD_BODY ? undefined : { connection: 'close' };
+  if (length === undefined) return headers['transfer-encoding'] === undefined ? undefined : CLOSE;
+  return Number(length) <= SMALL_UNREAD_BODY ? undefined : CLOSE;
 }
 
 function errorJson(message: string): string {

@@ -48,6 +48,8 @@ export async function removeStaleSocket(path: string): Promise<void> {
     const probe = connect(path);
     probe.once('connect', () => { probe.destroy(); resolve(true); });
     probe.once('error', () => resolve(false));
+    // Accepted into a backlog but never answered: something is there, leave it alone.
+    probe.setTimeout(1_000, () => { probe.destroy(); resolve(true); });
   });
   if (live) throw new HttpListenError(`another process is listening on ${path}`);
   await rm(path, { force: true });
