@@ -5,6 +5,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const MAIN = path.resolve(import.meta.dirname, '../../src/main.js');
+export const ROOT = path.resolve(import.meta.dirname, '../../..');
+/** Deno from the `deno` dev dependency, running the TypeScript source directly. */
+export const DENO = path.join(ROOT, 'node_modules', '.bin', 'deno');
 
 export interface LogLine { level: number; msg: string; [k: string]: unknown }
 
@@ -29,10 +32,14 @@ export class Daemon {
   }
 
   /** Write `config` to `<dir>/config.yaml` and run the daemon on it; resolves once /readyz is 200. */
-  static async start(dir: string, config: string, env: Record<string, string> = {}): Promise<Daemon> {
+  static async start(dir: string, config: string, env: Record<string, string> = {}, runtime: 'node' | 'deno' = 'node'): Promise<Daemon> {
     const file = path.join(dir, 'config.yaml');
     writeFileSync(file, config);
-    const proc = spawn(process.execPath, [MAIN, 'run', '-c', file], {
+    const [command, args] = runtime === 'node'
+      ? [process.execPath, [MAIN, 'run', '-c', file]]
+      : [DENO, ['run', '--allow-all', '--quiet', path.join(ROOT, 'src', 'main.ts'), 'run', '-c', file]];
+    const proc = spawn(command, args, {
+      cwd: ROOT,
       env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
