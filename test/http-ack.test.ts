@@ -93,7 +93,7 @@ describe('http source: backpressure and shutdown', () => {
     } finally { await h.close(); }
   });
 
-  it('a request already uploading when intake stops is still taken and answered', async () => {
+  it('a request already uploading when intake stops is still taken and answered', { timeout: 30_000 }, async () => {
     const h = await startHarness();
     try {
       const [entry] = kongTexts(1, 68);

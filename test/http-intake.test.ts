@@ -1,5 +1,7 @@
 /** What Kong's http-log (and NDJSON/gzip forwarders) send arrives at the destinations, and poison entries do not cost the good ones. */
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { kongTexts, startHarness, waitFor, type Harness } from './http-harness.ts';
@@ -203,5 +205,29 @@ describe('http source: invalid: reject', () => {
     assert.equal(h.stats.received - before, 1, 'only the bad entry was counted as received');
     assert.equal(h.sink.texts.length, 0);
     assert.equal(h.stats.invalid.not_an_object, 1);
+  });
+});
+
+describe('http source: dead-letter file cannot be written', () => {
+  it('a body with bad entries gets 503 and none of its good entries is taken; Kong\'s retry after recovery is taken once', async () => {
+    const h = await startHarness();
+    try {
+      // A file where the dead-letter directory must go: every dead-letter write fails, like a full disk.
+      const blocker = path.dirname(h.config.deadLetter.dir);
+      writeFileSync(blocker, 'in the way');
+      const entries = kongTexts(5, 81);
+      const body = `[${[...entries.slice(0, 2), 'null', ...entries.slice(2)].join(',')}]`;
+      const refused = await h.post(body);
+      assert.equal(refused.status, 503);
+      assert.ok(refused.headers['retry-after']);
+      assert.equal(h.stats.received, 0, 'nothing taken');
+      rmSync(blocker);
+      const retried = await h.post(body);
+      assert.equal(retried.status, 200);
+      assert.deepEqual(retried.json().errors.map((e) => e.index), [2]);
+      await waitFor(() => h.sink.texts.length === 5, 'the good entries delivered');
+      assert.deepEqual(h.sink.texts, entries, 'each good entry exactly once');
+      assert.equal(h.deadLetters().length, 1);
+    } finally { await h.close(); }
   });
 });

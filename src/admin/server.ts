@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../telemetry/log.ts';
 import type { RelayMetrics } from '../telemetry/metrics.ts';
-import { bind } from './listen.ts';
+import { bind } from '../net/listen.ts';
 
 /** What the admin endpoints read from the running relay. */
 export interface AdminView {

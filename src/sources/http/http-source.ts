@@ -7,7 +7,8 @@
  *   200 taken (report: accepted, dead_lettered, per-index errors) — with `ack: delivered`
  *       only once every entry is delivered or dead-lettered
  *   400 bad entries and `invalid: reject`      401 credentials      404 path   405 method
- *   413 body over max_body_bytes   415 content type or encoding   429 backpressure
+ *   413 body over max_body_bytes (or more entries than maxEntriesPerBody)
+ *   415 content type or encoding   429 backpressure
  *   503 shutting down, dead-letter file unwritable, or ack_timeout passed (Kong retries)
  *
  * Against hostile or broken clients: bodies are read with a byte limit (after gunzip too),
@@ -16,7 +17,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { chmod, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
@@ -28,7 +29,7 @@ import type { Source, SourceContext } from '../source.ts';
 import { CredentialCheck } from './auth.ts';
 import { readBody } from './body.ts';
 import { Intake, reportJson, type IntakeResult } from './intake.ts';
-import { HttpListenError, formatAddress, parseListen, removeStaleSocket, type ListenTarget } from './listen.ts';
+import { ListenError, bind, parseListen, type ListenTarget } from '../../net/listen.ts';
 
 /**
  * Open sockets at most (server.maxConnections): node closes connections beyond it right after
@@ -137,19 +138,12 @@ export class HttpSource implements Source {
   }
 
   async start(): Promise<void> {
-    const target = this.#target;
-    if (target.kind === 'unix') await removeStaleSocket(target.path);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (e: Error): void => reject(new HttpListenError(`http source ${this.name} cannot listen on ${this.#config.listen}: ${e.message}`, { cause: e }));
-      this.#server.once('error', onError);
-      const listening = (): void => { this.#server.off('error', onError); resolve(); };
-      if (target.kind === 'unix') this.#server.listen(target.path, listening);
-      else if (target.host === undefined) this.#server.listen(target.port, listening);
-      else this.#server.listen(target.port, target.host, listening);
-    });
+    try {
+      this.#address = await bind(this.#server, this.#config.listen);
+    } catch (e) {
+      throw new ListenError(`http source ${this.name}: ${(e as Error).message}`, { cause: e });
+    }
     this.#server.on('error', (e) => this.#log.error({ err: e.message }, 'http source: server error'));
-    if (target.kind === 'unix') await chmod(target.path, 0o660);
-    this.#address = formatAddress(this.#server.address(), target);
     this.#log.info({ listen: this.#address, path: this.#config.path, ack: this.#config.ack, invalid: this.#config.invalid }, 'http source listening');
   }
 
@@ -250,7 +244,8 @@ export class HttpSource implements Source {
     let result: IntakeResult;
     this.#reading.add(incoming);
     try {
-      const body = await readBody(incoming, maxBody, gzip, this.#config.maxEntryBytes);
+      // A broken gzip stream is dead-lettered as base64 of its first bytes, within max_entry_bytes.
+      const body = await readBody(incoming, maxBody, gzip, Math.floor(this.#config.maxEntryBytes / 4) * 3);
       if (body.kind === 'aborted') return this.#unanswerable();
       if (body.kind === 'too_large') return this.#tooLarge();
       if (body.kind === 'bad_gzip') result = await this.#intake.takeUndecodable(body.head, body.error, remote);
@@ -264,14 +259,17 @@ export class HttpSource implements Source {
       if (this.#reading.size === 0) this.#onReadingDone?.();
     }
 
-    if (result.kind === 'rejected') return this.#answer(400, reportJson(result.report));
-    if (result.kind === 'dead_letter_failed') return this.#answer(503, errorJson('cannot write invalid entries to the dead-letter file: retry later'), { 'retry-after': this.#retryAfter });
+    // A broken gzip stream is answered before the client has sent all of it: do not keep that connection.
+    const unread = incoming.readableEnded ? undefined : CLOSE;
+    if (result.kind === 'rejected') return this.#answer(400, reportJson(result.report), unread);
+    if (result.kind === 'too_many_entries') return this.#answer(413, errorJson(`more than ${result.max} entries in one body: send smaller batches`), unread);
+    if (result.kind === 'dead_letter_failed') return this.#answer(503, errorJson('cannot write invalid entries to the dead-letter file: retry later'), { 'retry-after': this.#retryAfter, ...unread });
     if (this.#config.ack === 'delivered' && !(await this.#delivered(result.group))) {
       // The entries stay in the pipeline and will still be delivered; Kong sends the batch
       // again, so they arrive twice: at-least-once allows that, losing them does not.
       return this.#answer(503, errorJson('not delivered within ack_timeout: retry later'), { 'retry-after': this.#retryAfter });
     }
-    return this.#answer(200, reportJson(result.report));
+    return this.#answer(200, reportJson(result.report), unread);
   }
 
   /** True once every entry of the group is delivered or dead-lettered; false after ack_timeout or at close. */

@@ -16,12 +16,15 @@
  * with a single entry needs no pre-check because nothing else of it can have been handed
  * over when ingest finds it invalid. Only NDJSON bodies of several lines are scanned once
  * more (validation only) before ingest.
+ *
+ * A body with more entries than maxEntriesPerBody is refused whole (413) before it is split:
+ * that is garbage, and taking it entry by entry would cost memory and disk out of proportion.
  */
 import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
 import { AckGroup } from '../../delivery/ack.ts';
 import type { DeadLetterRecord } from '../../delivery/dead-letter.ts';
 import { isProblem, splitEntries, type BodyFormat, type EntryText } from '../../event/entries.ts';
-import { FieldPlan, JsonSyntaxError, scanObject } from '../../event/json-scan.ts';
+import { FieldPlan, JsonSyntaxError, scanArrayElements, scanObject } from '../../event/json-scan.ts';
 import type { SourceContext } from '../source.ts';
 import { RateLimitedLog } from '../../telemetry/log.ts';
 import { bump } from '../../telemetry/metrics.ts';
@@ -56,7 +59,9 @@ export type IntakeResult =
   /** invalid: reject and the body had bad entries: nothing was ingested (400). */
   | { readonly kind: 'rejected'; readonly report: IntakeReport }
   /** The dead-letter file could not be written: nothing was ingested (503, Kong retries). */
-  | { readonly kind: 'dead_letter_failed' };
+  | { readonly kind: 'dead_letter_failed' }
+  /** More entries than maxEntriesPerBody: nothing was ingested (413). */
+  | { readonly kind: 'too_many_entries'; readonly entries: number; readonly max: number };
 
 /** At most this many per-index errors are listed in an answer (the rest are counted). */
 export const MAX_REPORTED_ERRORS = 100;
@@ -64,6 +69,31 @@ export const MAX_REPORTED_ERRORS = 100;
 const DEAD_LETTER_SLICE = 1000;
 const VALIDATE_ONLY = new FieldPlan([]);
 const NO_SPANS = new Int32Array(0);
+
+/**
+ * The most entries one body may hold. Kong entries are over 500 bytes, so only garbage (a
+ * body of millions of "1\n") comes near it; splitting and dead-lettering such a body entry by
+ * entry would cost memory and disk out of all proportion to its size.
+ */
+export function maxEntriesPerBody(maxBodyBytes: number): number {
+  return Math.max(10_000, Math.floor(maxBodyBytes / 256));
+}
+
+/** 0 when `body` holds at most `max` entries, else (at least) how many it holds; checked before any split. */
+export function countOverMax(body: string, format: BodyFormat, max: number): number {
+  // Each entry takes at least two characters (itself and a separator): short bodies cannot be over.
+  if (body.length <= 2 * max) return 0;
+  const separator = format === 'ndjson' ? '\n' : ',';
+  let separators = 0;
+  for (let i = body.indexOf(separator); i >= 0 && separators < max; i = body.indexOf(separator, i + 1)) separators++;
+  if (separators < max) return 0;
+  if (format === 'ndjson') return separators + 1;
+  // Commas inside entries count too: only an exact count of the array's elements tells.
+  if (body.trimStart().charCodeAt(0) !== 0x5b /* [ */) return 0;
+  const spans = scanArrayElements(body);
+  if (spans instanceof JsonSyntaxError) return 0; // one problem entry for the split
+  return spans.length / 2 > max ? spans.length / 2 : 0;
+}
 
 /** Split a body and sort its entries; see the module comment for what is checked when. */
 export function sortEntries(body: string, format: BodyFormat, maxEntryBytes: number): SortedEntries {
@@ -114,21 +144,29 @@ export class Intake {
   readonly #context: SourceContext;
   readonly #limited: RateLimitedLog;
 
+  readonly #maxEntries: number;
+
   constructor(config: HttpSourceConfig, context: SourceContext) {
     this.#config = config;
     this.#context = context;
     this.#limited = new RateLimitedLog(context.log);
+    this.#maxEntries = maxEntriesPerBody(config.maxBodyBytes);
   }
 
   /** Take a decoded body. Synchronous (no promise) when it holds no bad entry: the hot path. */
   take(body: string, format: BodyFormat, remote: string): IntakeResult | Promise<IntakeResult> {
+    const over = countOverMax(body, format, this.#maxEntries);
+    if (over > 0) {
+      this.#limited.warn('too_many_entries', { remote, entries: over, max: this.#maxEntries }, 'http source: body with too many entries refused (413)');
+      return { kind: 'too_many_entries', entries: over, max: this.#maxEntries };
+    }
     const { good, bad } = sortEntries(body, format, this.#config.maxEntryBytes);
     if (bad.length > 0) return this.#takeWithBad(good, bad, remote);
     const group = new AckGroup(false);
     const late = this.#ingest(good, group);
     if (late === null) return { kind: 'accepted', report: { accepted: good.length, deadLettered: 0, errors: [] }, group };
     // Only a body's single entry is validated by ingest itself (see module comment).
-    return this.#settleLate(late, good.length - 1, group, remote);
+    return this.#settleLate(late, good.length - late.length, group, remote);
   }
 
   /** A body that could not even be decoded (broken gzip): one bad entry, kept as base64. */
@@ -146,40 +184,40 @@ export class Intake {
     this.#countInvalid(bad, remote, 'dead-lettered');
     const group = new AckGroup(false);
     const late = this.#ingest(good, group);
-    if (late !== null) return this.#settleLate(late, good.length - 1, group, remote, bad);
+    if (late !== null) return this.#settleLate(late, good.length - late.length, group, remote, bad);
     group.seal();
     return { kind: 'accepted', report: { accepted: good.length, deadLettered: bad.length, errors: bad.map(toError) }, group };
   }
 
   /**
-   * Hand the entries over; returns the one ingest found invalid, or null. Seals the group
-   * when all were taken.
+   * Hand the entries over; returns those ingest found invalid (null when none: the hot path).
+   * Seals the group when all were taken.
    */
-  #ingest(good: readonly EntryText[], group: AckGroup): BadEntry | null {
+  #ingest(good: readonly EntryText[], group: AckGroup): BadEntry[] | null {
     const { pipeline, stats } = this.#context;
-    let late: BadEntry | null = null;
+    let late: BadEntry[] | null = null;
     for (let i = 0; i < good.length; i++) {
       const result = pipeline.ingest(good[i].text, group, stats);
-      if (result instanceof JsonSyntaxError) late = badJson(good[i].index, result, good[i].text);
+      if (result instanceof JsonSyntaxError) (late ??= []).push(badJson(good[i].index, result, good[i].text));
     }
     if (late === null) group.seal();
     return late;
   }
 
-  async #settleLate(late: BadEntry, accepted: number, group: AckGroup, remote: string, earlier: readonly BadEntry[] = []): Promise<IntakeResult> {
+  async #settleLate(late: BadEntry[], accepted: number, group: AckGroup, remote: string, earlier: readonly BadEntry[] = []): Promise<IntakeResult> {
     group.seal();
-    const bad = [...earlier, late];
+    const bad = [...earlier, ...late].sort((a, b) => a.index - b.index);
     if (this.#config.invalid === 'reject') {
-      this.#countInvalid([late], remote, 'rejected the request (invalid: reject, answered 400)', true);
+      this.#countInvalid(late, remote, 'rejected the request (invalid: reject, answered 400)', true);
       return { kind: 'rejected', report: { accepted: 0, deadLettered: 0, errors: bad.map(toError) } };
     }
-    if (!(await this.#deadLetter([late], remote))) {
+    if (!(await this.#deadLetter(late, remote))) {
       // Cannot happen with accepted > 0 (see module comment); if it ever did, Kong's retry
       // would duplicate the accepted entries, which at-least-once allows.
       if (accepted > 0) this.#context.log.error({ accepted }, 'dead-letter write failed after entries of the same request were ingested: they will be received twice');
       return { kind: 'dead_letter_failed' };
     }
-    this.#countInvalid([late], remote, 'dead-lettered', true);
+    this.#countInvalid(late, remote, 'dead-lettered', true);
     return { kind: 'accepted', report: { accepted, deadLettered: bad.length, errors: bad.map(toError) }, group };
   }
 
@@ -196,6 +234,7 @@ export class Intake {
       return { source, reason: b.reason, attempts: 0, raw, context };
     };
     try {
+      // Should a later slice fail, Kong's retry writes the earlier ones again: a duplicate dead letter, never a lost one.
       for (let i = 0; i < bad.length; i += DEAD_LETTER_SLICE) {
         await deadLetters.write(bad.slice(i, i + DEAD_LETTER_SLICE).map(record));
       }

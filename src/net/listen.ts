@@ -1,20 +1,20 @@
 /**
- * Where the HTTP source listens: "host:port", "[::1]:port", ":port" (every interface) or
+ * Where a listener (HTTP source, admin) binds: "host:port", "[::1]:port", ":port" (every interface) or
  * "unix:/path". A unix socket file left behind by a crashed relay is removed first, but only
  * when nothing answers on it: a second relay must not steal a live socket.
  */
-import { lstat, rm } from 'node:fs/promises';
-import { connect, type AddressInfo } from 'node:net';
+import { chmod, lstat, rm } from 'node:fs/promises';
+import { connect, type AddressInfo, type Server } from 'node:net';
 
 export type ListenTarget =
   | { readonly kind: 'tcp'; readonly host: string | undefined; readonly port: number }
   | { readonly kind: 'unix'; readonly path: string };
 
-export class HttpListenError extends Error {
-  readonly code = 'KLR_HTTP_LISTEN';
+export class ListenError extends Error {
+  readonly code = 'KLR_LISTEN';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'HttpListenError';
+    this.name = 'ListenError';
   }
 }
 
@@ -22,7 +22,7 @@ export function parseListen(listen: string): ListenTarget {
   if (listen.startsWith('unix:')) return { kind: 'unix', path: listen.slice('unix:'.length) };
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.includes(':') ? listen : `:${listen}`);
   const port = m === null ? NaN : Number(m[3]);
-  if (m === null || port > 65535) throw new HttpListenError(`invalid listen address "${listen}": expected HOST:PORT, [IPv6]:PORT, :PORT or unix:/path`);
+  if (m === null || port > 65535) throw new ListenError(`invalid listen address "${listen}": expected HOST:PORT, [IPv6]:PORT, :PORT or unix:/path`);
   const host = m[1] ?? m[2];
   return { kind: 'tcp', host: host === '' ? undefined : host, port };
 }
@@ -41,9 +41,9 @@ export async function removeStaleSocket(path: string): Promise<void> {
     isSocket = (await lstat(path)).isSocket();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new HttpListenError(`cannot inspect ${path}: ${(e as Error).message}`, { cause: e });
+    throw new ListenError(`cannot inspect ${path}: ${(e as Error).message}`, { cause: e });
   }
-  if (!isSocket) throw new HttpListenError(`${path} exists and is not a socket: refusing to replace it`);
+  if (!isSocket) throw new ListenError(`${path} exists and is not a socket: refusing to replace it`);
   const live = await new Promise<boolean>((resolve) => {
     const probe = connect(path);
     probe.once('connect', () => { probe.destroy(); resolve(true); });
@@ -51,6 +51,22 @@ export async function removeStaleSocket(path: string): Promise<void> {
     // Accepted into a backlog but never answered: something is there, leave it alone.
     probe.setTimeout(1_000, () => { probe.destroy(); resolve(true); });
   });
-  if (live) throw new HttpListenError(`another process is listening on ${path}`);
+  if (live) throw new ListenError(`another process is listening on ${path}`);
   await rm(path, { force: true });
+}
+
+/** Listen on `listen` (removing a stale unix socket first); resolves with the bound address as text. */
+export async function bind(server: Server, listen: string): Promise<string> {
+  const target = parseListen(listen);
+  if (target.kind === 'unix') await removeStaleSocket(target.path);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error): void => reject(new ListenError(`cannot listen on ${listen}: ${e.message}`, { cause: e }));
+    server.once('error', onError);
+    const listening = (): void => { server.off('error', onError); resolve(); };
+    if (target.kind === 'unix') server.listen(target.path, listening);
+    else if (target.host === undefined) server.listen(target.port, listening);
+    else server.listen(target.port, target.host, listening);
+  });
+  if (target.kind === 'unix') await chmod(target.path, 0o660);
+  return formatAddress(server.address(), target);
 }
