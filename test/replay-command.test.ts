@@ -1,0 +1,100 @@
+/** `replay`: dead-lettered entries go out again, to their destination or to another one. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { AckGroup } from '../src/delivery/ack.ts';
+import { Pipeline } from '../src/delivery/pipeline.ts';
+import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import { createSink } from '../src/sinks/index.ts';
+import { RelayMetrics } from '../src/telemetry/metrics.ts';
+import { MAIN } from './support/daemon.ts';
+import { generate, idOf } from './support/kong.ts';
+import { configFromYaml, quietLogger, tempDir } from './support/pipeline.ts';
+
+const receivers: WebhookReceiver[] = [];
+after(async () => { await Promise.all(receivers.map((r) => r.close())); });
+
+function yaml(dir: string, hook: WebhookReceiver): string {
+  return `
+sources: { t: { type: file, paths: ["${dir}/*.log"] } }
+workspaces: { "*": { to: [strict] } }
+rules: [{ name: puts, when: { methods: [PUT] }, to: [other] }]
+destinations:
+  strict: { type: webhook, url: "${hook.url}/strict", batch: { max_wait: 10ms } }
+  other: { type: webhook, url: "${hook.url}/other", batch: { max_wait: 10ms } }
+state_dir: ${dir}/state
+`;
+}
+
+/** Make a dead-letter file the way the daemon does: a destination that answers 400. */
+async function deadLetterFile(dir: string, hook: WebhookReceiver, count: number): Promise<{ file: string; ids: string[] }> {
+  hook.fault = (req) => (req.url === '/strict' ? { status: 400 } : null);
+  const config = configFromYaml(yaml(dir, hook), dir);
+  const log = quietLogger();
+  const pipeline = new Pipeline(config, (d) => createSink(d, log), new RelayMetrics('t', 'node'), log);
+  const entries = generate(count, { seed: 21 });
+  const group = new AckGroup(false);
+  for (const e of entries) pipeline.ingest(e.text, group, new RelayMetrics('t', 'node').source('t'));
+  group.seal();
+  await group.whenDone();
+  await pipeline.drain(Date.now() + 1000);
+  const dlqDir = path.join(dir, 'state', 'dead-letter', 'strict');
+  const [name] = readdirSync(dlqDir);
+  hook.fault = null;
+  return { file: path.join(dlqDir, name), ids: entries.map((e) => e.id) };
+}
+
+function replay(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [MAIN, 'replay', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    p.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+describe('kong-log-relay replay', () => {
+  it('re-sends each dead-lettered entry once to its destination, byte for byte', async () => {
+    const dir = tempDir();
+    const hook = await WebhookReceiver.start();
+    receivers.push(hook);
+    const { file, ids } = await deadLetterFile(dir, hook, 40);
+    writeFileSync(path.join(dir, 'config.yaml'), yaml(dir, hook));
+    const r = await replay(['-c', path.join(dir, 'config.yaml'), file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /replayed 40 entries: 40 delivered, 0 dead-lettered again, 0 skipped/);
+    assert.deepEqual(hook.entries('/strict').map(idOf), ids, 'in the original order');
+    const original = new Map(generate(40, { seed: 21 }).map((e) => [e.id, e.text]));
+    for (const text of hook.entries('/strict')) assert.equal(text, original.get(idOf(text)));
+  });
+
+  it('--to sends them to another destination; a broken line is skipped and reported', async () => {
+    const dir = tempDir();
+    const hook = await WebhookReceiver.start();
+    receivers.push(hook);
+    const { file, ids } = await deadLetterFile(dir, hook, 10);
+    const { appendFileSync } = await import('node:fs');
+    appendFileSync(file, 'not a record\n');
+    writeFileSync(path.join(dir, 'config.yaml'), yaml(dir, hook));
+    const before = hook.count('/other');
+    const r = await replay(['-c', path.join(dir, 'config.yaml'), file, '--to', 'other']);
+    assert.equal(r.code, 1, 'exit 1: something was skipped');
+    assert.match(r.stderr, /line 11: not a dead-letter record/);
+    assert.equal(hook.count('/other') - before, 10);
+    assert.deepEqual(hook.entries('/other').slice(-10).map(idOf), ids);
+    assert.equal(hook.count('/strict'), 0);
+  });
+
+  it('an unknown --to destination is a clear error', async () => {
+    const dir = tempDir();
+    const hook = await WebhookReceiver.start();
+    receivers.push(hook);
+    writeFileSync(path.join(dir, 'config.yaml'), yaml(dir, hook));
+    writeFileSync(path.join(dir, 'dlq.ndjson'), '');
+    const r = await replay(['-c', path.join(dir, 'config.yaml'), path.join(dir, 'dlq.ndjson'), '--to', 'nope']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--to nope: no such destination \(have: strict, other\)/);
+  });
+});
