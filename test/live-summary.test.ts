@@ -1,0 +1,20 @@
+/** The one-line summary `run` prints on a TTY: rates, buffered, dead-lettered, dropped. */
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { it } from 'node:test';
+import { RelayMetrics } from '../src/telemetry/metrics.ts';
+import { LiveSummary } from '../src/telemetry/summary.ts';
+
+it('summarizes intake and delivery rates, what is buffered and what was dead-lettered or dropped', () => {
+  const metrics = new RelayMetrics('t', 'node');
+  const summary = new LiveSummary(metrics, new PassThrough(), 60_000);
+  metrics.source('tail').received = 500;
+  metrics.source('http').received = 100;
+  metrics.destination('a').delivered = 300;
+  metrics.destination('a').deadLettered.rejected = 4;
+  metrics.destination('b').dropped.buffer_full_drop_newest = 2;
+  metrics.gauges.set('a', () => ({ bufferedEvents: 7, bufferedBytes: 1, inFlight: 1, blocking: false }));
+  const line = summary.line(metrics);
+  summary.stop();
+  assert.match(line, /^in \d+\/s {2}out \d+\/s {2}buffered 7 {2}dead-lettered 4 {2}dropped 2$/);
+});
