@@ -63,8 +63,12 @@ export class DeadLetterWriter {
       await file.datasync();
       this.#fileBytes += bytes;
     } catch (e) {
-      // The file may hold a partial line now: start a new one on the next try.
-      await this.#closeFile();
+      // The append may have left part of a record (disk full mid-write). Cut the file back to its
+      // last whole record and keep writing to it: starting a new file per failed try would leave
+      // that torn line behind, and each empty new file would count against max_files and rotate
+      // real dead letters away while the disk stays full. Only a file that cannot be cut is given up.
+      const cut = await file.truncate(this.#fileBytes).then(() => true, () => false);
+      if (!cut) await this.#closeFile();
       throw e;
     }
   }

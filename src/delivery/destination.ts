@@ -121,8 +121,10 @@ export class Destination {
 
   #setBlocking(blocking: boolean): void {
     this.#blocking = blocking;
-    if (blocking) this.#log.warn({ buffered: this.#queue.length, bytes: this.#queuedBytes }, 'buffer full: holding sources back until this destination catches up');
-    else this.#log.info({ buffered: this.#queue.length }, 'buffer has room again: sources resume');
+    // Under sustained overload this flips with every batch sent (tens of times a second):
+    // rate-limited, or the log would be flooded (and cost CPU) exactly when the relay is busiest.
+    if (blocking) this.#limited.warn('buffer-full', { buffered: this.#queue.length, bytes: this.#queuedBytes }, 'buffer full: holding sources back until this destination catches up');
+    else this.#log.debug({ buffered: this.#queue.length }, 'buffer has room again: sources resume');
     this.#hooks.onBlockingChange(this);
   }
 

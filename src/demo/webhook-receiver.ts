@@ -98,6 +98,14 @@ export class WebhookReceiver {
   }
 
   #accept(req: IncomingMessage, res: ServerResponse, chunks: Buffer[]): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (!this.#record && req.headers['content-encoding'] === undefined && String(req.headers['content-type'] ?? '').includes('ndjson')) {
+      // Counting only (benchmarks): decoding hundreds of MB/s into strings (or even joining the
+      // chunks) just to count lines would make the receiver the bottleneck of the relay it measures.
+      this.accepted.set(path, (this.accepted.get(path) ?? 0) + countLines(chunks));
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
     const raw = Buffer.concat(chunks);
     let body: string;
     try {
@@ -108,7 +116,6 @@ export class WebhookReceiver {
     }
     const entries = splitBody(body, String(req.headers['content-type'] ?? ''));
     if (entries === null) { res.writeHead(400).end('bad body'); return; }
-    const path = (req.url ?? '/').split('?')[0];
     this.accepted.set(path, (this.accepted.get(path) ?? 0) + entries.length);
     if (this.#record) this.requests.push({ path, method: req.method ?? '', headers: req.headers, raw, entries });
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
@@ -141,4 +148,24 @@ function splitBody(body: string, contentType: string): string[] | null {
     return out;
   }
   return [body];
+}
+
+/** Lines of an NDJSON body with something besides ASCII whitespace (what splitBody keeps), counted on the bytes. */
+function countLines(chunks: readonly Buffer[]): number {
+  let count = 0;
+  let blank = true;
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (c === 0x0a) { if (!blank) count++; blank = true; }
+      else if (blank && c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0b && c !== 0x0c) {
+        blank = false;
+        // The rest of the line cannot make it blank again: jump to its end.
+        const nl = chunk.indexOf(0x0a, i + 1);
+        if (nl < 0) break;
+        i = nl - 1;
+      }
+    }
+  }
+  return blank ? count : count + 1;
 }

@@ -1667,6 +1667,64 @@ export function scanArrayElements(text: string, start?: number, end?: number): I
   return out;
 }
 
+/**
+ * scanArrayElements for a UTF-8 body given as bytes, by the wasm kernel alone: the [start,end)
+ * *byte* offsets of each top-level element, or null when the bytes are not a valid JSON array
+ * (or there is no kernel, or no memory): the caller then takes the text path, which also gives
+ * the exact error. The bytes go into the kernel's memory as they are: its one-byte-per-unit
+ * input only needs non-ASCII to be >= 0x80, which every byte of a non-ASCII UTF-8 sequence (or
+ * of an invalid one) is, and such bytes are valid exactly where non-ASCII characters are, inside
+ * strings. This saves decoding the body into one string (two-byte as soon as one character is
+ * not ASCII) and loading that string back into the kernel's memory.
+ */
+export function scanArrayElementsUtf8(bytes: Uint8Array): Int32Array | null {
+  const k = useWasm ? wasm : null;
+  const n = bytes.length;
+  if (k === null || !ensureMemory(0, 0, n + 64)) return null;
+  const u = gU8;
+  u.set(bytes);
+  u[n] = 0;
+  let pos = 0;
+  while (pos < n && isWs(u[pos])) pos++;
+  if (u[pos] !== 91) return null;
+  pos++;
+  let count = 0;
+  while (isWs(u[pos])) pos++;
+  if (u[pos] === 93) {
+    pos++;
+  } else {
+    for (;;) {
+      stats.kernelScans++;
+      // node -1: nothing tracked, the plan arguments are not used
+      const rel = k.scan(n - pos, 0, planOff, spansOff, textOff + pos, -1, 1);
+      if (rel < 0) return null;
+      const r = pos + rel;
+      if (count + 2 > elemBuf.length) {
+        const bigger = new Int32Array(elemBuf.length * 2);
+        bigger.set(elemBuf);
+        elemBuf = bigger;
+      }
+      elemBuf[count++] = pos;
+      elemBuf[count++] = r;
+      pos = r;
+      while (isWs(u[pos])) pos++;
+      const c = u[pos];
+      if (c === 93) {
+        pos++;
+        break;
+      }
+      if (c !== 44) return null;
+      pos++;
+      while (isWs(u[pos])) pos++;
+    }
+  }
+  while (pos < n && isWs(u[pos])) pos++;
+  if (pos < n) return null;
+  const out = elemBuf.slice(0, count);
+  if (elemBuf.length > 65536) elemBuf = new Int32Array(64); // do not keep a huge buffer alive
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------
 // Decoding.
 

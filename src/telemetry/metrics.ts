@@ -77,7 +77,7 @@ export class RelayMetrics {
     counter('events_invalid_total', 'Entries that were not valid Kong JSON entries (dead-lettered at the source), by reason.', ['source', 'reason'], perSourceBy((s) => s.invalid, 'reason'));
     counter('events_unrouted_total', 'Entries that no rule or workspace sent anywhere.', ['source'], perSource((s) => s.unrouted));
     counter('file_bytes_read_total', 'Bytes read from log files.', ['source'], perSource((s) => s.bytesRead));
-    counter('file_bytes_abandoned_total', 'Bytes left unread in files that were given up (deleted or rotated away before they were read).', ['source'], perSource((s) => s.bytesAbandoned));
+    counter('file_bytes_abandoned_total', 'Bytes left unread in files that were given up (deleted or rotated away before they were read); for a file truncated in place a lower bound.', ['source'], perSource((s) => s.bytesAbandoned));
     counter('checkpoint_write_errors_total', 'Checkpoint writes that failed (the checkpoint stays where it was).', ['source'], perSource((s) => s.checkpointErrors));
     counter('source_paused_seconds_total', 'Time a source spent paused by backpressure.', ['source'], perSource((s) => s.pausedMs / 1000));
     counter('http_requests_total', 'Requests to HTTP sources, by answer status.', ['source', 'status'], perSourceBy((s) => s.httpRequests, 'status'));

@@ -10,6 +10,7 @@ import type { WebhookDestination } from '../../config/resolve.ts';
 import type { KongEvent } from '../../event/kong-event.ts';
 import { VERSION } from '../../version.ts';
 import { WebhookSigner } from './signing.ts';
+import { utf8Join } from './utf8-join.ts';
 import type { WebhookTarget } from './target.ts';
 
 const gzipAsync = promisify(gzip);
@@ -59,9 +60,9 @@ export class WebhookRequestBuilder {
       case 'json':
         return events.map((e, i) => ({ indices: [i], events: [e], payload: Buffer.from(e.text, 'utf8') }));
       case 'json_array':
-        return [{ indices: events.map((_, i) => i), events, payload: Buffer.from(`[${joinTexts(events, ',')}]`, 'utf8') }];
+        return [{ indices: events.map((_, i) => i), events, payload: utf8Join(texts(events), '[', ',', ']') }];
       case 'ndjson':
-        return [{ indices: events.map((_, i) => i), events, payload: Buffer.from(`${joinTexts(events, '\n', oneLine)}\n`, 'utf8') }];
+        return [{ indices: events.map((_, i) => i), events, payload: utf8Join(texts(events, oneLine), '', '\n', '\n') }];
     }
   }
 
@@ -95,10 +96,10 @@ export class WebhookRequestBuilder {
   }
 }
 
-function joinTexts(events: readonly KongEvent[], separator: string, map: (text: string) => string = (t) => t): string {
-  // One string concatenation pass; the texts are the entries as Kong wrote them.
-  let out = '';
-  for (let i = 0; i < events.length; i++) out += i === 0 ? map(events[i].text) : separator + map(events[i].text);
+/** The entries' texts as Kong wrote them (never re-serialized), optionally mapped. */
+function texts(events: readonly KongEvent[], map?: (text: string) => string): string[] {
+  const out = new Array<string>(events.length);
+  for (let i = 0; i < events.length; i++) out[i] = map === undefined ? events[i].text : map(events[i].text);
   return out;
 }
 

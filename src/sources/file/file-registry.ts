@@ -215,9 +215,9 @@ export class FileRegistry {
   async #truncated(file: TrackedFile, size: number, now: number): Promise<void> {
     const lost = Math.max(0, file.size - file.readOffset);
     this.#stats.bytesAbandoned += lost;
-    const what = lost > 0 ? `; ${lost} bytes written before the truncation were never read (counted in file_bytes_abandoned_total)` : '';
+    // Only the bytes seen before the truncation are known: what was written after the last look is gone unseen, so the count is a lower bound.
     this.#log.warn({ file: file.path, previousSize: file.size, size, offset: file.readOffset, lostBytes: lost },
-      `log file was truncated or rewritten in place (copytruncate rotation?): reading it again from its start${what}`);
+      `log file was truncated or rewritten in place (copytruncate rotation?): reading it again from its start; lines not read before the truncation are lost (at least ${lost} bytes, counted in file_bytes_abandoned_total; more if it grew since the last poll): prefer rename rotation`);
     file.size = size;
     file.lastGrowthAt = now;
     file.restartAtZero(CHUNK_BYTES);

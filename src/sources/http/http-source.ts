@@ -16,6 +16,7 @@
  * sockets are open at once (node closes further ones at accept; counted, logged).
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { rm } from 'node:fs/promises';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
@@ -50,7 +51,6 @@ const INTAKE_ROUTE = '/intake';
 const OTHER_ROUTE = '/other';
 const JSON_TYPE = 'application/json';
 const ACCEPTED_TYPES = ['application/json', 'application/x-ndjson'] as const;
-const UTF8 = new TextDecoder('utf-8');
 const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 type HeaderMap = Record<string, string>;
@@ -134,6 +134,24 @@ export class HttpSource implements Source {
       this.#droppedConnections++;
       this.#limited.warn('drop', { maxConnections: this.#maxConnections }, 'http source: too many open connections, closing a new one at accept');
     });
+    // node's headers timeout starts at a request's first byte: a connection that never sends one
+    // would hold one of the maxConnections slots forever (a few hundred idle sockets would lock
+    // Kong out). It gets headers_timeout to bring a whole request head. (A timer cleared by the
+    // first request, not a 'data' listener, which would take node's parser off its fast path.)
+    if (headersTimeoutMs > 0) {
+      const silent = new WeakMap<Socket, NodeJS.Timeout>();
+      server.on('connection', (socket: Socket) => {
+        // Answered like node's own headers timeout (408, counted, logged).
+        const timer = setTimeout(() => this.#onClientError(Object.assign(new Error('no request head within headers_timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket), headersTimeoutMs);
+        timer.unref();
+        silent.set(socket, timer);
+        socket.once('close', () => clearTimeout(timer));
+      });
+      server.on('request', (req: IncomingMessage) => {
+        const timer = silent.get(req.socket);
+        if (timer !== undefined) { clearTimeout(timer); silent.delete(req.socket); }
+      });
+    }
     return server;
   }
 
@@ -251,7 +269,8 @@ export class HttpSource implements Source {
       if (body.kind === 'bad_gzip') result = await this.#intake.takeUndecodable(body.head, body.error, remote);
       else {
         // Invalid UTF-8 is replaced (U+FFFD), never fatal: Kong passes raw bytes through unvalidated.
-        const taken = this.#intake.take(UTF8.decode(body.bytes), format, remote);
+        // Given as bytes: each entry is decoded on its own (see splitEntryBytes).
+        const taken = this.#intake.take(body.bytes, format, remote);
         result = taken instanceof Promise ? await taken : taken;
       }
     } finally {

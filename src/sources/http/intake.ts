@@ -23,7 +23,8 @@
 import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
 import { AckGroup } from '../../delivery/ack.ts';
 import type { DeadLetterRecord } from '../../delivery/dead-letter.ts';
-import { isProblem, splitEntries, type BodyFormat, type EntryText } from '../../event/entries.ts';
+import { Buffer } from 'node:buffer';
+import { isProblem, splitEntries, splitEntryBytes, type BodyFormat, type EntryText } from '../../event/entries.ts';
 import { FieldPlan, JsonSyntaxError, scanArrayElements, scanObject } from '../../event/json-scan.ts';
 import type { SourceContext } from '../source.ts';
 import { RateLimitedLog } from '../../telemetry/log.ts';
@@ -79,25 +80,37 @@ export function maxEntriesPerBody(maxBodyBytes: number): number {
   return Math.max(10_000, Math.floor(maxBodyBytes / 256));
 }
 
-/** 0 when `body` holds at most `max` entries, else (at least) how many it holds; checked before any split. */
-export function countOverMax(body: string, format: BodyFormat, max: number): number {
+/**
+ * 0 when `body` (decoded, or its UTF-8 bytes) holds at most `max` entries, else (at least) how
+ * many it holds; checked before any split.
+ */
+export function countOverMax(body: string | Uint8Array, format: BodyFormat, max: number): number {
   // Each entry takes at least two characters (itself and a separator): short bodies cannot be over.
   if (body.length <= 2 * max) return 0;
+  // On bytes, indexOf of a byte value is a memchr (a Kong batch of 100 entries has some 6000 commas to count).
+  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const separator = format === 'ndjson' ? '\n' : ',';
   let separators = 0;
-  for (let i = body.indexOf(separator); i >= 0 && separators < max; i = body.indexOf(separator, i + 1)) separators++;
+  if (typeof text === 'string') {
+    for (let i = text.indexOf(separator); i >= 0 && separators < max; i = text.indexOf(separator, i + 1)) separators++;
+  } else {
+    const byte = separator.charCodeAt(0);
+    for (let i = text.indexOf(byte); i >= 0 && separators < max; i = text.indexOf(byte, i + 1)) separators++;
+  }
   if (separators < max) return 0;
   if (format === 'ndjson') return separators + 1;
-  // Commas inside entries count too: only an exact count of the array's elements tells.
-  if (body.trimStart().charCodeAt(0) !== 0x5b /* [ */) return 0;
-  const spans = scanArrayElements(body);
+  // Commas inside entries count too: only an exact count of the array's elements tells. (The
+  // Latin-1 view of the bytes, one character per byte, has the same elements as the decoded text.)
+  const whole = typeof text === 'string' ? text : text.toString('latin1');
+  if (whole.trimStart().charCodeAt(0) !== 0x5b /* [ */) return 0;
+  const spans = scanArrayElements(whole);
   if (spans instanceof JsonSyntaxError) return 0; // one problem entry for the split
   return spans.length / 2 > max ? spans.length / 2 : 0;
 }
 
-/** Split a body and sort its entries; see the module comment for what is checked when. */
-export function sortEntries(body: string, format: BodyFormat, maxEntryBytes: number): SortedEntries {
-  const entries = splitEntries(body, format);
+/** Split a body (decoded, or its UTF-8 bytes) and sort its entries; see the module comment for what is checked when. */
+export function sortEntries(body: string | Uint8Array, format: BodyFormat, maxEntryBytes: number): SortedEntries {
+  const entries = typeof body === 'string' ? splitEntries(body, format) : splitEntryBytes(body, format);
   const good: EntryText[] = [];
   const bad: BadEntry[] = [];
   const several = entries.length > 1;
@@ -153,8 +166,11 @@ export class Intake {
     this.#maxEntries = maxEntriesPerBody(config.maxBodyBytes);
   }
 
-  /** Take a decoded body. Synchronous (no promise) when it holds no bad entry: the hot path. */
-  take(body: string, format: BodyFormat, remote: string): IntakeResult | Promise<IntakeResult> {
+  /**
+   * Take a body: decoded, or its UTF-8 bytes (faster: see splitEntryBytes). Synchronous (no
+   * promise) when it holds no bad entry: the hot path.
+   */
+  take(body: string | Uint8Array, format: BodyFormat, remote: string): IntakeResult | Promise<IntakeResult> {
     const over = countOverMax(body, format, this.#maxEntries);
     if (over > 0) {
       this.#limited.warn('too_many_entries', { remote, entries: over, max: this.#maxEntries }, 'http source: body with too many entries refused (413)');

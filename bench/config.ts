@@ -1,0 +1,81 @@
+/**
+ * Relay configs of the benchmark cases, as YAML files: the routing every pipeline case shares
+ * (a PUT/PATCH path-regex rule, workspace routing and "*"), a source (file or http) and the
+ * destinations (webhooks on the peer's receiver, or an SNS topic on the emulator).
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** The webhook paths of the bench routing; the receiver counts per path. */
+export type BenchRoute = 'global' | 'payments' | 'search' | 'profile';
+export const BENCH_ROUTES: readonly BenchRoute[] = ['global', 'payments', 'search', 'profile'];
+
+/** The rule's path regex (also used by input.ts to compute the expected counts). */
+export const PROFILE_PATH = /^\/profile\/\d+$/;
+
+export const HTTP_TOKEN = 'bench-token';
+
+export type SourceSpec =
+  | { readonly kind: 'file'; readonly file: string }
+  | { readonly kind: 'http' };
+
+export type DestinationSpec =
+  /** Four webhooks (one per route) on `url`; `extra` is YAML added to each (batch, buffer, …). */
+  | { readonly kind: 'webhook'; readonly url: string; readonly extra?: string }
+  /** Every entry to one SNS topic (the rule and workspaces still run, with no destination of their own). */
+  | { readonly kind: 'sns'; readonly endpoint: string; readonly topicArn: string };
+
+const ROUTING = String.raw`
+workspaces:
+  payments: { to: [payments_hook] }
+  search: { to: [search_hook] }
+  "*": { to: [global_hook] }
+rules:
+  - name: profile-updated
+    when: { methods: [PUT, PATCH], path: '^/profile/\d+$', status: [2xx] }
+    unless: { path: '/avatar$' }
+    to: [profile_hook]
+`;
+
+const SNS_ROUTING = String.raw`
+workspaces:
+  payments: {}
+  search: {}
+  "*": { to: [all_topic] }
+rules:
+  - name: profile-updated
+    when: { methods: [PUT, PATCH], path: '^/profile/\d+$', status: [2xx] }
+    unless: { path: '/avatar$' }
+    to: [all_topic]
+`;
+
+function sourceYaml(s: SourceSpec): string {
+  if (s.kind === 'file') return `sources:\n  kong_file: { type: file, paths: [${JSON.stringify(s.file)}], start_at: beginning }\n`;
+  return `sources:\n  kong_http: { type: http, listen: "127.0.0.1:0", path: /kong, auth: { bearer: ${HTTP_TOKEN} } }\n`;
+}
+
+function destinationsYaml(d: DestinationSpec): string {
+  if (d.kind === 'sns') {
+    return `${SNS_ROUTING}destinations:\n  all_topic: { type: sns, topic_arn: ${JSON.stringify(d.topicArn)}, endpoint: ${JSON.stringify(d.endpoint)}, message_attributes: { method: "{request.method}", workspace: "{workspace}" } }\n`;
+  }
+  const extra = d.extra === undefined || d.extra === '' ? '' : `, ${d.extra}`;
+  const hook = (name: string, route: BenchRoute): string => `  ${name}: { type: webhook, url: ${JSON.stringify(`${d.url}/${route}`)}, encoding: ndjson${extra} }\n`;
+  return `${ROUTING}destinations:\n${hook('profile_hook', 'profile')}${hook('payments_hook', 'payments')}${hook('search_hook', 'search')}${hook('global_hook', 'global')}`;
+}
+
+/**
+ * Write the config file for a case into `dir` (also its state_dir); returns its path. `logLevel`:
+ * the overload case expects warnings (buffer full, drops) and only wants errors.
+ */
+export function writeBenchConfig(dir: string, source: SourceSpec, destination: DestinationSpec, logLevel: 'warn' | 'error' = 'warn'): string {
+  const yaml = `${sourceYaml(source)}${destinationsYaml(destination)}
+state_dir: ${JSON.stringify(path.join(dir, 'state'))}
+defaults: { dead_letter: { dir: ${JSON.stringify(path.join(dir, 'dead-letter'))} } }
+shutdown_timeout: 10s
+admin: false
+log: { level: ${logLevel}, format: json }
+`;
+  const file = path.join(dir, 'relay.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}

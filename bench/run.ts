@@ -1,0 +1,163 @@
+/**
+ * `npm run bench`: runs the benchmark cases, each in its own child process (the relay's CPU
+ * time and peak RSS are its own; receivers and load clients run in a peer process on the other
+ * core), interleaving the JSON.parse baseline right before each pipeline, prints a table and
+ * writes bench/results.md.
+ *
+ *   npm run bench                       every case
+ *   npm run bench -- p1 p2b             selected cases (baselines are added as needed)
+ *   npm run bench -- --quick            smaller input, shorter runs, one round (~40 s)
+ *   npm run bench -- --rounds 3         rounds of each pair (baseline, case); the best of each is kept
+ *   npm run bench -- p1 --profile       also write a CPU profile of each timed part and summarize it
+ *   npm run bench -- --no-pin           do not pin processes to cores (no taskset)
+ *   npm run bench -- --no-write         do not rewrite bench/results.md
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { CaseParams, CaseResult } from './case-support.ts';
+import { cacheDir, ensureInput, type BenchInput } from './input.ts';
+import { RELAY_CPU, startScript } from './peer-protocol.ts';
+import { formatProfile } from './profile-summary.ts';
+import { renderResults, type Row } from './report.ts';
+
+export type CaseName = 'p1' | 'p2' | 'p2b' | 'p3' | 'overload';
+const CASES: readonly CaseName[] = ['p1', 'p2', 'p2b', 'p3', 'overload'];
+
+interface Settings {
+  readonly cases: readonly CaseName[];
+  readonly quick: boolean;
+  readonly rounds: number;
+  readonly pin: boolean;
+  readonly profileDir: string | undefined;
+  readonly write: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Settings {
+  const cases: CaseName[] = [];
+  let quick = false;
+  let pin = true;
+  let profile = false;
+  let write = true;
+  let rounds: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') quick = true;
+    else if (a === '--rounds') rounds = Math.max(1, Number(argv[++i]) || 1);
+    else if (a === '--no-pin') pin = false;
+    else if (a === '--profile') profile = true;
+    else if (a === '--no-write') write = false;
+    else if ((CASES as readonly string[]).includes(a)) cases.push(a as CaseName);
+    else throw new Error(`unknown argument ${a}: expected cases (${CASES.join(', ')}) or --quick, --rounds N, --profile, --no-pin, --no-write`);
+  }
+  if (pin && spawnSync('taskset', ['-c', '0', 'true']).status !== 0) {
+    process.stderr.write('taskset is not available: processes are not pinned to cores\n');
+    pin = false;
+  }
+  const profileDir = profile ? path.join(cacheDir(), 'profiles') : undefined;
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+  return {
+    cases: cases.length === 0 ? CASES : cases, quick, pin, profileDir, rounds: rounds ?? (quick || profile ? 1 : 2),
+    write: write && (cases.length === 0 || cases.length === CASES.length),
+  };
+}
+
+/** Run one case script in its own process (pinned to the relay's core) and wait for its result. */
+function runScript(script: string, params: CaseParams): Promise<CaseResult> {
+  return new Promise((resolve, reject) => {
+    const child = startScript(script, [JSON.stringify(params)], params.pin ? RELAY_CPU : null);
+    let result: CaseResult | null = null;
+    child.on('message', (m: { result?: CaseResult }) => { if (m.result !== undefined) result = m.result; });
+    child.on('exit', (code) => {
+      if (result !== null) resolve(result);
+      else reject(new Error(`${script} exited with ${code} without a result`));
+    });
+  });
+}
+
+interface Step {
+  readonly key: string;
+  readonly script: string;
+  readonly options: Record<string, string | number | boolean>;
+}
+
+/**
+ * The groups of a run, in order: each pipeline with the baseline it is compared with, run right
+ * before it. A group's steps are repeated `rounds` times in turn (b1, p1, b1, p1, …).
+ */
+function plan(s: Settings): Step[][] {
+  const q = s.quick;
+  const baseline1: Step = { key: 'b1', script: 'baseline.js', options: { mode: 'parse' } };
+  const groups: Step[][] = [[{ key: 'b2', script: 'baseline.js', options: { mode: 'split' } }]];
+  const oneEntry = { perRequest: 1, entries: q ? 10_000 : 30_000, connections: 8 };
+  for (const c of s.cases) {
+    switch (c) {
+      case 'p1': groups.push([baseline1, { key: 'p1', script: 'p1-file-webhook.js', options: {} }]); break;
+      case 'p2': groups.push([baseline1, { key: 'p2', script: 'p2-http-webhook.js', options: { perRequest: 100, connections: 4 } }]); break;
+      case 'p2b': groups.push([{ key: 'bare', script: 'http-bare.js', options: oneEntry }, { key: 'p2b', script: 'p2-http-webhook.js', options: oneEntry }]); break;
+      case 'p3': groups.push([baseline1, { key: 'p3', script: 'p3-file-sns.js', options: { entries: q ? 5_000 : 20_000 } }]); break;
+      case 'overload':
+        for (const policy of ['block', 'drop_newest']) {
+          groups.push([{ key: `overload-${policy}`, script: 'overload.js', options: { policy, seconds: q ? 4 : 8 } }]);
+        }
+        break;
+    }
+  }
+  if (!groups.some((g) => g.some((x) => x.key === 'b1'))) groups.push([baseline1]);
+  return groups;
+}
+
+/** The best round (most entries/s; for overload, the one with the highest peak RSS: the worst case). */
+function best(results: readonly CaseResult[], key: string): CaseResult {
+  const rate = (r: CaseResult): number => r.entries / r.ms;
+  return results.reduce((a, b) => {
+    if (key.startsWith('overload')) return b.maxRssMb > a.maxRssMb ? b : a;
+    if (a.complete !== b.complete) return a.complete ? a : b;
+    return rate(b) > rate(a) ? b : a;
+  });
+}
+
+async function main(): Promise<void> {
+  const settings = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const input: BenchInput = ensureInput({ entries: settings.quick ? 50_000 : 200_000, seed: 7 }, (file) => {
+    process.stdout.write(`generating the input once (cached for later runs): ${file}\n`);
+  });
+  process.stdout.write(`input: ${input.entries} Kong 3.7 entries, ${(input.bytes / 2 ** 20).toFixed(0)} MiB (${Math.round(input.bytes / input.entries)} B/entry), ${input.file}\n`);
+  const rows: Row[] = [];
+  for (const group of plan(settings)) {
+    const rounds = group.some((x) => x.key.startsWith('overload')) ? 1 : settings.rounds;
+    const results = group.map((): CaseResult[] => []);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, step] of group.entries()) {
+        const params: CaseParams = { input, pin: settings.pin, options: step.options, profileDir: settings.profileDir };
+        process.stdout.write(`  running ${step.key}${rounds > 1 ? ` (round ${round + 1}/${rounds})` : ''}… `);
+        const result = await runScript(step.script, params);
+        results[i].push(result);
+        process.stdout.write(`${Math.round(result.entries / (result.ms / 1000))} entries/s${result.complete ? '' : ' (INCOMPLETE)'}\n`);
+        if (settings.profileDir !== undefined && !step.key.startsWith('b')) {
+          process.stdout.write(`${formatProfile(path.join(settings.profileDir, `${profileName(step)}.cpuprofile`), 25)}\n`);
+        }
+      }
+    }
+    group.forEach((step, i) => rows.push({ key: step.key, result: best(results[i], step.key), rounds: results[i].length }));
+  }
+  const report = renderResults(rows, { pinned: settings.pin, quick: settings.quick, rounds: settings.rounds, input, seconds: (Date.now() - started) / 1000 });
+  process.stdout.write(`\n${report.table}\n`);
+  if (settings.write) {
+    const file = path.join(import.meta.dirname, '../../bench/results.md');
+    writeFileSync(file, report.markdown);
+    process.stdout.write(`\nwritten: bench/results.md\n`);
+  }
+}
+
+function profileName(step: Step): string {
+  if (step.key === 'bare') return 'http-bare';
+  if (step.key.startsWith('overload')) return step.key;
+  return step.key;
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
