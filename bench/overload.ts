@@ -3,7 +3,7 @@
  * receiver answers its requests after `stallMs` (default 50 ms), batches hold `batchEvents`
  * (default 100) entries and the webhook has its default concurrency (4), so it drains about
  * 4 × 100 / 50 ms = 8k entries/s while the file source reads about ten times that. The other
- * three webhooks answer at once. Buffers are the defaults (100k events / 64 MiB per
+ * three webhooks answer at once. Buffers are the defaults (100k events / 32 MiB per
  * destination); `policy` is their when_full (block or drop_newest).
  * Runs for `seconds`, then reports peak RSS, peak buffered entries/bytes, how long the source was
  * paused (block) and how many entries were dropped (drop_newest). Not end to end: the input is

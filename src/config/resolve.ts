@@ -105,7 +105,7 @@ export interface ResolvedConfig {
 export const DEFAULT_DELIVERY = {
   batch: { max_events: 500, max_bytes: '1MiB', max_wait: '1s' },
   retry: { initial_delay: '200ms', max_delay: '30s', max_elapsed: '15m' },
-  buffer: { max_events: 100_000, max_bytes: '64MiB', when_full: 'block' },
+  buffer: { max_events: 100_000, max_bytes: '32MiB', when_full: 'block' },
   concurrency: 4,
   dead_letter: { max_file_bytes: '100MiB', max_files: 10 },
   timeout: '30s',
