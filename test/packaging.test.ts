@@ -22,7 +22,7 @@ describe('Dockerfile', () => {
     assert.equal([...dockerfile.matchAll(/^FROM /gm)].length, 2);
     assert.match(dockerfile, /^FROM node:24-/m);
     assert.match(dockerfile, /^USER node$/m);
-    assert.match(dockerfile, /^HEALTHCHECK .*\/healthz/m);
+    assert.match(dockerfile, /^HEALTHCHECK [^\n]*\\\n\s*CMD .*\/healthz/m);
     assert.match(dockerfile, /npm ci --omit=dev/);
     assert.match(dockerfile, /^VOLUME \["\/var\/lib\/kong-log-relay"\]/m);
   });
