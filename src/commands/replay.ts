@@ -5,6 +5,7 @@
  * the rules. Exit 0 when everything was delivered, 1 when some were dead-lettered again.
  */
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { formatDiagnostic } from '../config/diagnostics.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -42,11 +43,17 @@ export async function replayCommand(configFile: string, deadLetterFile: string, 
   let read = 0, skipped = 0, sent = 0;
 
   const lines = createInterface({ input: createReadStream(deadLetterFile, { encoding: 'utf8' }), crlfDelay: Infinity });
+  // An invalid line is reported once the next one is read: the last line of a file that does not
+  // end in a newline is a record torn by a crash mid-write, whose entries were never acknowledged
+  // (so they were written again, re-read or retried by Kong): it is noted, not counted as skipped.
+  let invalidLine = 0;
+  const reportInvalid = (): void => { if (invalidLine > 0) { skipped++; warn(`line ${invalidLine}: not a dead-letter record (invalid JSON), skipped`); invalidLine = 0; } };
   try {
     for await (const line of lines) {
       if (line.trim() === '') continue;
       read++;
-      if (scanObject(line, RECORD_PLAN, spans) !== null) { skipped++; warn(`line ${read}: not a dead-letter record (invalid JSON), skipped`); continue; }
+      reportInvalid();
+      if (scanObject(line, RECORD_PLAN, spans) !== null) { invalidLine = read; continue; }
       const eventText = spans[0] >= 0 ? line.slice(spans[0], spans[1]) : spans[2] >= 0 ? decodeString(line, spans[2], spans[3]) : undefined;
       if (eventText === undefined) { skipped++; warn(`line ${read}: record has no event, skipped`); continue; }
       const recorded = spans[4] >= 0 ? decodeString(line, spans[4], spans[5]) : undefined;
@@ -63,6 +70,11 @@ export async function replayCommand(configFile: string, deadLetterFile: string, 
     await pipeline.drain(Date.now() + config.shutdownTimeoutMs);
     return 1;
   }
+  if (invalidLine > 0 && !(await endsWithNewline(deadLetterFile))) {
+    warn(`line ${invalidLine}: incomplete last record (torn by a crash or a full disk while it was written; its entries were never acknowledged), ignored`);
+    invalidLine = 0;
+  }
+  reportInvalid();
   group.seal();
   const timer = setInterval(() => progress.update(sent, metrics), 500);
   await group.whenDone();
@@ -73,6 +85,19 @@ export async function replayCommand(configFile: string, deadLetterFile: string, 
   return totals.deadLettered > 0 || skipped > 0 ? 1 : 0;
 
   function warn(message: string): void { progress.clear(); process.stderr.write(`kong-log-relay replay: ${message}\n`); }
+}
+
+async function endsWithNewline(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return true;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return last[0] === 0x0a;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** One self-rewriting status line on a TTY; plain lines elsewhere only at the end. */

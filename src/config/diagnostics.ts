@@ -42,7 +42,9 @@ export function formatPath(path: ConfigPath): string {
 /** `FILE:LINE:COL: error KLR_…: path: message` — one line per problem, grep- and editor-friendly. */
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.file === undefined ? '' : `${d.file}:${d.line ?? 1}:${d.col ?? 1}: `;
-  return `${where}${d.severity} ${d.code}: ${formatPath(d.path)}: ${d.message}`;
+  // Messages quote config text (key names, regexes): a control character in it must not break the one line.
+  const message = d.message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+  return `${where}${d.severity} ${d.code}: ${formatPath(d.path)}: ${message}`;
 }
 
 /** Thrown where a config must be valid to go on (run, reload): carries every problem. */

@@ -42,7 +42,8 @@ export function loadConfigText(text: string, file: string, env: Environment = pr
   const diagnostics: Diagnostic[] = [];
   const at = (offset: number): { line: number; col: number } => lineCounter.linePos(offset);
 
-  for (const e of doc.errors) {
+  // A line of garbage can give one syntax error per character: the first ones say what is wrong.
+  for (const e of doc.errors.slice(0, MAX_YAML_ERRORS)) {
     const { line, col } = at(e.pos[0]);
     const duplicate = e.code === 'DUPLICATE_KEY';
     const key = duplicate ? /^["']?([^"':\n]+)/.exec(text.slice(e.pos[0], e.pos[0] + 200))?.[1]?.trim() : undefined;
@@ -51,6 +52,10 @@ export function loadConfigText(text: string, file: string, env: Environment = pr
       message: duplicate ? `duplicate key${key ? ` "${key}"` : ''}: each name may be defined once in a map` : `YAML: ${firstLine(e.message)}`,
       file, line, col,
     });
+  }
+  if (doc.errors.length > MAX_YAML_ERRORS) {
+    const { line, col } = at(doc.errors[MAX_YAML_ERRORS].pos[0]);
+    diagnostics.push({ severity: 'error', code: 'KLR_CONFIG_YAML', path: [], message: `YAML: ${doc.errors.length - MAX_YAML_ERRORS} more syntax errors from here on (fix the first ones)`, file, line, col });
   }
   if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { config: null, diagnostics: sortByPlace(diagnostics) };
 
@@ -90,6 +95,9 @@ export function loadConfigText(text: string, file: string, env: Environment = pr
   const ok = !diagnostics.some((d) => d.severity === 'error');
   return { config: ok ? resolved.config : null, diagnostics: sortByPlace(diagnostics) };
 }
+
+/** YAML syntax errors reported one by one; past this, one line counts the rest. */
+const MAX_YAML_ERRORS = 20;
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$\{/g;
 
@@ -214,7 +222,11 @@ function describeIssue(message: string, code: string): string {
   return message.replace(/^Invalid input: /, '');
 }
 
-function firstLine(s: string): string { return s.split('\n')[0]; }
+/** The first line of a parser message; the parser's own stack overflow on absurd nesting said plainly. */
+function firstLine(s: string): string {
+  if (s.includes('Maximum call stack size exceeded')) return 'nested too deeply to be parsed';
+  return s.split('\n')[0];
+}
 
 function sortByPlace(ds: Diagnostic[]): Diagnostic[] {
   return ds.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));

@@ -1,5 +1,5 @@
 /** Build a real Pipeline from YAML text for tests, with the sinks the test gives. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfigText } from '../../src/config/load.ts';
@@ -10,8 +10,17 @@ import type { Sink } from '../../src/sinks/sink.ts';
 import { createLogger, type Logger } from '../../src/telemetry/log.ts';
 import { RelayMetrics } from '../../src/telemetry/metrics.ts';
 
+const made: string[] = [];
+process.once('exit', () => {
+  if (process.env.KLR_KEEP === '1') return;
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp dir, removed when the test process exits (KLR_KEEP=1 keeps it). */
 export function tempDir(prefix = 'klr-test-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 /** A logger that writes nothing (set KLR_TEST_LOG=1 to see logs). */

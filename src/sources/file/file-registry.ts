@@ -204,8 +204,12 @@ export class FileRegistry {
       this.#limited.warn('fstat', { file: file.path, err: errorText(e) }, 'cannot stat an open log file; trying again at the next poll');
       return;
     }
-    if (st.size < file.size || (st.size !== file.size && !(await file.sameStart()))) await this.#truncated(file, st.size, now);
-    else file.observeSize(st.size, now);
+    if (st.size < file.size || (st.size !== file.size && !(await file.sameStart()))) {
+      // sameStart() read the file again: a truncation racing it makes `st` stale (a size the new
+      // content does not have yet would be taken for truncated again at the next poll).
+      const current = await handle.stat().catch(() => st);
+      await this.#truncated(file, current.size, now);
+    } else file.observeSize(st.size, now);
     if (file.fingerprint.bytes < FINGERPRINT_BYTES && file.size > file.fingerprint.bytes) await file.extendFingerprint();
     if (file.detachedAt === null) return;
     if (!file.following && file.lastGrowthAt - file.detachedAt >= REOPEN_GRACE_MS) this.#stillWritten(file);
