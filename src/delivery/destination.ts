@@ -13,6 +13,8 @@ import type { Ticket } from './ack.ts';
 import { DeadLetterWriter, type DeadLetterRecord } from './dead-letter.ts';
 import { RingQueue } from './queue.ts';
 import { RetryPolicy } from './retry.ts';
+import { errorText } from '../util/errors.ts';
+import { sleep } from '../util/sleep.ts';
 
 export interface DestinationStatus extends DestinationGauges {
   readonly name: string;
@@ -180,7 +182,7 @@ export class Destination {
       try {
         failures = (await this.#sink.send(pending.map((t) => t.event), signal)).failures;
       } catch (e) {
-        const err = e instanceof SinkError ? e : new SinkError(errorMessage(e), { retryable: true, code: 'KLR_SINK_ERROR', cause: e });
+        const err = e instanceof SinkError ? e : new SinkError(errorText(e), { retryable: true, code: 'KLR_SINK_ERROR', cause: e });
         failures = pending.map((_, index) => ({ index, retryable: err.retryable, reason: err.message, retryAfterMs: err.retryAfterMs }));
       }
       const now = Date.now();
@@ -247,8 +249,8 @@ export class Destination {
         for (const t of tickets) t.settle();
         return;
       } catch (e) {
-        this.#lastError = { time: new Date().toISOString(), message: `dead-letter write failed: ${errorMessage(e)}` };
-        this.#limited.error('dead-letter-write', { dir: this.#deadLetters.dir, err: errorMessage(e), entries: tickets.length }, 'cannot write the dead-letter file; the entries stay unacknowledged (file checkpoints do not advance) and the write is retried');
+        this.#lastError = { time: new Date().toISOString(), message: `dead-letter write failed: ${errorText(e)}` };
+        this.#limited.error('dead-letter-write', { dir: this.#deadLetters.dir, err: errorText(e), entries: tickets.length }, 'cannot write the dead-letter file; the entries stay unacknowledged (file checkpoints do not advance) and the write is retried');
         if (!(await sleep(DEAD_LETTER_RETRY_MS, this.#abort.signal))) {
           this.#abandon(tickets, 'dead-letter directory not writable at shutdown');
           return;
@@ -272,7 +274,7 @@ export class Destination {
       bump(this.#stats.deadLettered, 'shutdown', others.length);
       for (const t of others) t.settle();
     } catch (e) {
-      this.#abandon(others, `dead-letter write failed: ${errorMessage(e)}`);
+      this.#abandon(others, `dead-letter write failed: ${errorText(e)}`);
     }
   }
 
@@ -336,22 +338,4 @@ export class Destination {
       deadLetterFile: this.#deadLetters.currentFile === '' ? null : this.#deadLetters.currentFile,
     };
   }
-}
-
-/** Resolves true after `ms`, or false as soon as the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(true); }, ms);
-    const onAbort = (): void => { clearTimeout(timer); resolve(false); };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function errorMessage(e: unknown): string {
-  if (e instanceof Error) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code !== undefined && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
-  }
-  return String(e);
 }

@@ -3,6 +3,7 @@
  * identity and the acknowledged byte offset. Written atomically (temp file, fsync, rename,
  * fsync of the directory) so a crash leaves the old or the new checkpoint, never half of one.
  */
+import { errorText } from '../../util/errors.ts';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -89,11 +90,3 @@ function isEntry(v: unknown): v is CheckpointEntry {
 }
 
 function isCount(v: unknown): v is number { return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0; }
-
-export function errorText(e: unknown): string {
-  if (e instanceof Error) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code !== undefined && !e.message.includes(code) ? `${code}: ${e.message}` : e.message;
-  }
-  return String(e);
-}

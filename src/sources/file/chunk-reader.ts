@@ -5,13 +5,14 @@
  * objects. A partial last line is not consumed: the next read starts at its first byte, so
  * nothing is carried between reads and every offset is a line boundary.
  */
+import { sleep } from '../../util/sleep.ts';
 import type { DeadLetterRecord, DeadLetterWriter } from '../../delivery/dead-letter.ts';
 import { AckGroup } from '../../delivery/ack.ts';
 import type { Pipeline } from '../../delivery/pipeline.ts';
 import { JsonSyntaxError } from '../../event/json-scan.ts';
 import type { RateLimitedLog } from '../../telemetry/log.ts';
 import { bump, type SourceStats } from '../../telemetry/metrics.ts';
-import { errorText } from './checkpoint-store.ts';
+import { errorText } from '../../util/errors.ts';
 import type { TrackedFile } from './tracked-file.ts';
 
 /** One read; bounds the memory of a source and the entries handed over between backpressure checks. */
@@ -180,14 +181,4 @@ function isBlank(data: Buffer, from: number, to: number): boolean {
     if (c !== 0x20 && c !== 0x09 && c !== CR) return false;
   }
   return true;
-}
-
-/** Resolves true after `ms`, false as soon as the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(true); }, ms);
-    const onAbort = (): void => { clearTimeout(timer); resolve(false); };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

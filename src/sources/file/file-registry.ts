@@ -13,7 +13,7 @@ import type { FileSource as FileSourceConfig } from '../../config/resolve.ts';
 import type { Logger, RateLimitedLog } from '../../telemetry/log.ts';
 import type { SourceStats } from '../../telemetry/metrics.ts';
 import type { CheckpointEntry } from './checkpoint-store.ts';
-import { errorText } from './checkpoint-store.ts';
+import { errorText } from '../../util/errors.ts';
 import { CHUNK_BYTES } from './chunk-reader.ts';
 import { FINGERPRINT_BYTES, fingerprintOf, identityKey, TrackedFile } from './tracked-file.ts';
 

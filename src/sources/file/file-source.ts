@@ -7,7 +7,8 @@
 import type { FileSource as FileSourceConfig } from '../../config/resolve.ts';
 import { RateLimitedLog, type Logger } from '../../telemetry/log.ts';
 import type { Source, SourceContext } from '../source.ts';
-import { CheckpointStore, errorText, type CheckpointEntry } from './checkpoint-store.ts';
+import { CheckpointStore, type CheckpointEntry } from './checkpoint-store.ts';
+import { errorText } from '../../util/errors.ts';
 import { ChunkReader } from './chunk-reader.ts';
 import { FileRegistry } from './file-registry.ts';
 import { GlobWatcher } from './glob-watcher.ts';

@@ -10,7 +10,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { Logger } from '../../telemetry/log.ts';
-import { errorText } from './checkpoint-store.ts';
+import { errorText } from '../../util/errors.ts';
 
 /** How deep `**` is followed (a log directory is not a deep tree; this bounds a rescan). */
 const GLOBSTAR_DEPTH = 8;
