@@ -8,6 +8,7 @@ import { loadConfigFile } from './config/load.ts';
 import type { ResolvedConfig, ResolvedSource } from './config/resolve.ts';
 import { AdminServer } from './admin/server.ts';
 import { DeadLetterWriter } from './delivery/dead-letter.ts';
+import { boundHeapGrowth } from './delivery/heap-growth.ts';
 import { Pipeline } from './delivery/pipeline.ts';
 import { createSink } from './sinks/index.ts';
 import { createSource } from './sources/index.ts';
@@ -59,6 +60,7 @@ export class Relay {
 
   /** Start the admin listener and every source; rejects (after cleaning up) if one cannot start. */
   async start(): Promise<void> {
+    boundHeapGrowth();
     if (this.#config.admin !== null) {
       this.#admin = new AdminServer(this.#config.admin.listen, this, this.#log);
       await this.#admin.start();

@@ -1,12 +1,13 @@
 /**
  * Webhook batch bodies are written text by text into one buffer (src/sinks/webhook/utf8-join.ts)
  * instead of joining a string and encoding it: the bytes must be exactly what the join gave,
- * for ASCII, non-ASCII, astral and lone-surrogate text, at every size around the growth points.
+ * for ASCII, non-ASCII, astral and lone-surrogate text, at every size around the growth points,
+ * also when each body is written into the buffer of an earlier, delivered one (BodyBuffers).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { utf8Join } from '../src/sinks/webhook/utf8-join.ts';
+import { BodyBuffers, utf8Join } from '../src/sinks/webhook/utf8-join.ts';
 
 const joined = (texts: string[], open: string, sep: string, close: string): Buffer => Buffer.from(`${open}${texts.join(sep)}${close}`, 'utf8');
 
@@ -26,5 +27,31 @@ describe('webhook batch body encoding', () => {
     assert.deepEqual(utf8Join(texts, '[', ',', ']'), joined(texts, '[', ',', ']'));
     assert.deepEqual(utf8Join([], '[', ',', ']'), Buffer.from('[]'));
     assert.deepEqual(utf8Join([], '', '\n', '\n'), Buffer.from('\n'));
+  });
+
+  it('a body written into a reused buffer is exactly the join, whatever the earlier body held', () => {
+    const buffers = new BodyBuffers();
+    fc.assert(fc.property(
+      fc.array(fc.array(fc.string({ unit: fc.constantFrom('a', '"', 'é', '😀', '\ud800', 'x'.repeat(300)), maxLength: 200 }), { maxLength: 40 }), { minLength: 1, maxLength: 6 }),
+      (batches) => {
+        for (const texts of batches) {
+          const body = utf8Join(texts, '', '\n', '\n', buffers);
+          assert.deepEqual(body, joined(texts, '', '\n', '\n'));
+          buffers.give(body);
+        }
+      },
+    ), { numRuns: 300 });
+  });
+
+  it('a delivered body\'s memory carries the next batch; the pool keeps only a couple of free buffers', () => {
+    const buffers = new BodyBuffers(2);
+    const first = utf8Join(['{"a":1}'], '[', ',', ']', buffers);
+    buffers.give(first);
+    const second = utf8Join(['{"b":2}', '{"c":3}'], '[', ',', ']', buffers);
+    assert.equal(second.buffer, first.buffer);
+    assert.equal(second.toString(), '[{"b":2},{"c":3}]');
+    const held = [second, utf8Join(['x'], '', '\n', '\n', buffers), utf8Join(['y'], '', '\n', '\n', buffers)];
+    for (const body of held) buffers.give(body);
+    assert.equal(buffers.size, 2);
   });
 });

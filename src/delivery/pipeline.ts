@@ -4,7 +4,7 @@
  * reading more (backpressure) and learn from `whenUnblocked()` when to go on.
  */
 import type { ResolvedConfig, ResolvedDestination } from '../config/resolve.ts';
-import type { KongEvent } from '../event/kong-event.ts';
+import type { EventDecoder, KongEvent } from '../event/kong-event.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
 import { buildRouting, type Routing } from '../route/routing.ts';
 import type { Sink } from '../sinks/sink.ts';
@@ -53,6 +53,24 @@ export class Pipeline {
     source.received++;
     const event = this.#routing.decoder.decode(text);
     if (event instanceof JsonSyntaxError) return event;
+    return this.#route(event, group, source, receivedAt);
+  }
+
+  /** The decoder of the current config: a source may decode entries itself (see ingestDecoded). */
+  get decoder(): EventDecoder { return this.#routing.decoder; }
+
+  /**
+   * ingest() of an entry the source has decoded with `decoder` (an HTTP array scanned once for
+   * splitting and decoding). Decoded again if the config was reloaded since: rules of the new
+   * config may need fields the old decoder did not extract.
+   */
+  ingestDecoded(event: KongEvent, group: AckGroup | null, source: SourceStats, receivedAt = Date.now()): IngestResult {
+    if (!event.decodedBy(this.#routing.decoder)) return this.ingest(event.text, group, source, receivedAt);
+    source.received++;
+    return this.#route(event, group, source, receivedAt);
+  }
+
+  #route(event: KongEvent, group: AckGroup | null, source: SourceStats, receivedAt: number): KongEvent {
     const routes = this.#routing.router.route(event);
     if (this.#countWorkspaces) this.#metrics.countWorkspace(event.workspace);
     if (routes.length === 0) { source.unrouted++; return event; }

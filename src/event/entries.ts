@@ -4,9 +4,11 @@
  * Bad entries are reported by index; they never hide the good ones.
  */
 import { Buffer } from 'node:buffer';
-import { JsonSyntaxError, scanArrayElements, scanArrayElementsUtf8 } from './json-scan.ts';
+import { ELEMENT_SCANNED, JsonSyntaxError, scanArrayElements, scanArrayElementsUtf8, scanArrayOfObjectsUtf8 } from './json-scan.ts';
+import type { EventDecoder, KongEvent } from './kong-event.ts';
 
-export type EntryText = { readonly index: number; readonly text: string };
+/** `event`: already decoded by the split (decodeArrayBytes), else decoded from `text` on ingest. */
+export type EntryText = { readonly index: number; readonly text: string; readonly event?: KongEvent };
 export type EntryProblem = { readonly index: number; readonly error: string; readonly text: string };
 export type SplitEntry = EntryText | EntryProblem;
 
@@ -32,6 +34,10 @@ export function splitEntries(body: string, format: BodyFormat): SplitEntry[] {
 const UTF8 = new TextDecoder('utf-8');
 const BOM = [0xef, 0xbb, 0xbf];
 
+function bomLength(body: Uint8Array): number {
+  return BOM.every((b, i) => body[i] === b) ? BOM.length : 0;
+}
+
 /**
  * splitEntries of a UTF-8 body (invalid UTF-8 replaced by U+FFFD, a leading BOM dropped, as
  * TextDecoder does), splitting on the bytes and decoding each entry on its own.
@@ -48,7 +54,7 @@ const BOM = [0xef, 0xbb, 0xbf];
  */
 export function splitEntryBytes(bytes: Uint8Array, format: BodyFormat): SplitEntry[] {
   const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const start = BOM.every((b, i) => body[i] === b) ? BOM.length : 0;
+  const start = bomLength(body);
   if (format === 'ndjson') return splitLineBytes(body, start);
   let first = start;
   while (first < body.length && isSpaceByte(body[first])) first++;
@@ -61,6 +67,33 @@ export function splitEntryBytes(bytes: Uint8Array, format: BodyFormat): SplitEnt
     }
   }
   return splitEntries(UTF8.decode(body), format);
+}
+
+/**
+ * splitEntryBytes of a UTF-8 JSON array body that decodes the entries too, with one scan of the
+ * body (scanArrayOfObjectsUtf8 with the decoder's plan) instead of one to split it and one per
+ * entry to decode it. An entry whose text is not one UTF-16 unit per byte (not ASCII) gets no
+ * event, as its spans are byte offsets: it is decoded from its text on ingest, as any entry.
+ * With more than `maxEntries` entries: their number. null when the body is not a valid JSON array
+ * (or cannot be scanned this way): splitEntryBytes then gives the entries, or the error.
+ */
+export function decodeArrayBytes(bytes: Uint8Array, decoder: EventDecoder, maxEntries: number): EntryText[] | { readonly tooMany: number } | null {
+  const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const start = bomLength(body);
+  const plan = decoder.plan;
+  const scanned = scanArrayOfObjectsUtf8(start === 0 ? body : body.subarray(start), plan, maxEntries);
+  if (scanned === null || 'tooMany' in scanned) return scanned;
+  const { count, bounds, kinds, spans } = scanned;
+  const width = 2 * plan.size;
+  const out = new Array<EntryText>(count);
+  for (let k = 0; k < count; k++) {
+    const from = start + bounds[2 * k];
+    const to = start + bounds[2 * k + 1];
+    const text = body.toString('utf8', from, to);
+    const event = kinds[k] === ELEMENT_SCANNED && text.length === to - from ? decoder.decodeScanned(text, spans, k * width) : undefined;
+    out[k] = { index: k, text, event };
+  }
+  return out;
 }
 
 /** splitLines on bytes: the same lines, each decoded alone. */

@@ -1725,6 +1725,124 @@ export function scanArrayElementsUtf8(bytes: Uint8Array): Int32Array | null {
   return out;
 }
 
+/** {@link ScannedArray.kinds}: an object whose plan spans were recorded. */
+export const ELEMENT_SCANNED = 0;
+/** {@link ScannedArray.kinds}: valid JSON, not an object. */
+export const ELEMENT_NOT_OBJECT = 1;
+/** {@link ScannedArray.kinds}: a valid object the kernel could not track (an escaped key where the plan looks): scan its text. */
+export const ELEMENT_UNSCANNED = 2;
+
+/** A UTF-8 JSON array scanned once with a plan (see {@link scanArrayOfObjectsUtf8}). */
+export interface ScannedArray {
+  /** Number of elements. */
+  readonly count: number;
+  /** [start, end) byte offsets of element k at 2k, 2k+1. */
+  readonly bounds: Int32Array;
+  /** Per element: ELEMENT_SCANNED, ELEMENT_NOT_OBJECT or ELEMENT_UNSCANNED. */
+  readonly kinds: Uint8Array;
+  /**
+   * For a scanned element k, its spans as scanObject writes them, but as byte offsets relative
+   * to the element's start: path i at spans[k * 2 * plan.size + 2i] and the entry after it.
+   */
+  readonly spans: Int32Array;
+}
+
+/** More elements than the caller's maximum: nothing of the array is returned but their number. */
+export interface ArrayTooLong {
+  readonly tooMany: number;
+}
+
+/**
+ * scanArrayElementsUtf8 and scanObject of each element in one pass, for an HTTP body of Kong
+ * entries given as UTF-8 bytes: validates the array once and records each element's bounds and,
+ * for objects, the spans of the plan's paths. Splitting first and decoding each entry afterwards
+ * read every entry twice (and copied it into the kernel's memory a second time); here the kernel
+ * takes the array one element at a time, tracking the plan (from its node 0) in object elements.
+ *
+ * Spans are byte offsets. They are offsets into the entry's decoded text only when that text has
+ * one UTF-16 unit per byte (ASCII; the caller checks the length); other entries must be scanned
+ * again as text. Returns null when the bytes are not a valid JSON array, or without a kernel, a
+ * plan image or memory: the caller then takes the text path, which also gives the exact error.
+ * With more than `maxElements` elements it returns how many there are (counted, not stored): a
+ * garbage body of millions of tiny elements costs no more memory than a good one.
+ */
+export function scanArrayOfObjectsUtf8(bytes: Uint8Array, plan: FieldPlan, maxElements: number): ScannedArray | ArrayTooLong | null {
+  const k = useWasm ? wasm : null;
+  const image = plan._image;
+  const n = bytes.length;
+  let pos = 0;
+  while (pos < n && isWs(bytes[pos])) pos++;
+  if (bytes[pos] !== 91) return null; // not an array: nothing copied
+  // (usePlan may move the text area when it grows memory: gU8 is read after it.)
+  if (k === null || image === null || !ensureMemory(0, 0, n + 64) || !usePlan(plan, image)) return null;
+  const u = gU8;
+  const out = gSpans;
+  u.set(bytes);
+  u[n] = 0;
+  pos++;
+  const width = 2 * plan.size;
+  const aliases = plan._aliases.length > 0;
+  let bounds = new Int32Array(64);
+  let kinds = new Uint8Array(32);
+  let spans = new Int32Array(32 * width);
+  let count = 0;
+  while (isWs(u[pos])) pos++;
+  if (u[pos] === 93) {
+    pos++;
+  } else {
+    for (;;) {
+      stats.kernelScans++;
+      let kind = ELEMENT_NOT_OBJECT;
+      let rel = -2;
+      if (u[pos] === 123 && count < maxElements) {
+        out.fill(-1);
+        rel = k.scan(n - pos, 0, planOff, spansOff, textOff + pos, 0, 1);
+        kind = rel === -2 ? ELEMENT_UNSCANNED : ELEMENT_SCANNED;
+      }
+      // Not an object, past the maximum, or the kernel bailed out: validate and find the end only.
+      if (rel === -2) rel = k.scan(n - pos, 0, planOff, spansOff, textOff + pos, -1, 1);
+      if (rel < 0) return null;
+      const r = pos + rel;
+      if (count < maxElements) {
+        if (count === kinds.length) {
+          bounds = grown(bounds, 2 * bounds.length);
+          kinds = grown(kinds, 2 * kinds.length);
+          spans = grown(spans, 2 * spans.length);
+        }
+        bounds[2 * count] = pos;
+        bounds[2 * count + 1] = r;
+        kinds[count] = kind;
+        if (kind === ELEMENT_SCANNED) {
+          spans.set(out, count * width);
+          if (aliases) finishSpans(plan, spans.subarray(count * width, (count + 1) * width));
+        }
+      }
+      count++;
+      pos = r;
+      while (isWs(u[pos])) pos++;
+      const c = u[pos];
+      if (c === 93) {
+        pos++;
+        break;
+      }
+      if (c !== 44) return null;
+      pos++;
+      while (isWs(u[pos])) pos++;
+    }
+  }
+  while (pos < n && isWs(u[pos])) pos++;
+  if (pos < n) return null;
+  if (count > maxElements) return { tooMany: count };
+  return { count, bounds, kinds, spans };
+}
+
+/** A copy of `a` with room for `length` items. */
+function grown<T extends Int32Array | Uint8Array>(a: T, length: number): T {
+  const bigger = new (a.constructor as new (n: number) => T)(length);
+  bigger.set(a);
+  return bigger;
+}
+
 // ---------------------------------------------------------------------------------------
 // Decoding.
 

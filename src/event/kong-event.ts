@@ -87,6 +87,20 @@ export class EventDecoder {
     return new KongEvent(text, spans, this);
   }
 
+  /** The fields this decoder extracts (scanArrayOfObjectsUtf8 takes it to decode a whole array at once). */
+  get plan(): FieldPlan { return this.#plan; }
+
+  /**
+   * An event from spans already found by a scan with `plan` (from scanArrayOfObjectsUtf8):
+   * spans[at .. at + 2 * plan.size) must be offsets into `text`.
+   */
+  decodeScanned(text: string, spans: Int32Array, at: number): KongEvent {
+    const width = this.#scratch.length;
+    const own = new Array<number>(width);
+    for (let i = 0; i < width; i++) own[i] = spans[at + i];
+    return new KongEvent(text, own, this);
+  }
+
   /** @internal */ slotOf(path: JsonPath): number | undefined { return this.#slotsByKey.get(pathKey(path)); }
   /** @internal */ headerSlot(name: string): number | undefined { return this.#headerSlots.get(name); }
   /** @internal */ workspaceName(id: string): string | undefined { return this.#workspaceNames.get(id); }
@@ -128,6 +142,9 @@ export class KongEvent {
     const start = this.#spans[slot * 2];
     return start < 0 ? undefined : decodeString(this.text, start, this.#spans[slot * 2 + 1]);
   }
+
+  /** Whether `decoder` made this event (after a config reload, events decoded before it are decoded again). */
+  decodedBy(decoder: EventDecoder): boolean { return this.#decoder === decoder; }
 
   /** The value at a JSON path registered with the decoder (templates); undefined when absent or not registered. */
   valueAt(path: JsonPath): unknown {

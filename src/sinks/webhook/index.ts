@@ -79,6 +79,13 @@ export class WebhookSink implements Sink {
       if (response.statusCode >= 200 && response.statusCode < 300) {
         // Read the body to the end so the connection goes back to the pool.
         await response.body.dump({ limit: MAX_DRAIN_BYTES });
+        // Only now, and only after a success, may the body's buffer carry another batch: a 2xx
+        // answer comes after the receiver has read the whole body, so no byte of it is still
+        // queued for the socket (undici resolves once written to the socket, not once sent). A
+        // receiver that answered 2xx before reading all of it would only see the same length of
+        // this destination's next batch in the part it had not read. Failed attempts leave their
+        // buffer to the GC: an error may come while bytes are still queued.
+        this.#builder.release(payload);
         return undefined;
       }
       const text = await readSnippet(response.body);

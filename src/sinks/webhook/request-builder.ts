@@ -10,7 +10,7 @@ import type { WebhookDestination } from '../../config/resolve.ts';
 import type { KongEvent } from '../../event/kong-event.ts';
 import { VERSION } from '../../version.ts';
 import { WebhookSigner } from './signing.ts';
-import { utf8Join } from './utf8-join.ts';
+import { BodyBuffers, utf8Join } from './utf8-join.ts';
 import type { WebhookTarget } from './target.ts';
 
 const gzipAsync = promisify(gzip);
@@ -38,6 +38,8 @@ export class WebhookRequestBuilder {
   readonly #baseHeaders: Record<string, string>;
   /** A random id per entry, so a webhook-id stays the same when the same entries are retried. */
   readonly #entryIds = new WeakMap<KongEvent, string>();
+  /** Batch bodies (json_array, ndjson) are written into reused buffers: see utf8-join.ts. */
+  readonly #bodies = new BodyBuffers();
 
   constructor(destination: WebhookDestination, target: WebhookTarget) {
     this.#encoding = destination.encoding;
@@ -60,10 +62,18 @@ export class WebhookRequestBuilder {
       case 'json':
         return events.map((e, i) => ({ indices: [i], events: [e], payload: Buffer.from(e.text, 'utf8') }));
       case 'json_array':
-        return [{ indices: events.map((_, i) => i), events, payload: utf8Join(texts(events), '[', ',', ']') }];
+        return [{ indices: events.map((_, i) => i), events, payload: utf8Join(texts(events), '[', ',', ']', this.#bodies) }];
       case 'ndjson':
-        return [{ indices: events.map((_, i) => i), events, payload: utf8Join(texts(events, oneLine), '', '\n', '\n') }];
+        return [{ indices: events.map((_, i) => i), events, payload: utf8Join(texts(events, oneLine), '', '\n', '\n', this.#bodies) }];
     }
+  }
+
+  /**
+   * The payload's request has settled and nothing will read its bytes again (each attempt builds
+   * its payloads anew): its buffer may carry a later batch.
+   */
+  release(p: WebhookPayload): void {
+    if (this.#encoding !== 'json') this.#bodies.give(p.payload);
   }
 
   /** Body and headers for one attempt: signed now (the timestamp is the attempt's), compressed if configured. */

@@ -17,15 +17,22 @@
  * over when ingest finds it invalid. Only NDJSON bodies of several lines are scanned once
  * more (validation only) before ingest.
  *
- * A body with more entries than maxEntriesPerBody is refused whole (413) before it is split:
- * that is garbage, and taking it entry by entry would cost memory and disk out of proportion.
+ * A body with more entries than maxEntriesPerBody is refused whole (413) before any entry is
+ * kept: that is garbage, and taking it entry by entry would cost memory and disk out of
+ * proportion. A JSON array's elements are counted by the scan that splits it (past the maximum
+ * only counted); other bodies are counted before they are split.
+ *
+ * The hot path, a Kong http-log batch (a JSON array as UTF-8 bytes), is scanned once: the scan
+ * that validates and splits the array also extracts each entry's fields (decodeArrayBytes), so
+ * entries are not scanned again on ingest.
  */
 import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
 import { AckGroup } from '../../delivery/ack.ts';
 import type { DeadLetterRecord } from '../../delivery/dead-letter.ts';
 import { Buffer } from 'node:buffer';
-import { isProblem, splitEntries, splitEntryBytes, type BodyFormat, type EntryText } from '../../event/entries.ts';
+import { decodeArrayBytes, isProblem, splitEntries, splitEntryBytes, type BodyFormat, type EntryText, type SplitEntry } from '../../event/entries.ts';
 import { FieldPlan, JsonSyntaxError, scanArrayElements, scanObject } from '../../event/json-scan.ts';
+import type { EventDecoder } from '../../event/kong-event.ts';
 import type { SourceContext } from '../source.ts';
 import { RateLimitedLog } from '../../telemetry/log.ts';
 import { bump } from '../../telemetry/metrics.ts';
@@ -108,9 +115,23 @@ export function countOverMax(body: string | Uint8Array, format: BodyFormat, max:
   return spans.length / 2 > max ? spans.length / 2 : 0;
 }
 
-/** Split a body (decoded, or its UTF-8 bytes) and sort its entries; see the module comment for what is checked when. */
-export function sortEntries(body: string | Uint8Array, format: BodyFormat, maxEntryBytes: number): SortedEntries {
-  const entries = typeof body === 'string' ? splitEntries(body, format) : splitEntryBytes(body, format);
+/**
+ * Split a body (decoded, or its UTF-8 bytes) into entries, or say how many it holds when that
+ * is more than `maxEntries`. A JSON array of bytes is decoded by the same scan when it can be
+ * (`decoder`): its entries come with their events.
+ */
+export function splitBody(body: string | Uint8Array, format: BodyFormat, maxEntries: number, decoder?: EventDecoder): SplitEntry[] | { readonly tooMany: number } {
+  if (typeof body !== 'string' && format === 'json' && decoder !== undefined) {
+    const decoded = decodeArrayBytes(body, decoder, maxEntries);
+    if (decoded !== null) return decoded;
+  }
+  const over = countOverMax(body, format, maxEntries);
+  if (over > 0) return { tooMany: over };
+  return typeof body === 'string' ? splitEntries(body, format) : splitEntryBytes(body, format);
+}
+
+/** Sort split entries into good and bad ones; see the module comment for what is checked when. */
+export function sortEntries(entries: readonly SplitEntry[], format: BodyFormat, maxEntryBytes: number): SortedEntries {
   const good: EntryText[] = [];
   const bad: BadEntry[] = [];
   const several = entries.length > 1;
@@ -125,7 +146,7 @@ export function sortEntries(body: string | Uint8Array, format: BodyFormat, maxEn
       bad.push({ index: e.index, reason: 'entry_too_large', error: `entry is ${bytes} bytes, more than max_entry_bytes (${maxEntryBytes})`, text: e.text });
       continue;
     }
-    if (several) {
+    if (several && e.event === undefined) {
       if (format === 'json') {
         // Array elements were validated by the split; Kong entries are objects.
         if (e.text.charCodeAt(0) !== 0x7b /* { */) { bad.push({ index: e.index, reason: 'not_an_object', error: 'not a JSON object', text: e.text }); continue; }
@@ -171,12 +192,13 @@ export class Intake {
    * promise) when it holds no bad entry: the hot path.
    */
   take(body: string | Uint8Array, format: BodyFormat, remote: string): IntakeResult | Promise<IntakeResult> {
-    const over = countOverMax(body, format, this.#maxEntries);
-    if (over > 0) {
+    const entries = splitBody(body, format, this.#maxEntries, this.#context.pipeline.decoder);
+    if ('tooMany' in entries) {
+      const over = entries.tooMany;
       this.#limited.warn('too_many_entries', { remote, entries: over, max: this.#maxEntries }, 'http source: body with too many entries refused (413)');
       return { kind: 'too_many_entries', entries: over, max: this.#maxEntries };
     }
-    const { good, bad } = sortEntries(body, format, this.#config.maxEntryBytes);
+    const { good, bad } = sortEntries(entries, format, this.#config.maxEntryBytes);
     if (bad.length > 0) return this.#takeWithBad(good, bad, remote);
     const group = new AckGroup(false);
     const late = this.#ingest(good, group);
@@ -212,8 +234,10 @@ export class Intake {
   #ingest(good: readonly EntryText[], group: AckGroup): BadEntry[] | null {
     const { pipeline, stats } = this.#context;
     let late: BadEntry[] | null = null;
+    const receivedAt = Date.now();
     for (let i = 0; i < good.length; i++) {
-      const result = pipeline.ingest(good[i].text, group, stats);
+      const { text, event } = good[i];
+      const result = event === undefined ? pipeline.ingest(text, group, stats, receivedAt) : pipeline.ingestDecoded(event, group, stats, receivedAt);
       if (result instanceof JsonSyntaxError) (late ??= []).push(badJson(good[i].index, result, good[i].text));
     }
     if (late === null) group.seal();
