@@ -3,7 +3,7 @@
  * signals, reload and the admin endpoints.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
@@ -46,6 +46,14 @@ log: { level: info, format: json }
 `;
 }
 
+/** `<dir>/logs/<name>` with `content`, for a file source that tails `<dir>/logs/*.log`. */
+function logFile(dir: string, name = 'a.log', content = ''): string {
+  mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  const file = path.join(dir, 'logs', name);
+  writeFileSync(file, content);
+  return file;
+}
+
 function deadLetters(dir: string): string[] {
   const root = path.join(dir, 'state', 'dead-letter');
   if (!existsSync(root)) return [];
@@ -63,10 +71,7 @@ describe('daemon lifecycle', () => {
     // A slow destination, so plenty is still buffered when SIGTERM arrives.
     hook.fault = () => ({ stallMs: 30 });
     const entries = generate(3000);
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(path.join(dir, 'logs'));
-    const log = path.join(dir, 'logs', 'kong.log');
-    writeFileSync(log, '');
+    const log = logFile(dir, 'kong.log');
     const config = fileConfig(dir, hook).replace('shutdown_timeout: 3s', 'shutdown_timeout: 500ms');
     const d1 = await daemon(dir, config);
     appendFileSync(log, `${entries.map((e) => e.text).join('\n')}\n`);
@@ -119,9 +124,7 @@ log: { format: json }
     const dir = tempDir();
     const hook = await receiver();
     hook.fault = () => ({ status: 500 });
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(path.join(dir, 'logs'));
-    writeFileSync(path.join(dir, 'logs', 'a.log'), `${generate(20).map((e) => e.text).join('\n')}\n`);
+    logFile(dir, 'a.log', `${generate(20).map((e) => e.text).join('\n')}\n`);
     const d = await daemon(dir, fileConfig(dir, hook).replace('shutdown_timeout: 3s', 'shutdown_timeout: 60s'));
     await waitFor(async () => (await d.metric('kong_log_relay_delivery_retries_total')) > 0, 10_000, 'retries');
     d.signal('SIGTERM');
@@ -135,10 +138,7 @@ log: { format: json }
   it('SIGHUP with a broken config keeps the old one running', async () => {
     const dir = tempDir();
     const hook = await receiver();
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(path.join(dir, 'logs'));
-    const log = path.join(dir, 'logs', 'a.log');
-    writeFileSync(log, '');
+    const log = logFile(dir);
     const config = fileConfig(dir, hook);
     const d = await daemon(dir, config);
     writeFileSync(d.configFile, `${config}\nrules:\n  - { name: broken, when: { path: '([' }, to: [nowhere] }\n`);
@@ -156,10 +156,7 @@ log: { format: json }
   it('SIGHUP with a new rule routes new traffic at once, without losing or duplicating any', async () => {
     const dir = tempDir();
     const hook = await receiver();
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(path.join(dir, 'logs'));
-    const log = path.join(dir, 'logs', 'a.log');
-    writeFileSync(log, '');
+    const log = logFile(dir);
     const config = fileConfig(dir, hook);
     const d = await daemon(dir, config);
     const before = generate(40, { seed: 4 });
@@ -184,11 +181,9 @@ destinations:
   it('/metrics is Prometheus text and its counters add up to what the receiver saw', async () => {
     const dir = tempDir();
     const hook = await receiver();
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(path.join(dir, 'logs'));
     const lines = generate(250, { seed: 6 }).map((e) => e.text);
     lines.splice(100, 0, 'this is not json', '{"truncated":');
-    writeFileSync(path.join(dir, 'logs', 'a.log'), `${lines.join('\n')}\n`);
+    logFile(dir, 'a.log', `${lines.join('\n')}\n`);
     const d = await daemon(dir, fileConfig(dir, hook, `rules:\n  - { name: gets, when: { methods: [GET] }, to: [all] }`));
     await waitFor(() => hook.count('/all') === 250, 15_000, 'all delivered');
     await waitFor(async () => (await d.metric('kong_log_relay_events_delivered_total', { destination: 'all' })) === 250, 5_000, 'delivered counter');
