@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { isUtf8 } from 'node:buffer';
+import { byteStringOf } from '../src/event/byte-string.ts';
 import { decodeArrayBytes, splitEntryBytes } from '../src/event/entries.ts';
 import { ELEMENT_SCANNED, scanArrayOfObjectsUtf8, scanObject } from '../src/event/json-scan.ts';
 import { EventDecoder, type KongEvent } from '../src/event/kong-event.ts';
@@ -36,17 +38,17 @@ function decodedLikeTwoSteps(bytes: Uint8Array): void {
   const once = decodeArrayBytes(bytes, decoder, 1_000_000);
   const twice = splitEntryBytes(bytes, 'json');
   if (once === null) {
-    // Only a body that is not a valid array (or has nothing to scan it with) takes the old path.
-    assert.ok(twice.length === 1 && ('error' in twice[0] || !twice[0].text.trimStart().startsWith('[')), 'a valid array was not decoded in one scan');
+    // Only a body that is not a valid array, or not valid UTF-8, takes the old path.
+    assert.ok(!isUtf8(bytes) || (twice.length === 1 && ('error' in twice[0] || !twice[0].raw.trimStart().startsWith('['))), 'a valid array was not decoded in one scan');
     return;
   }
   assert.ok(!('tooMany' in once));
-  assert.deepEqual(once.map((e) => ({ index: e.index, text: e.text })), twice);
+  assert.deepEqual(once.map((e) => ({ index: e.index, raw: e.raw })), twice);
   for (const entry of once) {
     if (entry.event === undefined) continue;
-    const alone = decoder.decode(entry.text);
+    const alone = decoder.decode(entry.raw);
     assert.ok(!(alone instanceof Error), `an entry with an event must decode alone: ${alone}`);
-    assert.deepEqual(fields(entry.event), fields(alone), entry.text);
+    assert.deepEqual(fields(entry.event), fields(alone), entry.raw);
   }
 }
 
@@ -79,25 +81,39 @@ describe('an HTTP array of entries scanned once', () => {
     }), { numRuns: 500 });
   });
 
-  it('gives real Kong entries their events; only non-ASCII ones are left to decode from their text', () => {
-    const texts = generate(300).map((e) => e.text);
-    const body = Buffer.from(`[${texts.join(',')}]`);
+  it('gives every real Kong entry its event, non-ASCII ones too, with the fields of the entry alone', () => {
+    const entries = generate(300);
+    const body = Buffer.from(`[${entries.map((e) => e.text).join(',')}]`);
     decodedLikeTwoSteps(body);
     const once = decodeArrayBytes(body, decoder, 1000);
     assert.ok(once !== null && !('tooMany' in once));
-    for (const e of once) assert.equal(e.event === undefined, Buffer.byteLength(e.text) !== e.text.length, e.text.slice(0, 80));
+    assert.ok(entries.some((e) => Buffer.byteLength(e.text) !== e.text.length), 'the sample has non-ASCII entries');
+    once.forEach((e, k) => {
+      assert.ok(e.event !== undefined, `entry ${k} has no event`);
+      assert.equal(e.event.text, entries[k].text);
+      const parsed = JSON.parse(entries[k].text) as { request: { method: string }; consumer?: { username?: string } };
+      assert.equal(e.event.method, parsed.request.method);
+      assert.equal(e.event.consumerUsername, parsed.consumer?.username);
+    });
   });
 
   it('keeps invalid UTF-8 replaced exactly as the split does', () => {
     fc.assert(fc.property(fc.array(fc.constantFrom(0x80, 0xc3, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0xff, 0x61), { maxLength: 8 }), (junk) => {
       const inside = Buffer.concat([Buffer.from('[{"request":{"method":"'), Buffer.from(junk), Buffer.from('","uri":"\\/x"}},{"a":1}]')]);
       decodedLikeTwoSteps(inside);
+      const method = new TextDecoder().decode(Buffer.from(junk));
+      const [first] = splitEntryBytes(inside, 'json');
+      assert.ok(!('error' in first));
+      const event = decoder.decode(first.raw);
+      assert.ok(!(event instanceof Error));
+      assert.equal(event.method, method);
+      assert.equal(event.text, `{"request":{"method":"${method}","uri":"\\/x"}}`);
     }), { numRuns: 300 });
   });
 
   it('records the spans scanObject finds, relative to each element', () => {
-    const texts = generate(50).map((e) => e.text).filter((t) => Buffer.byteLength(t) === t.length);
-    const body = Buffer.from(` [ ${texts.join(' ,\n')} ] `);
+    const texts = generate(50).map((e) => byteStringOf(e.text));
+    const body = Buffer.from(` [ ${texts.join(' ,\n')} ] `, 'latin1');
     const plan = decoder.plan;
     const scanned = scanArrayOfObjectsUtf8(body, plan, 100);
     assert.ok(scanned !== null && !('tooMany' in scanned));

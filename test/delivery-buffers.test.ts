@@ -15,6 +15,7 @@ import { configFromYaml, quietLogger, tempDir, testPipeline } from './support/pi
 import type { ResolvedConfig } from '../src/config/resolve.ts';
 import { Pipeline } from '../src/delivery/pipeline.ts';
 import { RelayMetrics } from '../src/telemetry/metrics.ts';
+import { byteStringOf } from '../src/event/byte-string.ts';
 
 const receivers: WebhookReceiver[] = [];
 after(async () => { await Promise.all(receivers.map((r) => r.close())); });
@@ -62,7 +63,7 @@ describe('buffer policies', () => {
     const stats = metrics.source('t');
     hook.fault = () => ({ stallMs: 300 });
     const entries = generate(50);
-    for (const e of entries) pipeline.ingest(e.text, null, stats);
+    for (const e of entries) pipeline.ingest(byteStringOf(e.text), null, stats);
     hook.fault = null;
     await pipeline.drain(Date.now() + 10_000);
     const got = hook.entries('/a').map(idOf);
@@ -77,7 +78,7 @@ describe('buffer policies', () => {
     const { pipeline, metrics } = realPipeline(cfg);
     hook.fault = () => ({ stallMs: 300 });
     const entries = generate(50);
-    for (const e of entries) pipeline.ingest(e.text, null, metrics.source('t'));
+    for (const e of entries) pipeline.ingest(byteStringOf(e.text), null, metrics.source('t'));
     hook.fault = null;
     await pipeline.drain(Date.now() + 10_000);
     const got = hook.entries('/a').map(idOf);
@@ -96,7 +97,7 @@ describe('buffer policies', () => {
     const producer = (async () => {
       while (i < entries.length) {
         if (pipeline.blocked) await pipeline.whenUnblocked();
-        pipeline.ingest(entries[i++].text, null, metrics.source('t'));
+        pipeline.ingest(byteStringOf(entries[i++].text), null, metrics.source('t'));
       }
     })();
     await waitFor(() => pipeline.blocked, 5_000, 'backpressure');
@@ -118,7 +119,7 @@ describe('buffer policies', () => {
   b: { type: webhook, url: "${fast.url}/b", batch: { max_wait: 10ms } }`, '"*": { to: [a, b] }');
     const { pipeline, metrics } = realPipeline(cfg);
     const entries = generate(200);
-    for (const e of entries) pipeline.ingest(e.text, null, metrics.source('t'));
+    for (const e of entries) pipeline.ingest(byteStringOf(e.text), null, metrics.source('t'));
     await waitFor(() => fast.count('/b') === 200, 5_000, 'fast destination');
     assert.equal(pipeline.blocked, false);
     release();
@@ -133,7 +134,7 @@ describe('batching', () => {
     const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", encoding: json_array, concurrency: 1, batch: { max_events: 4, max_wait: 100ms } }`);
     const { pipeline, metrics } = realPipeline(cfg);
     const entries = generate(10);
-    for (const e of entries) pipeline.ingest(e.text, null, metrics.source('t'));
+    for (const e of entries) pipeline.ingest(byteStringOf(e.text), null, metrics.source('t'));
     await waitFor(() => hook.count('/a') === 10, 5_000, 'all delivered');
     assert.deepEqual(hook.requests.map((r) => r.entries.length), [4, 4, 2]);
     assert.deepEqual(hook.entries('/a'), entries.map((e) => e.text), 'original texts, in order, byte for byte');
@@ -147,7 +148,7 @@ describe('batching', () => {
     const maxBytes = entries[0].text.length * 3 + 10;
     const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", encoding: ndjson, concurrency: 1, batch: { max_events: 100, max_bytes: "${maxBytes}", max_wait: 10s } }`);
     const { pipeline, metrics } = realPipeline(cfg);
-    for (const e of entries) pipeline.ingest(e.text, null, metrics.source('t'));
+    for (const e of entries) pipeline.ingest(byteStringOf(e.text), null, metrics.source('t'));
     await pipeline.drain(Date.now() + 5_000);
     assert.equal(hook.count('/a'), 12);
     for (const r of hook.requests) assert.ok(r.entries.join('\n').length <= maxBytes || r.entries.length === 1);
@@ -163,7 +164,7 @@ describe('retries and dead letters', () => {
     const { pipeline, metrics } = realPipeline(cfg);
     const entries = generate(30);
     const group = new AckGroup(false);
-    for (const e of entries) pipeline.ingest(e.text, group, metrics.source('t'));
+    for (const e of entries) pipeline.ingest(byteStringOf(e.text), group, metrics.source('t'));
     group.seal();
     await group.whenDone();
     const counts = tally(hook.entries('/a'));
@@ -180,7 +181,7 @@ describe('retries and dead letters', () => {
     hook.fault = (_req, attempt) => { seen.push(Date.now()); return attempt === 1 ? { status: 429, retryAfter: '1' } : null; };
     const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 1ms, max_delay: 5s }, batch: { max_wait: 10ms } }`);
     const { pipeline, metrics } = realPipeline(cfg);
-    pipeline.ingest(generate(1)[0].text, null, metrics.source('t'));
+    pipeline.ingest(byteStringOf(generate(1)[0].text), null, metrics.source('t'));
     await waitFor(() => hook.count('/a') === 1, 5_000, 'delivery after Retry-After');
     assert.ok(seen[1] - seen[0] >= 950, `waited ${seen[1] - seen[0]} ms, Retry-After said 1 s`);
     await pipeline.drain(Date.now() + 1_000);
@@ -196,7 +197,7 @@ describe('retries and dead letters', () => {
     const { pipeline, metrics } = realPipeline(cfg);
     const entries = generate(20);
     const group = new AckGroup(false);
-    for (const e of entries) pipeline.ingest(e.text, group, metrics.source('t'));
+    for (const e of entries) pipeline.ingest(byteStringOf(e.text), group, metrics.source('t'));
     group.seal();
     await group.whenDone();
     assert.equal(good.count('/b'), 20);
@@ -216,7 +217,7 @@ describe('retries and dead letters', () => {
     const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 10ms, max_delay: 40ms, max_elapsed: 300ms }, batch: { max_wait: 10ms } }`);
     const { pipeline, metrics } = realPipeline(cfg);
     const group = new AckGroup(false);
-    for (const e of generate(5)) pipeline.ingest(e.text, group, metrics.source('t'));
+    for (const e of generate(5)) pipeline.ingest(byteStringOf(e.text), group, metrics.source('t'));
     group.seal();
     await group.whenDone();
     const dead = deadLetters(dir, 'a');
@@ -240,7 +241,7 @@ describe('acknowledgements', () => {
     const { pipeline, metrics } = realPipeline(cfg);
     let done = false;
     const group = new AckGroup(true, () => { done = true; });
-    for (const e of generate(10)) pipeline.ingest(e.text, group, metrics.source('t'));
+    for (const e of generate(10)) pipeline.ingest(byteStringOf(e.text), group, metrics.source('t'));
     group.seal();
     await waitFor(() => a.count('/a') === 10, 5_000, 'a delivered');
     await new Promise((r) => setTimeout(r, 100));
@@ -261,8 +262,8 @@ state_dir: ${dir}
     const { pipeline, metrics } = testPipeline(cfg, { a: createSink(cfg.destinations[0], quietLogger()) });
     const group = new AckGroup(true);
     const stats = metrics.source('t');
-    pipeline.ingest(generate(1)[0].text, group, stats);
-    assert.ok(pipeline.ingest('{"broken":', group, stats) instanceof Error);
+    pipeline.ingest(byteStringOf(generate(1)[0].text), group, stats);
+    assert.ok(pipeline.ingest(byteStringOf('{"broken":'), group, stats) instanceof Error);
     group.seal();
     assert.equal(group.done, true);
     assert.equal(stats.unrouted, 1);
@@ -278,8 +279,8 @@ state_dir: ${dir}
     const fromHttp = new AckGroup(false);
     const fromFile = new AckGroup(true);
     const entries = generate(20);
-    entries.slice(0, 10).forEach((e) => pipeline.ingest(e.text, fromHttp, metrics.source('t')));
-    entries.slice(10).forEach((e) => pipeline.ingest(e.text, fromFile, metrics.source('t')));
+    entries.slice(0, 10).forEach((e) => pipeline.ingest(byteStringOf(e.text), fromHttp, metrics.source('t')));
+    entries.slice(10).forEach((e) => pipeline.ingest(byteStringOf(e.text), fromFile, metrics.source('t')));
     fromHttp.seal();
     fromFile.seal();
     await new Promise((r) => setTimeout(r, 100));

@@ -15,6 +15,7 @@ import {
   type JsonPath,
   type ScanBackend,
 } from "../src/event/json-scan.ts";
+import { byteStringOf, textOf, type ByteString } from "../src/event/byte-string.ts";
 
 // ---------------------------------------------------------------------------------------
 // Oracle helpers
@@ -91,6 +92,38 @@ function checkAgainstJsonParse(text: string, paths: readonly JsonPath[], start?:
       assert.deepEqual(decodeValue(text, s, e), w.value, `path ${JSON.stringify(p)} in ${JSON.stringify(region)}`);
       const str = decodeString(text, s, e);
       assert.equal(str, typeof w.value === "string" ? w.value : undefined);
+    }
+  });
+  return checkBytesAgainstJsonParse(text, paths, start, end);
+}
+
+/**
+ * The same check for the text's byte string, scanned with a `bytes` plan (as the relay scans
+ * entries): spans are byte offsets, keys match on their bytes, values decode to the text's.
+ */
+function checkBytesAgainstJsonParse(text: string, paths: readonly JsonPath[], start?: number, end?: number): boolean {
+  // A key with a lone surrogate has no UTF-8 form: such a path cannot be asked of bytes.
+  if (paths.some((p) => p.some((k) => typeof k === "string" && /\p{Surrogate}/u.test(k)))) return true;
+  const raw = byteStringOf(text);
+  const at = (i: number | undefined): number | undefined => (i === undefined ? undefined : Buffer.byteLength(text.slice(0, i)));
+  const [s0, e0] = [at(start), at(end)];
+  // A lone surrogate has no UTF-8 form: the byte string holds U+FFFD instead, and so must the values.
+  const expected = parseOk(textOf(raw.slice(s0 ?? 0, e0 ?? raw.length) as ByteString));
+  const plan = new FieldPlan(paths, { bytes: true });
+  const spans = plan.newSpans();
+  const err = scanObject(raw, plan, spans, s0, e0);
+  if (!(expected.ok && isPlainObject(expected.value))) {
+    assert.ok(err instanceof JsonSyntaxError, `expected an error for the bytes of ${JSON.stringify(text)}`);
+    return true;
+  }
+  assert.equal(err, null, `unexpected error ${err?.message} for the bytes of ${JSON.stringify(text)}`);
+  paths.forEach((p, i) => {
+    const w = walk(expected.value, p);
+    const [s, e] = [spans[2 * i], spans[2 * i + 1]];
+    if (!w.found) assert.deepEqual([s, e], [-1, -1], `path ${JSON.stringify(p)} should be absent in the bytes of ${JSON.stringify(text)}`);
+    else {
+      assert.deepEqual(decodeValue(raw, s, e, true), w.value, `path ${JSON.stringify(p)} in the bytes of ${JSON.stringify(text)}`);
+      assert.equal(decodeString(raw, s, e, true), typeof w.value === "string" ? w.value : undefined);
     }
   });
   return true;

@@ -12,6 +12,7 @@ import { RelayMetrics } from '../src/telemetry/metrics.ts';
 import { MAIN } from './support/daemon.ts';
 import { generate, idOf } from './support/kong.ts';
 import { configFromYaml, quietLogger, tempDir } from './support/pipeline.ts';
+import { byteStringOf } from '../src/event/byte-string.ts';
 
 const receivers: WebhookReceiver[] = [];
 after(async () => { await Promise.all(receivers.map((r) => r.close())); });
@@ -36,7 +37,7 @@ async function deadLetterFile(dir: string, hook: WebhookReceiver, count: number)
   const pipeline = new Pipeline(config, (d) => createSink(d, log), new RelayMetrics('t', 'node'), log);
   const entries = generate(count, { seed: 21 });
   const group = new AckGroup(false);
-  for (const e of entries) pipeline.ingest(e.text, group, new RelayMetrics('t', 'node').source('t'));
+  for (const e of entries) pipeline.ingest(byteStringOf(e.text), group, new RelayMetrics('t', 'node').source('t'));
   group.seal();
   await group.whenDone();
   await pipeline.drain(Date.now() + 1000);

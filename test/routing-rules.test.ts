@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildRouting } from '../src/route/routing.ts';
 import { configFromYaml } from './support/pipeline.ts';
+import { byteStringOf } from '../src/event/byte-string.ts';
 
 /** A Kong 3.x entry, encoded the way lua-cjson writes it (every "/" escaped). */
 function entry(overrides: Record<string, unknown> = {}): string {
@@ -42,7 +43,7 @@ destinations:
 `);
   const { decoder, router: r } = buildRouting(config);
   return (text) => {
-    const event = decoder.decode(text);
+    const event = decoder.decode(byteStringOf(text));
     if (event instanceof Error) throw event;
     return r.route(event).map((i) => r.destinations[i]);
   };

@@ -18,6 +18,7 @@ import type { KongEvent } from '../src/event/kong-event.ts';
 import { SnsRequestBuilder } from '../src/sinks/sns/request-builder.ts';
 import { createSink } from '../src/sinks/index.ts';
 import { configFromYaml, quietLogger, tempDir, testPipeline, type TestPipeline } from './support/pipeline.ts';
+import { byteStringOf } from '../src/event/byte-string.ts';
 
 // The sink takes credentials from the SDK's default chain: here, the environment.
 process.env.AWS_ACCESS_KEY_ID = 'test';
@@ -102,7 +103,7 @@ async function relay(p: TestPipeline, texts: readonly string[], timeoutMs = 15_0
   const source = p.metrics.source('t');
   const done = texts.map((text) => {
     const group = new AckGroup(false);
-    const result = p.pipeline.ingest(text, group, source);
+    const result = p.pipeline.ingest(byteStringOf(text), group, source);
     if (result instanceof Error) throw result;
     group.seal();
     return group.whenDone();
@@ -280,7 +281,7 @@ destinations:
 `);
   const destination = config.destinations[0] as SnsDestination;
   const decode = (text: string): KongEvent => {
-    const e = buildRouting(config).decoder.decode(text);
+    const e = buildRouting(config).decoder.decode(byteStringOf(text));
     if (e instanceof Error) throw e;
     return e;
   };

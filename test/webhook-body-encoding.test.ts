@@ -1,13 +1,16 @@
 /**
- * Webhook batch bodies are written text by text into one buffer (src/sinks/webhook/utf8-join.ts)
- * instead of joining a string and encoding it: the bytes must be exactly what the join gave,
- * for ASCII, non-ASCII, astral and lone-surrogate text, at every size around the growth points,
- * also when each body is written into the buffer of an earlier, delivered one (BodyBuffers).
+ * Webhook batch bodies are written entry by entry into one buffer (src/sinks/webhook/body-join.ts)
+ * from the entries' byte strings instead of joining a string and encoding it: the bytes must be
+ * exactly what encoding the joined text gives, for ASCII, non-ASCII, astral and lone-surrogate
+ * text, also when each body is written into the buffer of an earlier, delivered one (BodyBuffers).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { BodyBuffers, utf8Join } from '../src/sinks/webhook/utf8-join.ts';
+import { byteStringOf } from '../src/event/byte-string.ts';
+import { BodyBuffers, joinBody } from '../src/sinks/webhook/body-join.ts';
+
+const utf8Join = (texts: string[], open: string, sep: string, close: string, buffers?: BodyBuffers): Buffer => joinBody(texts.map(byteStringOf), open, sep, close, buffers);
 
 const joined = (texts: string[], open: string, sep: string, close: string): Buffer => Buffer.from(`${open}${texts.join(sep)}${close}`, 'utf8');
 
@@ -22,7 +25,7 @@ describe('webhook batch body encoding', () => {
     ), { numRuns: 500 });
   });
 
-  it('grows past its slack when a large batch is mostly non-ASCII', () => {
+  it('joins a large batch that is mostly non-ASCII, and empty batches', () => {
     const texts = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? '€'.repeat(2000) : `{"i":${i},"p":"${'a'.repeat(1000)}"}`));
     assert.deepEqual(utf8Join(texts, '[', ',', ']'), joined(texts, '[', ',', ']'));
     assert.deepEqual(utf8Join([], '[', ',', ']'), Buffer.from('[]'));

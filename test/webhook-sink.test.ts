@@ -18,6 +18,7 @@ import { createSink } from '../src/sinks/index.ts';
 import { createLogger } from '../src/telemetry/log.ts';
 import { RelayMetrics } from '../src/telemetry/metrics.ts';
 import { configFromYaml, tempDir } from './support/pipeline.ts';
+import { byteStringOf } from '../src/event/byte-string.ts';
 
 interface Received {
   readonly method: string;
@@ -112,7 +113,7 @@ async function relay(s: Setup, texts: readonly string[], timeoutMs = 15_000): Pr
   const source = new RelayMetrics('test', 'node').source('t');
   const done = texts.map((text) => {
     const group = new AckGroup(false);
-    const result = s.pipeline.ingest(text, group, source);
+    const result = s.pipeline.ingest(byteStringOf(text), group, source);
     if (result instanceof Error) throw result;
     group.seal();
     return group.whenDone();

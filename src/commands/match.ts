@@ -30,7 +30,7 @@ export async function matchCommand(configFile: string, logs: readonly string[], 
     }
     for (const entry of splitLogFile(text)) {
       const i = index++;
-      const event = isProblem(entry) ? entry.error : decoder.decode(entry.text);
+      const event = isProblem(entry) ? entry.error : decoder.decode(entry.raw);
       if (typeof event === 'string' || event instanceof JsonSyntaxError) {
         const error = typeof event === 'string' ? event : `invalid entry: ${event.message}`;
         out.push(options.json ? `${JSON.stringify({ index: i, error })}\n` : `#${i} error: ${error}\n`);

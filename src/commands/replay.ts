@@ -11,6 +11,7 @@ import { formatDiagnostic } from '../config/diagnostics.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { AckGroup } from '../delivery/ack.ts';
 import { Pipeline } from '../delivery/pipeline.ts';
+import { byteStringOf } from '../event/byte-string.ts';
 import { FieldPlan, decodeString, scanObject } from '../event/json-scan.ts';
 import { createSink } from '../sinks/index.ts';
 import { createLogger } from '../telemetry/log.ts';
@@ -59,7 +60,8 @@ export async function replayCommand(configFile: string, deadLetterFile: string, 
       const recorded = spans[4] >= 0 ? decodeString(line, spans[4], spans[5]) : undefined;
       const target = options.to ?? recorded;
       if (target !== undefined && !names.includes(target)) { skipped++; warn(`line ${read}: destination "${target}" is not in this config (use --to), skipped`); continue; }
-      const result = target === undefined ? pipeline.ingest(eventText, group, stats) : pipeline.ingestTo(target, eventText, group, stats);
+      const raw = byteStringOf(eventText);
+      const result = target === undefined ? pipeline.ingest(raw, group, stats) : pipeline.ingestTo(target, raw, group, stats);
       if (result instanceof Error) { skipped++; warn(`line ${read}: the entry is still not a JSON object (${result.message}), skipped`); continue; }
       sent++;
       if (pipeline.blocked) await pipeline.whenUnblocked();

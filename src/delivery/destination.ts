@@ -104,13 +104,13 @@ export class Destination {
       if (policy === 'drop_oldest') {
         while (this.#full && this.#queue.length > 0) {
           const old = this.#queue.shift() as Ticket;
-          this.#queuedBytes -= old.event.text.length;
+          this.#queuedBytes -= old.event.raw.length;
           this.#drop(old, 'buffer_full_drop_oldest');
         }
       }
     }
     this.#queue.push(ticket);
-    this.#queuedBytes += ticket.event.text.length;
+    this.#queuedBytes += ticket.event.raw.length;
     if (policy === 'block' && !this.#blocking && this.#full) this.#setBlocking(true);
     this.#pump();
   }
@@ -161,7 +161,7 @@ export class Destination {
     let bytes = 0;
     while (batch.length < maxEvents && this.#queue.length > 0) {
       const next = this.#queue.peek() as Ticket;
-      const size = next.event.text.length;
+      const size = next.event.raw.length;
       if (batch.length > 0 && bytes + size > maxBytes) break;
       this.#queue.shift();
       this.#queuedBytes -= size;

@@ -4,6 +4,7 @@
  * reading more (backpressure) and learn from `whenUnblocked()` when to go on.
  */
 import type { ResolvedConfig, ResolvedDestination } from '../config/resolve.ts';
+import type { ByteString } from '../event/byte-string.ts';
 import type { EventDecoder, KongEvent } from '../event/kong-event.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
 import { buildRouting, type Routing } from '../route/routing.ts';
@@ -46,12 +47,13 @@ export class Pipeline {
   }
 
   /**
-   * Decode and route one entry text; the event is then owned by its destinations. A text that
-   * is not a JSON object comes back as the error: the source dead-letters it by its policy.
+   * Decode and route one entry (its byte string: see byte-string.ts); the event is then owned by
+   * its destinations. An entry that is not a JSON object comes back as the error: the source
+   * dead-letters it by its policy.
    */
-  ingest(text: string, group: AckGroup | null, source: SourceStats, receivedAt = Date.now()): IngestResult {
+  ingest(raw: ByteString, group: AckGroup | null, source: SourceStats, receivedAt = Date.now()): IngestResult {
     source.received++;
-    const event = this.#routing.decoder.decode(text);
+    const event = this.#routing.decoder.decode(raw);
     if (event instanceof JsonSyntaxError) return event;
     return this.#route(event, group, source, receivedAt);
   }
@@ -65,7 +67,7 @@ export class Pipeline {
    * config may need fields the old decoder did not extract.
    */
   ingestDecoded(event: KongEvent, group: AckGroup | null, source: SourceStats, receivedAt = Date.now()): IngestResult {
-    if (!event.decodedBy(this.#routing.decoder)) return this.ingest(event.text, group, source, receivedAt);
+    if (!event.decodedBy(this.#routing.decoder)) return this.ingest(event.raw, group, source, receivedAt);
     source.received++;
     return this.#route(event, group, source, receivedAt);
   }
@@ -81,11 +83,11 @@ export class Pipeline {
   }
 
   /** Decode one entry and hand it to one named destination, bypassing rules (replay). */
-  ingestTo(destination: string, text: string, group: AckGroup | null, source: SourceStats): IngestResult {
+  ingestTo(destination: string, raw: ByteString, group: AckGroup | null, source: SourceStats): IngestResult {
     const target = this.#destinations.find((d) => d.name === destination);
     if (target === undefined) throw new Error(`unknown destination "${destination}"`);
     source.received++;
-    const event = this.#routing.decoder.decode(text);
+    const event = this.#routing.decoder.decode(raw);
     if (event instanceof JsonSyntaxError) return event;
     target.enqueue(new Ticket(event, 1, group, Date.now()));
     return event;

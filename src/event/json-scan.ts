@@ -34,6 +34,8 @@
  * Scans are synchronous and share module-level scratch buffers; every call resets what it uses.
  */
 
+import { byteStringOf, textOf, type ByteString } from './byte-string.ts';
+
 /** One wanted path, e.g. ["request", "method"], ["workspaces", 0, "name"], ["request","headers","host"]. */
 export type JsonPath = readonly (string | number)[];
 
@@ -65,12 +67,17 @@ interface TrieBuildNode {
  * non-negative integer) only matches an array index. The empty path `[]` selects the whole
  * top-level value. The same path may be listed more than once; every slot is filled.
  * Throws a TypeError for a step that is neither a string nor a non-negative integer.
+ *
+ * With `bytes`, the texts scanned with the plan are byte strings (see byte-string.ts): offsets
+ * are byte offsets, and keys are matched on their UTF-8 bytes.
  */
 export class FieldPlan {
   /** Number of paths (slots). A spans array must have at least 2*size entries. */
   readonly size: number;
   /** The paths, as given (copied). */
   readonly paths: readonly JsonPath[];
+  /** Texts scanned with this plan are byte strings. */
+  readonly bytes: boolean;
 
   // ---- compiled trie, flattened into typed arrays (internal) ----
   /** @internal per node: slot index or -1 */
@@ -118,10 +125,12 @@ export class FieldPlan {
   /** @internal the trie for the wasm kernel, or null when a key is not ASCII (then the JS scanner is used) */
   readonly _image: Int32Array | null;
 
-  constructor(paths: readonly JsonPath[]) {
+  constructor(paths: readonly JsonPath[], options: { readonly bytes?: boolean } = {}) {
     if (!Array.isArray(paths)) throw new TypeError("FieldPlan: paths must be an array of paths");
     this.paths = Object.freeze(paths.map((p) => Object.freeze([...(p as JsonPath)])));
     this.size = paths.length;
+    this.bytes = options.bytes === true;
+    const keyOf = this.bytes ? byteStringOf : (step: string): string => step;
     const nodes: TrieBuildNode[] = [];
     const mk = (): TrieBuildNode => {
       const n: TrieBuildNode = { slot: -1, keys: new Map(), indices: new Map(), id: nodes.length };
@@ -136,8 +145,9 @@ export class FieldPlan {
       for (const step of path as readonly unknown[]) {
         let next: TrieBuildNode | undefined;
         if (typeof step === "string") {
-          next = n.keys.get(step);
-          if (next === undefined) n.keys.set(step, (next = mk()));
+          const key = keyOf(step);
+          next = n.keys.get(key);
+          if (next === undefined) n.keys.set(key, (next = mk()));
         } else if (typeof step === "number" && Number.isInteger(step) && step >= 0 && step <= 0x7fffffff) {
           next = n.indices.get(step);
           if (next === undefined) n.indices.set(step, (next = mk()));
@@ -970,13 +980,13 @@ let gSpans = new Int32Array(0); // view of the wasm spans area for loadedPlan
 
 /** Node's Buffer (absent in Deno, whose polyfilled utf16le write is ~100x slower than encodeInto). */
 interface Utf16Writer {
-  write(s: string, offset: number, length: number, encoding: "utf16le"): number;
+  write(s: string, offset: number, length: number, encoding: "utf16le" | "latin1"): number;
 }
 const NodeBuffer: { from(ab: ArrayBuffer, offset: number, length: number): Utf16Writer } | null =
   (globalThis as { Deno?: unknown }).Deno === undefined
     ? ((globalThis as { Buffer?: { from(ab: ArrayBuffer, offset: number, length: number): Utf16Writer } }).Buffer ?? null)
     : null;
-/** Buffer view of the text area (Node only), for writing UTF-16 code units directly. */
+/** Buffer view of the text area (Node only), for writing UTF-16 code units or byte strings directly. */
 let gUtf16: Utf16Writer | null = null;
 /** The last text was not ASCII: try the UTF-16 route first (encodeInto is slow for two-byte strings). */
 let preferUtf16 = false;
@@ -1021,7 +1031,7 @@ function growMemory(planBytes: number, spansBytes: number, textNeed: number): vo
   cap = c;
   gU8 = new Uint8Array(buf, textOff, cap);
   gMask = new Int32Array(buf, textOff + cap, (cap >> 5) + 2);
-  gUtf16 = wasm !== null && NodeBuffer !== null ? NodeBuffer.from(buf, textOff, cap) : null;
+  gUtf16 = NodeBuffer !== null ? NodeBuffer.from(buf, textOff, cap) : null;
   loadedPlan = null; // the spans view must be recreated (and the plan image copied again)
 }
 
@@ -1044,10 +1054,14 @@ function usePlan(plan: FieldPlan, image: Int32Array): boolean {
  * ~0.6 ns/char), narrowed by the `narrow` kernel. Elsewhere: UTF-8 via encodeInto, collapsed by
  * the `collapse` kernel; without wasm: a JS loop.
  */
-function load(text: string, s: number, e: number): boolean {
+function load(text: string, s: number, e: number, bytes: boolean): boolean {
   const n = e - s;
   if (!ensureMemory(0, 0, n + 64)) return false;
   const str = s === 0 && e === text.length ? text : text.slice(s, e);
+  if (bytes) {
+    loadByteString(str, n);
+    return true;
+  }
   const k = useWasm ? wasm : null;
   if (k !== null && preferUtf16 && loadUtf16(k, str, n)) return true;
   const r = encoder.encodeInto(str, gU8);
@@ -1075,8 +1089,20 @@ function load(text: string, s: number, e: number): boolean {
   return true;
 }
 
+/** A byte string's characters are its bytes: copied as they are (on Node a memcpy). */
+function loadByteString(str: string, n: number): void {
+  const u = gU8;
+  if (gUtf16 !== null) {
+    gUtf16.write(str, 0, n, "latin1");
+  } else {
+    const r = encoder.encodeInto(str, u);
+    if (r.read !== n || r.written !== n) for (let i = 0; i < n; i++) u[i] = str.charCodeAt(i);
+  }
+  u[n] = 0;
+}
+
 function loadUtf16(k: WasmKernel, str: string, n: number): boolean {
-  if (NodeBuffer === null || !utf16Route || !ensureMemory(0, 0, 2 * n + 64) || gUtf16 === null) return false;
+  if (NodeBuffer === null || !utf16Route || wasm === null || !ensureMemory(0, 0, 2 * n + 64) || gUtf16 === null) return false;
   if (gUtf16.write(str, 0, 2 * n, "utf16le") !== 2 * n) return false;
   preferUtf16 = k.narrow(textOff, n, textOff) !== 0;
   gU8[n] = 0;
@@ -1236,8 +1262,9 @@ function findKey(plan: FieldPlan, node: number, u: Uint8Array, s: number, e: num
   let first = -1;
   let h = 0;
   if (len > 0) {
-    first = u[s];
-    h = keyHash(len, first, u[e - 1]);
+    // (Non-ASCII bytes of a byte string are compared as 0x80, like the units of a text.)
+    first = Math.min(u[s], 0x80);
+    h = keyHash(len, first, Math.min(u[e - 1], 0x80));
   }
   const table = plan._hashTable;
   const at = plan._hashAt[node];
@@ -1273,7 +1300,7 @@ function findEscapedKey(plan: FieldPlan, node: number, text: string, ks: number,
   if (map === null) return -1;
   let key: unknown;
   try {
-    key = JSON.parse(text.slice(ks, ke));
+    key = plan.bytes ? byteStringOf(JSON.parse(textOf(text.slice(ks, ke) as ByteString)) as string) : JSON.parse(text.slice(ks, ke));
   } catch {
     return -1; // cannot happen: the key was validated
   }
@@ -1533,7 +1560,7 @@ export function scanObject(
   const image = plan._image;
   let kernel = 0; // what the wasm kernel said: 0 not run, -1 invalid, -2 bailed out
   if (useWasm && wasm !== null && image !== null) {
-    if (!usePlan(plan, image) || !load(text, s, e)) return tooLarge(s);
+    if (!usePlan(plan, image) || !load(text, s, e, plan.bytes)) return tooLarge(s);
     if (loadedPlan !== plan && !usePlan(plan, image)) return tooLarge(s); // text area grew: new spans view
     if (gU8[0] !== 123) return notAContainer(text, s, n, E_NOT_OBJECT);
     const out = gSpans;
@@ -1554,7 +1581,7 @@ export function scanObject(
     if (r === -2) stats.kernelBailouts++;
     spans.fill(-1, 0, n2);
   } else {
-    if (!load(text, s, e)) return tooLarge(s);
+    if (!load(text, s, e, plan.bytes)) return tooLarge(s);
     if (gU8[0] !== 123) return notAContainer(text, s, n, E_NOT_OBJECT);
   }
   computeMask(n);
@@ -1609,7 +1636,7 @@ export function scanArrayElements(text: string, start?: number, end?: number): I
     fail(E_EOF, 0);
     return makeError(text, s, e);
   }
-  if (!load(text, s, e)) return tooLarge(s);
+  if (!load(text, s, e, false)) return tooLarge(s);
   const n = e - s;
   const u = gU8;
   if (u[0] !== 91) return notAContainer(text, s, n, E_NOT_ARRAY);
@@ -1846,23 +1873,35 @@ function grown<T extends Int32Array | Uint8Array>(a: T, length: number): T {
 // ---------------------------------------------------------------------------------------
 // Decoding.
 
-function hasBackslash(text: string, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (text.charCodeAt(i) === 92) return true;
-  return false;
+/** Whether text[start, end) can be used as it is as a string's value: no escape, and in a byte string no non-ASCII byte. */
+function isPlain(text: string, start: number, end: number, bytes: boolean): boolean {
+  const limit = bytes ? 0x80 : 0x10000;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92 || c >= limit) return false;
+  }
+  return true;
+}
+
+/** JSON.parse of a raw value (of a byte string: of the text it encodes). */
+function parseSpan(text: string, start: number, end: number, bytes: boolean): unknown {
+  const raw = text.slice(start, end);
+  return JSON.parse(bytes ? textOf(raw as ByteString) : raw) as unknown;
 }
 
 /**
  * Decode the raw JSON value text.slice(start, end) (a span from a successful scan of the same
- * text). Returns undefined when start < 0 (absent path). Strings without backslashes are just
- * sliced, numbers and literals are decoded without JSON.parse, anything else goes through
- * JSON.parse of the slice. Throws a SyntaxError only if the span is not valid JSON (i.e. it did
- * not come from a successful scan of this text).
+ * text; `bytes`: text is a byte string, scanned with a `bytes` plan). Returns undefined when
+ * start < 0 (absent path). Strings without backslashes (or bytes >= 0x80) are just sliced,
+ * numbers and literals are decoded without JSON.parse, anything else goes through JSON.parse of
+ * the slice. Throws a SyntaxError only if the span is not valid JSON (i.e. it did not come from
+ * a successful scan of this text).
  */
-export function decodeValue(text: string, start: number, end: number): unknown {
+export function decodeValue(text: string, start: number, end: number, bytes = false): unknown {
   if (start < 0) return undefined;
   const c = text.charCodeAt(start);
   if (c === 34) {
-    if (end - start >= 2 && !hasBackslash(text, start + 1, end - 1)) return text.slice(start + 1, end - 1);
+    if (end - start >= 2 && isPlain(text, start + 1, end - 1, bytes)) return text.slice(start + 1, end - 1);
   } else if (c === 45 || (c >= 48 && c <= 57)) {
     return Number(text.slice(start, end));
   } else if (c === 116 && end - start === 4) {
@@ -1872,15 +1911,15 @@ export function decodeValue(text: string, start: number, end: number): unknown {
   } else if (c === 110 && end - start === 4) {
     return null;
   }
-  return JSON.parse(text.slice(start, end)) as unknown;
+  return parseSpan(text, start, end, bytes);
 }
 
 /**
- * Decode a span that holds a JSON string (from a successful scan of the same text); undefined
- * when the path was absent (start < 0) or the value is not a string.
+ * Decode a span that holds a JSON string (from a successful scan of the same text, `bytes` as
+ * for decodeValue); undefined when the path was absent (start < 0) or the value is not a string.
  */
-export function decodeString(text: string, start: number, end: number): string | undefined {
+export function decodeString(text: string, start: number, end: number, bytes = false): string | undefined {
   if (start < 0 || end - start < 2 || text.charCodeAt(start) !== 34) return undefined;
-  if (!hasBackslash(text, start + 1, end - 1)) return text.slice(start + 1, end - 1);
-  return JSON.parse(text.slice(start, end)) as string;
+  if (isPlain(text, start + 1, end - 1, bytes)) return text.slice(start + 1, end - 1);
+  return parseSpan(text, start, end, bytes) as string;
 }

@@ -1,9 +1,10 @@
 /**
- * One Kong log entry. It keeps the original JSON text (what sinks send) and gives typed,
- * lazily decoded access to the few fields that routing and templates need: the decoder
- * scans the text once (validating it) and records where those fields are, without
- * building the object.
+ * One Kong log entry. It keeps the original JSON bytes (what sinks send) as a byte string
+ * (see byte-string.ts) and gives typed, lazily decoded access to the few fields that routing
+ * and templates need: the decoder scans the entry once (validating it) and records where those
+ * fields are, without building the object.
  */
+import { textOf, type ByteString } from './byte-string.ts';
 import { FieldPlan, JsonSyntaxError, decodeString, decodeValue, scanObject, type JsonPath } from './json-scan.ts';
 
 /** Fields every decoder extracts; slots are the indices into the scan spans. */
@@ -49,7 +50,7 @@ export interface DecoderOptions {
   readonly paths?: readonly JsonPath[];
 }
 
-/** Turns entry texts into events; build once per config. */
+/** Turns entries (byte strings) into events; build once per config. */
 export class EventDecoder {
   readonly #plan: FieldPlan;
   /** Where scans write their spans (scans are synchronous: one is enough). */
@@ -69,22 +70,25 @@ export class EventDecoder {
     };
     this.#headerSlots = new Map((options.headers ?? []).map((h) => [h.toLowerCase(), addPath(['request', 'headers', h.toLowerCase()])]));
     for (const p of options.paths ?? []) addPath(p);
-    this.#plan = new FieldPlan(paths);
+    this.#plan = new FieldPlan(paths, { bytes: true });
     this.#scratch = this.#plan.newSpans();
     this.#slotsByKey = slotsByKey;
     this.#workspaceNames = options.workspaceNames ?? new Map();
   }
 
-  /** Decode one entry; a text that is not a JSON object gives a JsonSyntaxError (never throws). */
-  decode(text: string): KongEvent | JsonSyntaxError {
+  /**
+   * Decode one entry given as a byte string (byteStringOf / byteStringOfUtf8); one that is not a
+   * JSON object gives a JsonSyntaxError (never throws), with a byte offset as its position.
+   */
+  decode(raw: ByteString): KongEvent | JsonSyntaxError {
     const scratch = this.#scratch;
-    const error = scanObject(text, this.#plan, scratch);
+    const error = scanObject(raw, this.#plan, scratch);
     if (error !== null) return error;
     // Copied into a plain array: a typed array this size (over 64 bytes) gets an off-heap backing
     // store of its own, allocated and later freed for every event, about 3x the cost of the copy.
     const spans = new Array<number>(scratch.length);
     for (let i = 0; i < scratch.length; i++) spans[i] = scratch[i];
-    return new KongEvent(text, spans, this);
+    return new KongEvent(raw, spans, this);
   }
 
   /** The fields this decoder extracts (scanArrayOfObjectsUtf8 takes it to decode a whole array at once). */
@@ -92,13 +96,13 @@ export class EventDecoder {
 
   /**
    * An event from spans already found by a scan with `plan` (from scanArrayOfObjectsUtf8):
-   * spans[at .. at + 2 * plan.size) must be offsets into `text`.
+   * spans[at .. at + 2 * plan.size) must be offsets into the byte string `raw`.
    */
-  decodeScanned(text: string, spans: Int32Array, at: number): KongEvent {
+  decodeScanned(raw: ByteString, spans: Int32Array, at: number): KongEvent {
     const width = this.#scratch.length;
     const own = new Array<number>(width);
     for (let i = 0; i < width; i++) own[i] = spans[at + i];
-    return new KongEvent(text, own, this);
+    return new KongEvent(raw, own, this);
   }
 
   /** @internal */ slotOf(path: JsonPath): number | undefined { return this.#slotsByKey.get(pathKey(path)); }
@@ -111,20 +115,26 @@ function pathKey(path: JsonPath): string {
 }
 
 export class KongEvent {
-  /** The entry exactly as Kong wrote it (sinks send this). */
-  readonly text: string;
-  /** [start, end) of each decoder slot's value in text, -1 when absent. */
+  /**
+   * The entry's bytes exactly as Kong wrote them, as a byte string (one character per byte):
+   * sinks send this; its length is the entry's size in bytes.
+   */
+  readonly raw: ByteString;
+  /** [start, end) of each decoder slot's value in raw, -1 when absent. */
   readonly #spans: readonly number[];
   readonly #decoder: EventDecoder;
   #values: unknown[] | undefined;
   #workspace: string | null | typeof NOT_DECODED = NOT_DECODED;
 
   /** @internal use EventDecoder.decode */
-  constructor(text: string, spans: readonly number[], decoder: EventDecoder) {
-    this.text = text;
+  constructor(raw: ByteString, spans: readonly number[], decoder: EventDecoder) {
+    this.raw = raw;
     this.#spans = spans;
     this.#decoder = decoder;
   }
+
+  /** The entry's text (decoded from raw on each call: for SNS messages, dead letters and tools). */
+  get text(): string { return textOf(this.raw); }
 
   #value(slot: number): unknown {
     const start = this.#spans[slot * 2];
@@ -132,7 +142,7 @@ export class KongEvent {
     const values = (this.#values ??= []);
     let v = values[slot];
     if (v === undefined) {
-      v = decodeValue(this.text, start, this.#spans[slot * 2 + 1]);
+      v = decodeValue(this.raw, start, this.#spans[slot * 2 + 1], true);
       values[slot] = v;
     }
     return v;
@@ -140,7 +150,7 @@ export class KongEvent {
 
   #string(slot: number): string | undefined {
     const start = this.#spans[slot * 2];
-    return start < 0 ? undefined : decodeString(this.text, start, this.#spans[slot * 2 + 1]);
+    return start < 0 ? undefined : decodeString(this.raw, start, this.#spans[slot * 2 + 1], true);
   }
 
   /** Whether `decoder` made this event (after a config reload, events decoded before it are decoded again). */

@@ -73,7 +73,7 @@ export class SnsRequestBuilder {
     const message = event.text;
     // Counted as SNS counts a message's size: UTF-8 bytes of the body and of every
     // attribute's name, data type and value.
-    let bytes = Buffer.byteLength(message, 'utf8');
+    let bytes = event.raw.length;
     let attributes: Record<string, MessageAttributeValue> | undefined;
     for (const [name, template] of d.messageAttributes) {
       const value = template.render(event);

@@ -7,10 +7,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { WebhookDestination } from '../../config/resolve.ts';
+import type { ByteString } from '../../event/byte-string.ts';
 import type { KongEvent } from '../../event/kong-event.ts';
 import { VERSION } from '../../version.ts';
 import { WebhookSigner } from './signing.ts';
-import { BodyBuffers, utf8Join } from './utf8-join.ts';
+import { BodyBuffers, joinBody } from './body-join.ts';
 import type { WebhookTarget } from './target.ts';
 
 const gzipAsync = promisify(gzip);
@@ -38,7 +39,7 @@ export class WebhookRequestBuilder {
   readonly #baseHeaders: Record<string, string>;
   /** A random id per entry, so a webhook-id stays the same when the same entries are retried. */
   readonly #entryIds = new WeakMap<KongEvent, string>();
-  /** Batch bodies (json_array, ndjson) are written into reused buffers: see utf8-join.ts. */
+  /** Batch bodies (json_array, ndjson) are written into reused buffers: see body-join.ts. */
   readonly #bodies = new BodyBuffers();
 
   constructor(destination: WebhookDestination, target: WebhookTarget) {
@@ -60,11 +61,11 @@ export class WebhookRequestBuilder {
   payloads(events: readonly KongEvent[]): WebhookPayload[] {
     switch (this.#encoding) {
       case 'json':
-        return events.map((e, i) => ({ indices: [i], events: [e], payload: Buffer.from(e.text, 'utf8') }));
+        return events.map((e, i) => ({ indices: [i], events: [e], payload: Buffer.from(e.raw, 'latin1') }));
       case 'json_array':
-        return [{ indices: events.map((_, i) => i), events, payload: utf8Join(texts(events), '[', ',', ']', this.#bodies) }];
+        return [{ indices: events.map((_, i) => i), events, payload: joinBody(raws(events), '[', ',', ']', this.#bodies) }];
       case 'ndjson':
-        return [{ indices: events.map((_, i) => i), events, payload: utf8Join(texts(events, oneLine), '', '\n', '\n', this.#bodies) }];
+        return [{ indices: events.map((_, i) => i), events, payload: joinBody(raws(events, oneLine), '', '\n', '\n', this.#bodies) }];
     }
   }
 
@@ -106,10 +107,10 @@ export class WebhookRequestBuilder {
   }
 }
 
-/** The entries' texts as Kong wrote them (never re-serialized), optionally mapped. */
-function texts(events: readonly KongEvent[], map?: (text: string) => string): string[] {
-  const out = new Array<string>(events.length);
-  for (let i = 0; i < events.length; i++) out[i] = map === undefined ? events[i].text : map(events[i].text);
+/** The entries as Kong wrote them (never re-serialized), optionally mapped. */
+function raws(events: readonly KongEvent[], map?: (raw: ByteString) => ByteString): ByteString[] {
+  const out = new Array<ByteString>(events.length);
+  for (let i = 0; i < events.length; i++) out[i] = map === undefined ? events[i].raw : map(events[i].raw);
   return out;
 }
 
@@ -118,6 +119,6 @@ function texts(events: readonly KongEvent[], map?: (text: string) => string): st
  * between tokens (inside strings it must be escaped), so turning it into a space keeps the
  * entry's meaning; Kong's own entries never contain one, so they pass through untouched.
  */
-function oneLine(text: string): string {
-  return text.includes('\n') || text.includes('\r') ? text.replace(/[\r\n]/g, ' ') : text;
+function oneLine(raw: ByteString): ByteString {
+  return raw.includes('\n') || raw.includes('\r') ? raw.replace(/[\r\n]/g, ' ') as ByteString : raw;
 }

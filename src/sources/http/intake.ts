@@ -31,6 +31,7 @@ import { AckGroup } from '../../delivery/ack.ts';
 import type { DeadLetterRecord } from '../../delivery/dead-letter.ts';
 import { Buffer } from 'node:buffer';
 import { decodeArrayBytes, isProblem, splitEntries, splitEntryBytes, type BodyFormat, type EntryText, type SplitEntry } from '../../event/entries.ts';
+import { textOf } from '../../event/byte-string.ts';
 import { FieldPlan, JsonSyntaxError, scanArrayElements, scanObject } from '../../event/json-scan.ts';
 import type { EventDecoder } from '../../event/kong-event.ts';
 import type { SourceContext } from '../source.ts';
@@ -75,7 +76,7 @@ export type IntakeResult =
 export const MAX_REPORTED_ERRORS = 100;
 /** Dead letters are written in slices of this many records (a body can hold millions of tiny bad entries). */
 const DEAD_LETTER_SLICE = 1000;
-const VALIDATE_ONLY = new FieldPlan([]);
+const VALIDATE_ONLY = new FieldPlan([], { bytes: true });
 const NO_SPANS = new Int32Array(0);
 
 /**
@@ -141,18 +142,18 @@ export function sortEntries(entries: readonly SplitEntry[], format: BodyFormat, 
       bad.push({ index: e.index, reason: e.error.startsWith('empty body') ? 'empty_body' : 'invalid_json', error: e.error, text: e.text });
       continue;
     }
-    const bytes = utf8LengthOver(e.text, maxEntryBytes);
-    if (bytes > 0) {
-      bad.push({ index: e.index, reason: 'entry_too_large', error: `entry is ${bytes} bytes, more than max_entry_bytes (${maxEntryBytes})`, text: e.text });
+    const bytes = e.raw.length;
+    if (bytes > maxEntryBytes) {
+      bad.push({ index: e.index, reason: 'entry_too_large', error: `entry is ${bytes} bytes, more than max_entry_bytes (${maxEntryBytes})`, text: textOf(e.raw) });
       continue;
     }
     if (several && e.event === undefined) {
       if (format === 'json') {
         // Array elements were validated by the split; Kong entries are objects.
-        if (e.text.charCodeAt(0) !== 0x7b /* { */) { bad.push({ index: e.index, reason: 'not_an_object', error: 'not a JSON object', text: e.text }); continue; }
+        if (e.raw.charCodeAt(0) !== 0x7b /* { */) { bad.push({ index: e.index, reason: 'not_an_object', error: 'not a JSON object', text: textOf(e.raw) }); continue; }
       } else {
-        const error = scanObject(e.text, VALIDATE_ONLY, NO_SPANS);
-        if (error !== null) { bad.push(badJson(e.index, error, e.text)); continue; }
+        const error = scanObject(e.raw, VALIDATE_ONLY, NO_SPANS);
+        if (error !== null) { bad.push(badJson(e.index, error, textOf(e.raw))); continue; }
       }
     }
     good.push(e);
@@ -163,14 +164,6 @@ export function sortEntries(entries: readonly SplitEntry[], format: BodyFormat, 
 function badJson(index: number, error: JsonSyntaxError, text: string): BadEntry {
   const notObject = error.message.endsWith('is not an object');
   return { index, reason: notObject ? 'not_an_object' : 'invalid_json', error: notObject ? 'not a JSON object' : `invalid JSON: ${error.message}`, text };
-}
-
-/** 0 when `text` fits in `max` UTF-8 bytes, else its UTF-8 length (counted only when it may not fit). */
-function utf8LengthOver(text: string, max: number): number {
-  // A UTF-16 code unit is 1 to 3 UTF-8 bytes (a surrogate pair 4 for 2 units): most entries need no count.
-  if (text.length * 3 <= max) return 0;
-  const bytes = Buffer.byteLength(text, 'utf8');
-  return bytes > max ? bytes : 0;
 }
 
 export class Intake {
@@ -236,9 +229,9 @@ export class Intake {
     let late: BadEntry[] | null = null;
     const receivedAt = Date.now();
     for (let i = 0; i < good.length; i++) {
-      const { text, event } = good[i];
-      const result = event === undefined ? pipeline.ingest(text, group, stats, receivedAt) : pipeline.ingestDecoded(event, group, stats, receivedAt);
-      if (result instanceof JsonSyntaxError) (late ??= []).push(badJson(good[i].index, result, good[i].text));
+      const { raw, event } = good[i];
+      const result = event === undefined ? pipeline.ingest(raw, group, stats, receivedAt) : pipeline.ingestDecoded(event, group, stats, receivedAt);
+      if (result instanceof JsonSyntaxError) (late ??= []).push(badJson(good[i].index, result, textOf(raw)));
     }
     if (late === null) group.seal();
     return late;
