@@ -60,7 +60,7 @@ export class Relay {
 
   /** Start the admin listener and every source; rejects (after cleaning up) if one cannot start. */
   async start(): Promise<void> {
-    boundHeapGrowth();
+    const heapGrowth = boundHeapGrowth();
     if (this.#config.admin !== null) {
       this.#admin = new AdminServer(this.#config.admin.listen, this, this.#log);
       await this.#admin.start();
@@ -75,7 +75,7 @@ export class Relay {
     this.#log.info({
       version: VERSION, runtime: RUNTIME, config: this.#config.file,
       sources: this.#sources.map((s) => s.name), destinations: this.#pipeline.destinationNames,
-      admin: this.#admin?.address ?? null,
+      admin: this.#admin?.address ?? null, heapGrowth,
     }, 'kong-log-relay running');
   }
 

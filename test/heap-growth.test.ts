@@ -30,7 +30,11 @@ describe('heap growth between full collections', () => {
   });
 
   it('can be started more than once (every relay of a process starts it)', () => {
-    boundHeapGrowth();
-    boundHeapGrowth();
+    assert.equal(boundHeapGrowth({}), 'bounded');
+    assert.equal(boundHeapGrowth({}), 'bounded');
+  });
+
+  it('is left to V8 when the operator sets KLR_HEAP_GROWTH=v8', () => {
+    assert.equal(boundHeapGrowth({ KLR_HEAP_GROWTH: 'v8' }), 'v8');
   });
 });

@@ -24,6 +24,10 @@
  *
  * Where full collections cannot be observed (Deno's node:perf_hooks has no gc entries), the
  * growth stays at MIN_PERCENT: memory stays bounded, at some CPU cost.
+ *
+ * Node documents that V8 flags changed after start-up may behave unpredictably; this one is
+ * read at every full collection by design, but an operator who would rather not change it sets
+ * KLR_HEAP_GROWTH=v8 (V8's own growth: more memory under overload, see bench/README.md).
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
@@ -51,16 +55,20 @@ export function nextGrowingPercent(liveBytes: number, currentPercent: number): n
   return Math.round(Math.min(MAX_PERCENT, Math.max(MIN_PERCENT, next)));
 }
 
-/** Adjust V8's old-generation growth after every full collection (once per process). */
-export function boundHeapGrowth(): void {
-  if (started) return;
+/** The environment variable that turns the bound off (`v8`: leave V8's own growth). */
+export const HEAP_GROWTH_ENV = 'KLR_HEAP_GROWTH';
+
+/**
+ * Adjust V8's old-generation growth after every full collection (once per process), unless
+ * `env` says KLR_HEAP_GROWTH=v8. Returns what is in force: 'bounded' or 'v8'.
+ */
+export function boundHeapGrowth(env: Readonly<Record<string, string | undefined>> = process.env): 'bounded' | 'v8' {
+  if (env[HEAP_GROWTH_ENV] === 'v8') return 'v8';
+  if (started) return 'bounded';
   started = true;
-  if (GC_MAJOR === undefined) {
-    apply(MIN_PERCENT);
-    return;
-  }
+  if (GC_MAJOR === undefined) return apply(MIN_PERCENT) ? 'bounded' : 'v8';
   // Until a full collection has been seen, the limit V8 set before is not known: start low.
-  if (!apply(MIN_PERCENT)) return; // a runtime without V8 flags: only the memory headroom stays larger
+  if (!apply(MIN_PERCENT)) return 'v8'; // a runtime without V8 flags
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       if ((entry as { readonly detail?: { readonly kind?: number } }).detail?.kind !== GC_MAJOR) continue;
@@ -69,6 +77,7 @@ export function boundHeapGrowth(): void {
     }
   });
   observer.observe({ entryTypes: ['gc'] });
+  return 'bounded';
 }
 
 function apply(next: number): boolean {
