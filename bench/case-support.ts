@@ -11,6 +11,7 @@ import { loadConfigFile } from '../src/config/load.ts';
 import { Relay } from '../src/relay.ts';
 import { createLogger } from '../src/telemetry/log.ts';
 import { cacheDir, type BenchInput } from './input.ts';
+import type { PeerClient } from './peer-protocol.ts';
 
 export interface CaseParams {
   readonly input: BenchInput;
@@ -102,6 +103,34 @@ export function createRelay(configFile: string): Relay {
   const { config, diagnostics } = loadConfigFile(configFile);
   if (config === null) throw new Error(`bench config is invalid:\n${diagnostics.map(formatDiagnostic).join('\n')}`);
   return new Relay(config, createLogger(config.log, process.stderr));
+}
+
+/** A file case's timed run: from relay.start() until the peer has received every entry. */
+export interface FileRelayRun {
+  readonly ms: number;
+  readonly cpuMs: number;
+  /** Everything arrived before the timeout. */
+  readonly complete: boolean;
+  /** What the peer received (all of it, or what it had at the timeout). */
+  readonly counts: Readonly<Record<string, number>>;
+  /** ms the file source spent paused by backpressure. */
+  readonly pausedMs: number;
+}
+
+/**
+ * Start the relay of `configFile` (its file source reads the whole input from the start), stop
+ * the clock once `peer` has received everything (or after `timeoutMs`), then stop the relay.
+ */
+export async function timeFileRelay(name: string, configFile: string, peer: PeerClient, timeoutMs: number, profileDir?: string): Promise<FileRelayRun> {
+  const relay = createRelay(configFile);
+  const m = await measure(name, profileDir);
+  await relay.start();
+  const received = await peer.whenReceived(timeoutMs);
+  const { ms, cpuMs } = await m.stop();
+  const counts = received ?? (await peer.call({ op: 'counts' })).counts;
+  await relay.stop();
+  const source = relay.metrics.source('kong_file');
+  return { ms, cpuMs, complete: received !== null, counts, pausedMs: source.pausedMs };
 }
 
 /** Hand the result to the runner and end the process (nothing may keep it alive). */

@@ -25,29 +25,24 @@ export type DestinationSpec =
   /** Every entry to one SNS topic (the rule and workspaces still run, with no destination of their own). */
   | { readonly kind: 'sns'; readonly endpoint: string; readonly topicArn: string };
 
-const ROUTING = String.raw`
+/**
+ * The routing every pipeline shares: the profile rule, two workspaces and "*", each to the
+ * destination named (a workspace with none still routes, to nothing of its own).
+ */
+function routingYaml(to: { readonly payments?: string; readonly search?: string; readonly all: string; readonly profile: string }): string {
+  const list = (name: string | undefined): string => (name === undefined ? '{}' : `{ to: [${name}] }`);
+  return String.raw`
 workspaces:
-  payments: { to: [payments_hook] }
-  search: { to: [search_hook] }
-  "*": { to: [global_hook] }
+  payments: ${list(to.payments)}
+  search: ${list(to.search)}
+  "*": ${list(to.all)}
 rules:
   - name: profile-updated
     when: { methods: [PUT, PATCH], path: '^/profile/\d+$', status: [2xx] }
     unless: { path: '/avatar$' }
-    to: [profile_hook]
+    to: [${to.profile}]
 `;
-
-const SNS_ROUTING = String.raw`
-workspaces:
-  payments: {}
-  search: {}
-  "*": { to: [all_topic] }
-rules:
-  - name: profile-updated
-    when: { methods: [PUT, PATCH], path: '^/profile/\d+$', status: [2xx] }
-    unless: { path: '/avatar$' }
-    to: [all_topic]
-`;
+}
 
 function sourceYaml(s: SourceSpec): string {
   if (s.kind === 'file') return `sources:\n  kong_file: { type: file, paths: [${JSON.stringify(s.file)}], start_at: beginning }\n`;
@@ -56,11 +51,11 @@ function sourceYaml(s: SourceSpec): string {
 
 function destinationsYaml(d: DestinationSpec): string {
   if (d.kind === 'sns') {
-    return `${SNS_ROUTING}destinations:\n  all_topic: { type: sns, topic_arn: ${JSON.stringify(d.topicArn)}, endpoint: ${JSON.stringify(d.endpoint)}, message_attributes: { method: "{request.method}", workspace: "{workspace}" } }\n`;
+    return `${routingYaml({ all: 'all_topic', profile: 'all_topic' })}destinations:\n  all_topic: { type: sns, topic_arn: ${JSON.stringify(d.topicArn)}, endpoint: ${JSON.stringify(d.endpoint)}, message_attributes: { method: "{request.method}", workspace: "{workspace}" } }\n`;
   }
   const extra = d.extra === undefined || d.extra === '' ? '' : `, ${d.extra}`;
   const hook = (name: string, route: BenchRoute): string => `  ${name}: { type: webhook, url: ${JSON.stringify(`${d.url}/${route}`)}, encoding: ndjson${extra} }\n`;
-  return `${ROUTING}destinations:\n${hook('profile_hook', 'profile')}${hook('payments_hook', 'payments')}${hook('search_hook', 'search')}${hook('global_hook', 'global')}`;
+  return `${routingYaml({ payments: 'payments_hook', search: 'search_hook', all: 'global_hook', profile: 'profile_hook' })}destinations:\n${hook('profile_hook', 'profile')}${hook('payments_hook', 'payments')}${hook('search_hook', 'search')}${hook('global_hook', 'global')}`;
 }
 
 /**

@@ -4,7 +4,7 @@
  * from relay.start() until the receiver has counted every entry at every webhook.
  */
 import { writeBenchConfig } from './config.ts';
-import { createRelay, measure, peakRssMb, runCase, workDir, type CaseResult } from './case-support.ts';
+import { peakRssMb, runCase, timeFileRelay, workDir, type CaseResult } from './case-support.ts';
 import { PeerClient } from './peer-protocol.ts';
 
 const TIMEOUT_MS = 120_000;
@@ -14,18 +14,13 @@ runCase(async ({ input, pin, peerNodeArgs, profileDir }): Promise<CaseResult> =>
   const peer = PeerClient.start(pin, peerNodeArgs);
   try {
     const { url } = await peer.call({ op: 'receiver', expect: input.expected });
-    const relay = createRelay(writeBenchConfig(work.dir, { kind: 'file', file: input.file }, { kind: 'webhook', url, extra: 'batch: { max_wait: 100ms }' }));
-    const m = await measure('p1', profileDir);
-    await relay.start();
-    const counts = await peer.whenReceived(TIMEOUT_MS);
-    const { ms, cpuMs } = await m.stop();
-    const final = counts ?? (await peer.call({ op: 'counts' })).counts;
-    await relay.stop();
+    const config = writeBenchConfig(work.dir, { kind: 'file', file: input.file }, { kind: 'webhook', url, extra: 'batch: { max_wait: 100ms }' });
+    const run = await timeFileRelay('p1', config, peer, TIMEOUT_MS, profileDir);
     return {
       name: 'pipeline 1: file → rules → 4 webhooks (ndjson)',
-      entries: input.entries, bytes: input.bytes, ms, cpuMs, maxRssMb: peakRssMb(), complete: counts !== null,
-      notes: counts === null ? [`timed out; received ${JSON.stringify(final)} of ${JSON.stringify(input.expected)}`] : [],
-      extra: { delivered: Object.values(final).reduce((a, b) => a + b, 0), pausedMs: relay.metrics.source('kong_file').pausedMs },
+      entries: input.entries, bytes: input.bytes, ms: run.ms, cpuMs: run.cpuMs, maxRssMb: peakRssMb(), complete: run.complete,
+      notes: run.complete ? [] : [`timed out; received ${JSON.stringify(run.counts)} of ${JSON.stringify(input.expected)}`],
+      extra: { delivered: Object.values(run.counts).reduce((a, b) => a + b, 0), pausedMs: run.pausedMs },
     };
   } finally {
     await peer.stop();

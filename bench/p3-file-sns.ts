@@ -9,7 +9,7 @@
 import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeBenchConfig } from './config.ts';
-import { createRelay, measure, peakRssMb, runCase, workDir, type CaseResult } from './case-support.ts';
+import { peakRssMb, runCase, timeFileRelay, workDir, type CaseResult } from './case-support.ts';
 import { expectedFor, type BenchInput } from './input.ts';
 import { PeerClient } from './peer-protocol.ts';
 
@@ -48,18 +48,13 @@ runCase(async ({ input, pin, options, peerNodeArgs, profileDir }): Promise<CaseR
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
     // The SDK warns once that it will need Node 22 from 2027 on: not what this run is about.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-    const relay = createRelay(writeBenchConfig(work.dir, { kind: 'file', file }, { kind: 'sns', endpoint, topicArn }));
-    const m = await measure('p3', profileDir);
-    await relay.start();
-    const counts = await peer.whenReceived(TIMEOUT_MS);
-    const { ms, cpuMs } = await m.stop();
-    const final = counts ?? (await peer.call({ op: 'counts' })).counts;
-    await relay.stop();
+    const config = writeBenchConfig(work.dir, { kind: 'file', file }, { kind: 'sns', endpoint, topicArn });
+    const run = await timeFileRelay('p3', config, peer, TIMEOUT_MS, profileDir);
     return {
       name: 'pipeline 3: file → rules → SNS (fauxqs, PublishBatch of 10)',
-      entries, bytes: bytes + entries, ms, cpuMs, maxRssMb: peakRssMb(), complete: counts !== null,
-      notes: counts === null ? [`timed out; the queue holds ${JSON.stringify(final)} of ${entries}`] : [],
-      extra: { published: final.sqs ?? 0 },
+      entries, bytes: bytes + entries, ms: run.ms, cpuMs: run.cpuMs, maxRssMb: peakRssMb(), complete: run.complete,
+      notes: run.complete ? [] : [`timed out; the queue holds ${JSON.stringify(run.counts)} of ${entries}`],
+      extra: { published: run.counts.sqs ?? 0 },
     };
   } finally {
     await peer.stop();
