@@ -38,7 +38,21 @@ const enum Slot {
   RouteId, RouteName, ServiceId, ServiceName, ConsumerId, ConsumerUsername, ConsumerCustomId, RequestId,
 }
 
-const WORKSPACE_SLOTS = [Slot.WorkspaceName, Slot.WorkspaceId, Slot.WorkspacesName, Slot.WorkspacesId, Slot.RouteWsId, Slot.ServiceWsId, Slot.ConsumerWsId];
+/**
+ * Where an entry names its workspace, most telling first (Kong 3.x, Enterprise, 2.x): a name is
+ * taken as it is, an id is mapped to a name through `workspaces:`.
+ */
+export const WORKSPACE_SOURCES: readonly { readonly path: JsonPath; readonly kind: 'name' | 'id' }[] = [
+  { path: ['workspace_name'], kind: 'name' },
+  { path: ['workspace'], kind: 'id' },
+  { path: ['workspaces', 0, 'name'], kind: 'name' },
+  { path: ['workspaces', 0, 'id'], kind: 'id' },
+  { path: ['route', 'ws_id'], kind: 'id' },
+  { path: ['service', 'ws_id'], kind: 'id' },
+  { path: ['consumer', 'ws_id'], kind: 'id' },
+];
+/** The decoder slots of WORKSPACE_SOURCES (all among BASE_PATHS). */
+const WORKSPACE_SLOTS = WORKSPACE_SOURCES.map((w) => BASE_PATHS.findIndex((p) => pathKey(p) === pathKey(w.path)));
 const NOT_DECODED: unique symbol = Symbol('not decoded');
 
 export interface DecoderOptions {
@@ -107,14 +121,37 @@ export class EventDecoder {
 
   /** @internal */ slotOf(path: JsonPath): number | undefined { return this.#slotsByKey.get(pathKey(path)); }
   /** @internal */ headerSlot(name: string): number | undefined { return this.#headerSlots.get(name); }
-  /** @internal */ workspaceName(id: string): string | undefined { return this.#workspaceNames.get(id); }
+  /** Workspace id → name (the `workspaces:` section). */
+  get workspaceNames(): ReadonlyMap<string, string> { return this.#workspaceNames; }
 }
 
 function pathKey(path: JsonPath): string {
   return path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('');
 }
 
-export class KongEvent {
+/**
+ * The fields of an entry that rules read (what `route/` depends on). KongEvent reads them from
+ * its scan; the test suite has a second implementation over JSON.parse to check it against.
+ */
+export interface EventFields {
+  readonly isHttp: boolean;
+  readonly method: string | undefined;
+  readonly path: string | undefined;
+  readonly upstreamPath: string | undefined;
+  readonly status: number | undefined;
+  readonly host: string | undefined;
+  header(name: string): string[] | undefined;
+  readonly workspace: string | null;
+  readonly routeId: string | undefined;
+  readonly routeName: string | undefined;
+  readonly serviceId: string | undefined;
+  readonly serviceName: string | undefined;
+  readonly consumerId: string | undefined;
+  readonly consumerUsername: string | undefined;
+  readonly consumerCustomId: string | undefined;
+}
+
+export class KongEvent implements EventFields {
   /**
    * The entry's bytes exactly as Kong wrote them, as a byte string (one character per byte):
    * sinks send this; its length is the entry's size in bytes.
@@ -168,51 +205,26 @@ export class KongEvent {
   get method(): string | undefined { return this.#string(Slot.Method); }
 
   /** request.uri without the query string: the raw path as the client sent it. */
-  get path(): string | undefined { return stripQuery(this.#string(Slot.Uri)); }
+  get path(): string | undefined { return requestPath(this.#string(Slot.Uri)); }
 
-  get upstreamPath(): string | undefined { return stripQuery(this.#string(Slot.UpstreamUri)); }
+  get upstreamPath(): string | undefined { return requestPath(this.#string(Slot.UpstreamUri)); }
 
-  get status(): number | undefined {
-    const v = this.#value(Slot.Status);
-    if (typeof v === 'number') return v;
-    if (typeof v === 'string' && /^\d{3}$/.test(v)) return Number(v);
-    return undefined;
-  }
+  get status(): number | undefined { return statusCode(this.#value(Slot.Status)); }
 
-  /** Host header without the port (first value when repeated), else the host of request.url. */
-  get host(): string | undefined {
-    const header = firstString(this.#value(Slot.HostHeader));
-    if (header !== undefined) return stripPort(header);
-    const url = this.#string(Slot.Url);
-    if (url === undefined) return undefined;
-    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url);
-    return m === null ? undefined : stripPort(m[1].replace(/^.*@/, ''));
-  }
+  get host(): string | undefined { return hostOf(this.#value(Slot.HostHeader), this.#string(Slot.Url)); }
 
   /** Values of a request header registered with the decoder (rules' `headers:`), lowercase name. */
   header(name: string): string[] | undefined {
     const slot = this.#decoder.headerSlot(name);
-    if (slot === undefined) return undefined;
-    const v = this.#value(slot);
-    if (typeof v === 'string') return [v];
-    if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
-    if (typeof v === 'number' || typeof v === 'boolean') return [String(v)];
-    return undefined;
+    return slot === undefined ? undefined : headerValues(this.#value(slot));
   }
 
-  /**
-   * Workspace name: first of workspace_name, workspace (id), workspaces[0].name|id,
-   * route.ws_id, service.ws_id, consumer.ws_id; ids are mapped to names through
-   * `workspaces:`, an id with no name stays the id. null when the entry names none.
-   */
+  /** The workspace's name (see workspaceOf); null when the entry names none. */
   get workspace(): string | null {
     if (this.#workspace !== NOT_DECODED) return this.#workspace;
     let found: string | null = null;
-    for (const slot of WORKSPACE_SLOTS) {
-      const v = this.#string(slot);
-      if (v === undefined || v === '') continue;
-      found = slot === Slot.WorkspaceName || slot === Slot.WorkspacesName ? v : (this.#decoder.workspaceName(v) ?? v);
-      break;
+    for (let i = 0; i < WORKSPACE_SLOTS.length && found === null; i++) {
+      found = workspaceOf(WORKSPACE_SOURCES[i].kind, this.#string(WORKSPACE_SLOTS[i]), this.#decoder.workspaceNames);
     }
     this.#workspace = found;
     return found;
@@ -232,10 +244,47 @@ export class KongEvent {
   parse(): unknown { return JSON.parse(this.text); }
 }
 
-function stripQuery(uri: string | undefined): string | undefined {
+// What a field means, from its decoded value: one definition for KongEvent and for the
+// full-parse implementation the tests check it against.
+
+/** A URI without its query string (the raw path as the client sent it). */
+export function requestPath(uri: string | undefined): string | undefined {
   if (uri === undefined) return undefined;
   const q = uri.indexOf('?');
   return q < 0 ? uri : uri.slice(0, q);
+}
+
+/** response.status: a number, or a string of three digits. */
+export function statusCode(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && /^\d{3}$/.test(v)) return Number(v);
+  return undefined;
+}
+
+/** The Host header without the port (first value when repeated), else the host of request.url. */
+export function hostOf(hostHeader: unknown, url: string | undefined): string | undefined {
+  const header = firstString(hostHeader);
+  if (header !== undefined) return stripPort(header);
+  if (url === undefined) return undefined;
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url);
+  return m === null ? undefined : stripPort(m[1].replace(/^.*@/, ''));
+}
+
+/** A request header's values: a string, the strings of an array, or a number or boolean as text. */
+export function headerValues(v: unknown): string[] | undefined {
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string');
+  if (typeof v === 'number' || typeof v === 'boolean') return [String(v)];
+  return undefined;
+}
+
+/**
+ * The workspace a WORKSPACE_SOURCES place of `kind` names with `value` (a string, else
+ * undefined): null when it names none (absent or empty). An id with no name stays the id.
+ */
+export function workspaceOf(kind: 'name' | 'id', value: string | undefined, names: ReadonlyMap<string, string>): string | null {
+  if (value === undefined || value === '') return null;
+  return kind === 'name' ? value : (names.get(value) ?? value);
 }
 
 function stripPort(host: string): string {

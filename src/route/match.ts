@@ -1,5 +1,5 @@
 /** A rule's `when` / `unless` block, compiled once into checks on an event's fields. */
-import type { KongEvent } from '../event/kong-event.ts';
+import type { EventFields } from '../event/kong-event.ts';
 
 /** Status pattern as resolved: inclusive range. */
 export interface StatusRange { readonly min: number; readonly max: number }
@@ -19,7 +19,7 @@ export interface MatchSpec {
 }
 
 export type FieldName = keyof MatchSpec;
-type Check = (event: KongEvent) => boolean;
+type Check = (event: EventFields) => boolean;
 
 /**
  * All checks of a block; each must hold. A field the entry lacks (the method of a TCP
@@ -51,14 +51,14 @@ export class CompiledMatch {
   }
 
   /** True when every check holds (an empty block matches everything). */
-  matches(event: KongEvent): boolean {
+  matches(event: EventFields): boolean {
     const checks = this.#checks;
     for (let i = 0; i < checks.length; i++) if (!checks[i](event)) return false;
     return true;
   }
 
   /** The first field that does not match, for `match` explanations. */
-  firstMismatch(event: KongEvent): FieldName | null {
+  firstMismatch(event: EventFields): FieldName | null {
     for (let i = 0; i < this.#checks.length; i++) if (!this.#checks[i](event)) return this.#fields[i];
     return null;
   }

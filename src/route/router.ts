@@ -3,7 +3,7 @@
  * destinations of every matching rule, of the event's workspace and of "*", each at most
  * once, in the order the destinations are declared.
  */
-import type { KongEvent } from '../event/kong-event.ts';
+import type { EventFields } from '../event/kong-event.ts';
 import { CompiledMatch, type FieldName, type MatchSpec } from './match.ts';
 
 export interface RoutingRule {
@@ -79,7 +79,7 @@ export class Router {
   }
 
   /** Destination indices for an event, ascending (declaration order). */
-  route(event: KongEvent): readonly number[] {
+  route(event: EventFields): readonly number[] {
     const marks = this.#marks;
     let count = 0;
     const mark = (to: Uint16Array): void => {
@@ -105,7 +105,7 @@ export class Router {
   }
 
   /** The same decision with its reasons; slower, for tools. */
-  explain(event: KongEvent): RouteExplanation {
+  explain(event: EventFields): RouteExplanation {
     const reasons: Record<string, string[]> = {};
     const add = (to: Uint16Array, why: string): void => {
       for (const i of to) (reasons[this.destinations[i]] ??= []).push(why);
