@@ -162,6 +162,7 @@ export class KongEvent implements EventFields {
   readonly #decoder: EventDecoder;
   #values: unknown[] | undefined;
   #workspace: string | null | typeof NOT_DECODED = NOT_DECODED;
+  #lineBreak: boolean | undefined;
 
   /** @internal use EventDecoder.decode */
   constructor(raw: ByteString, spans: readonly number[], decoder: EventDecoder) {
@@ -172,6 +173,12 @@ export class KongEvent implements EventFields {
 
   /** The entry's text (decoded from raw on each call: for SNS messages, dead letters and tools). */
   get text(): string { return textOf(this.raw); }
+
+  /** Whether the entry holds a raw line break (in valid JSON only as whitespace between tokens); found once. */
+  get hasLineBreak(): boolean {
+    this.#lineBreak ??= this.raw.includes('\n') || this.raw.includes('\r');
+    return this.#lineBreak;
+  }
 
   #value(slot: number): unknown {
     const start = this.#spans[slot * 2];

@@ -63,9 +63,9 @@ export class WebhookRequestBuilder {
       case 'json':
         return events.map((e, i) => ({ indices: [i], events: [e], payload: Buffer.from(e.raw, 'latin1') }));
       case 'json_array':
-        return [{ indices: events.map((_, i) => i), events, payload: joinBody(raws(events), '[', ',', ']', this.#bodies) }];
+        return [{ indices: events.map((_, i) => i), events, payload: joinBody(events.map((e) => e.raw), '[', ',', ']', this.#bodies) }];
       case 'ndjson':
-        return [{ indices: events.map((_, i) => i), events, payload: joinBody(raws(events, oneLine), '', '\n', '\n', this.#bodies) }];
+        return [{ indices: events.map((_, i) => i), events, payload: joinBody(oneLineRaws(events), '', '\n', '\n', this.#bodies) }];
     }
   }
 
@@ -107,18 +107,17 @@ export class WebhookRequestBuilder {
   }
 }
 
-/** The entries as Kong wrote them (never re-serialized), optionally mapped. */
-function raws(events: readonly KongEvent[], map?: (raw: ByteString) => ByteString): ByteString[] {
-  const out = new Array<ByteString>(events.length);
-  for (let i = 0; i < events.length; i++) out[i] = map === undefined ? events[i].raw : map(events[i].raw);
-  return out;
-}
-
 /**
- * NDJSON needs one entry per line. In valid JSON a raw line break can only be whitespace
- * between tokens (inside strings it must be escaped), so turning it into a space keeps the
- * entry's meaning; Kong's own entries never contain one, so they pass through untouched.
+ * The entries as Kong wrote them (never re-serialized), one line each: NDJSON needs one entry per
+ * line. In valid JSON a raw line break can only be whitespace between tokens (inside strings it
+ * must be escaped), so turning it into a space keeps the entry's meaning; Kong's own entries
+ * never contain one, so they pass through untouched.
  */
-function oneLine(raw: ByteString): ByteString {
-  return raw.includes('\n') || raw.includes('\r') ? raw.replace(/[\r\n]/g, ' ') as ByteString : raw;
+function oneLineRaws(events: readonly KongEvent[]): ByteString[] {
+  const out = new Array<ByteString>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    out[i] = e.hasLineBreak ? (e.raw.replace(/[\r\n]/g, ' ') as ByteString) : e.raw;
+  }
+  return out;
 }
