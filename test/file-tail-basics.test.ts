@@ -35,6 +35,28 @@ test('start_at: end does not start in the middle of a line that is still being w
   }
 });
 
+test('start_at: end inside a last line longer than one read starts at that line; one longer than max_line_bytes is skipped', async () => {
+  const dirs = tailDirs();
+  const long = path.join(dirs.logDir, 'long.log');
+  const tooLong = path.join(dirs.logDir, 'too-long.log');
+  const longLine = `{"seq":2,"pad":"${'x'.repeat(100_000)}"}\n`;
+  const tooLongLine = `{"seq":12,"pad":"${'y'.repeat(200_000)}"}\n`;
+  writeFileSync(long, jsonLines(0, 2) + longLine.slice(0, 90_000));
+  writeFileSync(tooLong, jsonLines(10, 12) + tooLongLine.slice(0, 150_000));
+  const run = await startTail(dirs, { startAt: 'end', maxLineBytes: '128KiB' });
+  try {
+    append(long, longLine.slice(90_000) + jsonLines(3, 4));
+    append(tooLong, tooLongLine.slice(150_000) + jsonLines(13, 14));
+    await waitFor('the lines completed after the start', () => run.recorded.length >= 3);
+    await waitFor('the over-long line dead-lettered', () => run.stats.invalid.line_too_long === 1);
+    assert.deepEqual(seqs(run.recorded).sort((a, b) => a - b), [2, 3, 13]);
+    assert.deepEqual(run.stats.invalid, { line_too_long: 1 });
+    assert.equal(run.logged('truncated').length, 0);
+  } finally {
+    await run.stop();
+  }
+});
+
 test('start_at: beginning reads what a file held at the first start, then what is written after', async () => {
   const dirs = tailDirs();
   const file = path.join(dirs.logDir, 'access.log');

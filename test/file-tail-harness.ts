@@ -20,6 +20,8 @@ export interface TailOptions {
   /** Delivery settings of the destination (YAML indented by 4), instead of one batch at a time of up to 200. */
   readonly delivery?: string;
   readonly stateDir?: string;
+  /** poll_interval; 50ms unless told (a long one: nothing but reads looks at the files). */
+  readonly pollInterval?: string;
 }
 
 export interface LogLine { readonly level: number; readonly msg: string; readonly [key: string]: unknown }
@@ -86,7 +88,7 @@ sources:
     start_at: ${options.startAt ?? 'beginning'}
     rotate_wait: ${options.rotateWait ?? '300ms'}
     max_line_bytes: ${options.maxLineBytes ?? '1MiB'}
-    poll_interval: 50ms
+    poll_interval: ${options.pollInterval ?? '50ms'}
 destinations:
   recorder:
     type: webhook

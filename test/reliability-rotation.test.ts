@@ -2,7 +2,8 @@
  * Log rotation under load: logrotate-style rename rotation every few hundred milliseconds while
  * Kong writes at full speed, copytruncate rotation, and rotations while the relay is down (after
  * a kill -9). The glob matches only the live file name, as in the shipped configs: rotated files
- * are finished through their open descriptor or found again by identity after a restart.
+ * are finished through their open descriptor or found again by identity (in their directory)
+ * after a restart; one moved to another directory while the relay is down is reported as lost.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { describe, it } from 'node:test';
 import type { Daemon } from './support/daemon.ts';
 import { waitFor } from './support/daemon.ts';
 import { generate } from './support/kong.ts';
-import { account, deadLetters, Fleet, kill9, LogWriter, waitForAll } from './support/reliability-harness.ts';
+import { account, deadLetters, Fleet, kill9, LogWriter, readCheckpoint, settled, waitForAll } from './support/reliability-harness.ts';
 import { reliabilityReport } from './support/reliability-report.ts';
 import { SeededRandom } from './support/seeded-random.ts';
 import type { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
@@ -153,17 +154,19 @@ describe('reliability: rotation storm', () => {
       return f !== undefined && f.readOffset === writer.size && s.destinations.hook.bufferedEvents === 0 && s.destinations.hook.inFlight === 0;
     }, 60_000, 'the relay caught up');
     const abandoned = await daemon.metric('kong_log_relay_file_bytes_abandoned_total');
-    const truncations = daemon.logs.filter((l) => /truncated or rewritten in place/.test(l.msg)).length;
+    const truncations = daemon.logs.filter((l) => /truncated or rewritten in place/.test(l.msg));
+    const byRead = truncations.filter((l) => /no longer a newline/.test(String(l.detectedBy))).length;
     await daemon.stop();
     const result = account(entries.length, [{ name: 'hook', owed, arrived: hook.entries('/all') }]);
-    // A read between a truncation-and-refill and the poll that notices it starts mid-line: that
-    // fragment is dead-lettered as invalid and the lines after it are read again (duplicates).
+    // A truncation-and-refill no poll has noticed yet is noticed by the next read instead (the byte
+    // before its offset is no longer a newline): no read starts mid-line, so no fragment is dead-lettered.
     const fragments = deadLetters(path.join(dir, 'state')).filter((d) => d.reason === 'invalid_json').length;
     row.describe(`${entries.length} entries appended at ~5,000 entries/s; a slow webhook keeps the relay behind`, `${rotations} copytruncate rotations at seeded 150–400 ms intervals, not waiting for the relay`)
-      .lossByDesign().set(result).note(`loss expected: copytruncate empties what the relay has not read (use rename rotation with reopen: true); every truncation logged (${truncations}), file_bytes_abandoned_total ${abandoned} bytes (a lower bound: growth since the last poll is unknown); ${fragments} mid-line fragments dead-lettered`);
+      .lossByDesign().set(result).note(`loss expected: copytruncate empties what the relay has not read (use rename rotation with reopen: true); every truncation logged (${truncations.length}, ${byRead} of them noticed by a read before a poll), file_bytes_abandoned_total ${abandoned} bytes (a lower bound: growth since the last poll is unknown); ${fragments} mid-line fragments dead-lettered`);
     assert.ok(rotations >= 3);
     assert.deepEqual(result.unexpected, { hook: [] }, 'nothing half-read or foreign is delivered');
-    assert.ok(truncations >= 1, 'truncations are logged');
+    assert.ok(truncations.length >= 1, 'truncations are logged');
+    assert.equal(fragments, 0, 'no read starts in the middle of a line');
     row.pass();
   });
 
@@ -197,6 +200,54 @@ describe('reliability: rotation storm', () => {
     assert.ok(result.duplicated <= before.length, 'only entries of the file read before the kill arrive twice');
     for (const id of result.duplicates.hook.keys()) assert.ok(before.some((e) => e.id === id), 'duplicates come from before the kill only');
     assert.equal(abandoned, 0);
+    row.pass();
+  });
+
+  it('a rotation to another directory while the relay is down after kill -9: what was not read is lost, with a warning and a metric', async () => {
+    const row = report.row('rotation to another directory while the relay is down (kill -9)');
+    const { dir, logFile, hook } = await setup('klr-rel-rot-olddir-');
+    const yaml = config(dir, logFile, hook);
+    let daemon = await fleet.daemon(dir, yaml);
+    const entries = generate(2400, { seed: 505 });
+    const [before, whileDown, afterRotation, afterRestart] = [entries.slice(0, 1200), entries.slice(1200, 1600), entries.slice(1600, 2000), entries.slice(2000)];
+    const writer = new LogWriter(logFile);
+    const writing = writer.appendSteadily(before, 50, 10);
+    await waitFor(() => hook.count('/all') >= 600, 30_000, 'half of the first part delivered');
+    await kill9(daemon);
+    await writing;
+    const checkpoint = readCheckpoint(path.join(dir, 'state'), 'tail').find((f) => f.path === logFile);
+    assert.ok(checkpoint !== undefined, 'the live file is in the checkpoint');
+    writer.append(whileDown); // written before the rotation, never seen by the relay
+    // logrotate with `olddir`: the rotated file leaves the directory the relay looks in.
+    mkdirSync(path.join(dir, 'old'));
+    renameSync(logFile, path.join(dir, 'old', 'kong.log.1'));
+    writeFileSync(logFile, '');
+    writer.startOver();
+    writer.append(afterRotation);
+    daemon = await fleet.daemon(dir, yaml);
+    writer.append(afterRestart);
+    const newFile = [...afterRotation, ...afterRestart].map((e) => e.id);
+    await waitForAll(() => [{ name: 'hook', owed: newFile, arrived: hook.entries('/all') }], 60_000, 'every entry of the new file');
+    await settled(() => hook.count('/all'), 'nothing more arriving');
+    const notFound = await daemon.metric('kong_log_relay_files_not_found_total');
+    const abandoned = await daemon.metric('kong_log_relay_file_bytes_abandoned_total');
+    const warnings = daemon.logs.filter((l) => /was not found again/.test(l.msg));
+    await daemon.stop();
+    const owed = entries.map((e) => e.id);
+    const result = account(entries.length, [{ name: 'hook', owed, arrived: hook.entries('/all') }]);
+    const known = checkpoint.size - checkpoint.offset;
+    row.describe(`${entries.length} entries: ${before.length} before the kill, ${whileDown.length} while down before the rotation, ${afterRotation.length} after it, ${afterRestart.length} after the restart`, 'kill -9 mid-stream; while down the file is renamed into another directory (logrotate olddir) and a new one created')
+      .lossByDesign().set(result)
+      .note(`loss expected: the relay finds a rotated file again only in its own directory (keep rotated files there, or add their new place to paths); lost = what the old file held after its checkpoint offset, mostly written after the kill; warnings naming the file: ${warnings.length}; files_not_found_total ${notFound}; file_bytes_abandoned_total ${abandoned} (only what the checkpoint knew the file held past its offset)`);
+    assert.deepEqual(result.unexpected, { hook: [] });
+    const lost = new Set(result.missing.hook);
+    for (const e of whileDown) assert.ok(lost.has(e.id), 'the entries written while down into the moved file are not read');
+    for (const id of lost) assert.ok((writer.offsets.get(id) ?? -1) >= checkpoint.offset && !newFile.includes(id), 'only what the old file held after its checkpoint is lost');
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0].file, logFile);
+    assert.equal(warnings[0].unreadBytes, known);
+    assert.equal(notFound, 1);
+    assert.equal(abandoned, known);
     row.pass();
   });
 });

@@ -15,6 +15,7 @@ export class SourceStats {
   unrouted = 0;
   bytesRead = 0;
   bytesAbandoned = 0;
+  filesNotFound = 0;
   checkpointErrors = 0;
   pausedMs = 0;
   readonly invalid: Counts = {};
@@ -78,6 +79,7 @@ export class RelayMetrics {
     counter('events_unrouted_total', 'Entries that no rule or workspace sent anywhere.', ['source'], perSource((s) => s.unrouted));
     counter('file_bytes_read_total', 'Bytes read from log files.', ['source'], perSource((s) => s.bytesRead));
     counter('file_bytes_abandoned_total', 'Bytes left unread in files that were given up (deleted or rotated away before they were read); for a file truncated in place a lower bound.', ['source'], perSource((s) => s.bytesAbandoned));
+    counter('files_not_found_total', 'Log files in the checkpoint not found again after a restart (moved out of their directory, compressed or deleted while the relay was stopped): what they held after the checkpoint was not read.', ['source'], perSource((s) => s.filesNotFound));
     counter('checkpoint_write_errors_total', 'Checkpoint writes that failed (the checkpoint stays where it was).', ['source'], perSource((s) => s.checkpointErrors));
     counter('source_paused_seconds_total', 'Time a source spent paused by backpressure.', ['source'], perSource((s) => s.pausedMs / 1000));
     counter('http_requests_total', 'Requests to HTTP sources, by answer status.', ['source', 'status'], perSourceBy((s) => s.httpRequests, 'status'));

@@ -3,7 +3,9 @@
  * the open descriptor), split it on 0x0a, hand each complete line to the pipeline under one
  * acknowledgement group per chunk, and dead-letter the lines that are too long or not JSON
  * objects. A partial last line is not consumed: the next read starts at its first byte, so
- * nothing is carried between reads and every offset is a line boundary.
+ * nothing is carried between reads and every offset is a line boundary. Each read also takes
+ * the byte before its offset, which must still be the newline that ended the line before:
+ * a file truncated and refilled past the offset (copytruncate) is then never read mid-line.
  */
 import { isUtf8 } from 'node:buffer';
 import { byteStringOfUtf8, textOf, type ByteString } from '../../event/byte-string.ts';
@@ -31,6 +33,9 @@ export const RAW_PREFIX_BYTES = 64 * 1024;
 /** Wait before writing to a dead-letter directory that refused again. */
 const DEAD_LETTER_RETRY_MS = 1_000;
 
+/** `read()` result: the byte before the offset is no longer a newline (the file was rewritten in place); nothing was read. */
+export const NOT_AT_LINE_START = -1;
+
 export const INVALID_JSON = 'invalid_json';
 export const LINE_TOO_LONG = 'line_too_long';
 
@@ -51,26 +56,34 @@ export interface ChunkReaderOptions {
 
 export class ChunkReader {
   readonly #o: ChunkReaderOptions;
-  /** Reused for every read up to BACKLOG_CHUNK_BYTES (grown on first need). */
-  #buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  /** Reused for every read up to BACKLOG_CHUNK_BYTES (grown on first need), plus the byte before the offset. */
+  #buffer = Buffer.allocUnsafe(CHUNK_BYTES + 1);
   readonly #writes = new Set<Promise<void>>();
 
   constructor(options: ChunkReaderOptions) {
     this.#o = options;
   }
 
-  /** Read and hand over one chunk of `file`; resolves with the bytes read (0: the file is shorter than thought). */
+  /**
+   * Read and hand over one chunk of `file`; resolves with the bytes read (0: the file is shorter
+   * than thought; NOT_AT_LINE_START: it was rewritten in place, nothing was handed over).
+   */
   async read(file: TrackedFile): Promise<number> {
     const handle = file.handle;
     if (handle === null) return 0;
     const skipping = file.skip;
     const pos = skipping !== null ? file.scanEnd : file.readOffset;
     const want = skipping !== null ? CHUNK_BYTES : file.readSize;
-    if (want > this.#buffer.length && want <= BACKLOG_CHUNK_BYTES) this.#buffer = Buffer.allocUnsafe(BACKLOG_CHUNK_BYTES);
-    const buffer = want <= this.#buffer.length ? this.#buffer : Buffer.allocUnsafe(want);
-    const { bytesRead } = await handle.read(buffer, 0, want, pos);
-    if (bytesRead === 0) return 0;
-    const data = buffer.subarray(0, bytesRead);
+    // The byte before a line start comes with the same read (no extra syscall); a skip goes on mid-line.
+    const lead = skipping === null && pos > 0 ? 1 : 0;
+    const need = want + lead;
+    if (need > this.#buffer.length && need <= BACKLOG_CHUNK_BYTES + 1) this.#buffer = Buffer.allocUnsafe(BACKLOG_CHUNK_BYTES + 1);
+    const buffer = need <= this.#buffer.length ? this.#buffer : Buffer.allocUnsafe(need);
+    const { bytesRead: got } = await handle.read(buffer, 0, need, pos - lead);
+    if (lead === 1 && got > 0 && buffer[0] !== NEWLINE) return NOT_AT_LINE_START;
+    const bytesRead = got - lead;
+    if (bytesRead <= 0) return 0;
+    const data = buffer.subarray(lead, got);
     const end = pos + bytesRead;
     if (end > file.scanEnd) this.#o.stats.bytesRead += end - file.scanEnd;
     file.observeSize(end, Date.now());

@@ -132,17 +132,24 @@ export class FileRegistry {
     if (!st.isFile() || this.files.has(key)) { await handle.close(); return; }
     const entry = this.orphans.get(key);
     let offset = 0;
+    let overlongLast = false;
     let why = how === 'new' ? 'a new file: read from its start' : 'not in the checkpoint (it appeared while the relay was stopped): read from its start';
     if (entry !== undefined) {
       this.orphans.delete(key);
       offset = await this.#resumeOffset(entry, handle, st.size, file);
       why = offset === 0 ? 'checkpoint not usable: read from its start' : 'resumed from the checkpoint';
     } else if (how === 'initial' && this.firstStart) {
-      offset = this.#config.startAt === 'end' ? await lastLineEnd(handle, st.size) : 0;
+      if (this.#config.startAt === 'end') {
+        const start = await lastLineStart(handle, st.size, this.#config.maxLineBytes);
+        overlongLast = start === null;
+        offset = start ?? st.size;
+      }
       why = `first start, start_at: ${this.#config.startAt}`;
     }
     const fingerprint = (await fingerprintOf(handle, Math.min(st.size, FINGERPRINT_BYTES))) ?? { hash: '', bytes: 0 };
     const tracked = new TrackedFile({ path: file, dev: st.dev, ino: st.ino, handle, size: st.size, fingerprint, offset, readSize: CHUNK_BYTES, onAdvance: this.#onChange });
+    // start_at: end inside a last line longer than max_line_bytes: skip to its end like any over-long line.
+    if (overlongLast) tracked.skip = { start: offset, prefix: Buffer.alloc(0) };
     if (rotated) tracked.detachedAt = Date.now();
     else this.#byPath.set(file, tracked);
     this.files.set(key, tracked);
@@ -160,6 +167,11 @@ export class FileRegistry {
     }
     if (entry.offset > size) {
       this.#abandon(entry, `is shorter (${size} bytes) than its checkpoint (${entry.offset}): truncated while the relay was stopped (copytruncate?), so it is read from its start`, file, true);
+      return 0;
+    }
+    // Same first bytes (entries of one route can share hundreds) and long enough: only a line boundary at the offset shows it is the same content.
+    if (entry.offset > 0 && !(await newlineBefore(handle, entry.offset))) {
+      this.#abandon(entry, `has no line boundary at its checkpoint offset (${entry.offset}) any more: truncated and refilled past it while the relay was stopped (copytruncate?), so it is read from its start`, file, true);
       return 0;
     }
     return entry.offset;
@@ -204,25 +216,42 @@ export class FileRegistry {
       this.#limited.warn('fstat', { file: file.path, err: errorText(e) }, 'cannot stat an open log file; trying again at the next poll');
       return;
     }
-    if (st.size < file.size || (st.size !== file.size && !(await file.sameStart()))) {
+    // Growth since the first bytes were last checked, whether this poll or a read saw it first:
+    // a file truncated and refilled past its old size has other first bytes.
+    const shorter = st.size < file.size;
+    if (shorter || (st.size !== file.startCheckedSize && !(await file.sameStart()))) {
       // sameStart() read the file again: a truncation racing it makes `st` stale (a size the new
       // content does not have yet would be taken for truncated again at the next poll).
       const current = await handle.stat().catch(() => st);
-      await this.#truncated(file, current.size, now);
-    } else file.observeSize(st.size, now);
+      await this.#truncated(file, current.size, now, shorter ? 'it is shorter than before' : 'its first bytes changed');
+    } else {
+      file.observeSize(st.size, now);
+      file.startCheckedSize = st.size;
+    }
     if (file.fingerprint.bytes < FINGERPRINT_BYTES && file.size > file.fingerprint.bytes) await file.extendFingerprint();
     if (file.detachedAt === null) return;
     if (!file.following && file.lastGrowthAt - file.detachedAt >= REOPEN_GRACE_MS) this.#stillWritten(file);
     if (file.drained && now - file.lastGrowthAt >= this.#config.rotateWaitMs) await this.#giveUp(file);
   }
 
-  async #truncated(file: TrackedFile, size: number, now: number): Promise<void> {
+  /**
+   * A read found that the byte before its offset is no longer the newline it was: the file was
+   * truncated and refilled past the offset between two polls (copytruncate while the relay was
+   * behind, or while it was stopped with the same first bytes).
+   */
+  async notAtLineStart(file: TrackedFile, now: number): Promise<void> {
+    const st = await file.handle?.stat().catch(() => null);
+    await this.#truncated(file, st?.size ?? 0, now, 'the byte before the read offset is no longer a newline');
+  }
+
+  async #truncated(file: TrackedFile, size: number, now: number, detectedBy: string): Promise<void> {
     const lost = Math.max(0, file.size - file.readOffset);
     this.#stats.bytesAbandoned += lost;
     // Only the bytes seen before the truncation are known: what was written after the last look is gone unseen, so the count is a lower bound.
-    this.#log.warn({ file: file.path, previousSize: file.size, size, offset: file.readOffset, lostBytes: lost },
-      `log file was truncated or rewritten in place (copytruncate rotation?): reading it again from its start; lines not read before the truncation are lost (at least ${lost} bytes, counted in file_bytes_abandoned_total; more if it grew since the last poll): prefer rename rotation`);
+    this.#log.warn({ file: file.path, previousSize: file.size, size, offset: file.readOffset, lostBytes: lost, detectedBy },
+      `log file was truncated or rewritten in place (copytruncate rotation?; ${detectedBy}): reading it again from its start; lines not read before the truncation are lost (at least ${lost} bytes, counted in file_bytes_abandoned_total; more if it grew since the last poll): prefer rename rotation`);
     file.size = size;
+    file.startCheckedSize = size;
     file.lastGrowthAt = now;
     file.restartAtZero(CHUNK_BYTES);
     const handle = file.handle;
@@ -263,7 +292,8 @@ export class FileRegistry {
   /**
    * Checkpoint entries no glob match found: a file rotated before the restart (still at its
    * recorded name, or renamed within that directory) is followed again from its checkpoint; a
-   * file that is gone or replaced is forgotten, counting what it held. Entries whose path
+   * file found nowhere (moved elsewhere, compressed, deleted) is forgotten, with a warning and
+   * counted in files_not_found_total unless it was a rotated file read to its end. Entries whose path
    * cannot be looked at now (unreadable directory) are kept for the next rescan.
    */
   async resolveOrphans(): Promise<void> {
@@ -278,15 +308,39 @@ export class FileRegistry {
       if (found === null || handle == null || fst == null || identityKey(fst.dev, fst.ino) !== key) {
         await handle?.close().catch(() => undefined);
         this.orphans.delete(key);
-        this.#abandon(entry, 'in the checkpoint is gone', entry.path, false);
+        this.#notFound(entry);
         this.#onChange();
         continue;
+      }
+      if (found !== entry.path) {
+        this.#log.info({ file: entry.path, renamedTo: found, offset: entry.offset },
+          'log file in the checkpoint was renamed while the relay was stopped (to a name paths does not match): found again by its identity in the same directory');
       }
       await this.#adopt(found, handle, fst, 'initial', true).catch(async (e: unknown) => {
         await handle.close().catch(() => undefined);
         this.#limited.warn('open', { file: found, err: errorText(e) }, 'cannot resume a rotated log file from the checkpoint; trying again at the next rescan');
       });
     }
+  }
+
+  /**
+   * A checkpoint entry whose file is neither at its path nor under another name in its
+   * directory: whatever it held after the checkpoint offset is lost, and may be more than known.
+   */
+  #notFound(entry: CheckpointEntry): void {
+    const unread = Math.max(0, entry.size - entry.offset);
+    const fields = { file: entry.path, offset: entry.offset, size: entry.size, unreadBytes: unread };
+    if (entry.rotated && unread === 0) {
+      // Rotated, read to its end, then deleted (logrotate's `rotate N`): nothing is missing unless Kong still wrote into it.
+      this.#log.info(fields, 'rotated log file in the checkpoint is gone; it had been read to its end');
+      return;
+    }
+    this.#stats.bytesAbandoned += unread;
+    this.#stats.filesNotFound++;
+    const known = unread > 0 ? `at least ${unread} bytes (size at the checkpoint − offset, counted in file_bytes_abandoned_total)` : 'an unknown amount';
+    this.#log.warn(fields,
+      `log file in the checkpoint was not found again, neither at its path nor under another name in its directory (moved to another directory, compressed or deleted while the relay was stopped?): what it held after byte ${entry.offset} was never read: ${known}, plus whatever was written to it after the checkpoint (counted in files_not_found_total). `
+      + 'Rotated files are found again under any name in their own directory: keep them there uncompressed until the relay has read them (logrotate: delaycompress, no olddir), or add the names they are moved to to paths (uncompressed ones only, e.g. "access.log.1" next to "access.log")');
   }
 
   /** Retired files whose last chunks are acknowledged are forgotten (pruned from the checkpoint). */
@@ -299,15 +353,29 @@ export class FileRegistry {
   }
 }
 
-/** Start of the last line that may still be incomplete (start_at: end must not start mid-line). */
-async function lastLineEnd(handle: FileHandle, size: number): Promise<number> {
-  if (size === 0) return 0;
-  const length = Math.min(size, CHUNK_BYTES);
-  const buffer = Buffer.allocUnsafe(length);
-  const { bytesRead } = await handle.read(buffer, 0, length, size - length);
-  const nl = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);
-  if (nl >= 0) return size - length + nl + 1;
-  return length === size ? 0 : size;
+/**
+ * Start of the last line, which may be incomplete (start_at: end must not start mid-line, and
+ * every read checks that the byte before its offset is a newline). Looked for up to
+ * max_line_bytes back; null when the last line is longer than that (the caller skips it).
+ */
+async function lastLineStart(handle: FileHandle, size: number, maxLineBytes: number): Promise<number | null> {
+  const limit = Math.max(0, size - maxLineBytes - 1);
+  const buffer = Buffer.allocUnsafe(Math.min(size, CHUNK_BYTES));
+  for (let end = size; end > limit;) {
+    const from = Math.max(limit, end - buffer.length);
+    const { bytesRead } = await handle.read(buffer, 0, end - from, from);
+    const nl = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (nl >= 0) return from + nl + 1;
+    end = from;
+  }
+  return limit === 0 ? 0 : null;
+}
+
+/** The byte before `offset` is a newline: `offset` starts a line. */
+async function newlineBefore(handle: FileHandle, offset: number): Promise<boolean> {
+  const byte = Buffer.allocUnsafe(1);
+  const { bytesRead } = await handle.read(byte, 0, 1, offset - 1);
+  return bytesRead === 1 && byte[0] === 0x0a;
 }
 
 /** A rotated file's new name, when it is still in the same directory. */

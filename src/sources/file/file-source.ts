@@ -9,7 +9,7 @@ import { RateLimitedLog, type Logger } from '../../telemetry/log.ts';
 import type { Source, SourceContext } from '../source.ts';
 import { CheckpointStore, type CheckpointEntry } from './checkpoint-store.ts';
 import { errorText } from '../../util/errors.ts';
-import { ChunkReader } from './chunk-reader.ts';
+import { ChunkReader, NOT_AT_LINE_START } from './chunk-reader.ts';
 import { FileRegistry } from './file-registry.ts';
 import { GlobWatcher } from './glob-watcher.ts';
 import { identityKey, type TrackedFile } from './tracked-file.ts';
@@ -122,8 +122,9 @@ export class FileSource implements Source {
       return;
     }
     if (n > 0) return;
-    // Shorter than last seen: truncated; find out now rather than re-reading nothing.
     const now = Date.now();
+    if (n === NOT_AT_LINE_START) { await this.#files.notAtLineStart(file, now); return; }
+    // Shorter than last seen: truncated; find out now rather than re-reading nothing.
     await this.#files.refresh(file, now);
     if (file.hasWork) this.#files.backOff(file, now + this.#config.pollIntervalMs);
   }

@@ -87,6 +87,11 @@ export class TrackedFile {
   handle: FileHandle | null;
   /** Last size seen (fstat or read). */
   size: number;
+  /**
+   * Size when the first bytes were last found to match the fingerprint: growth past it (also
+   * growth only a read has seen) has the fingerprint checked at the next poll.
+   */
+  startCheckedSize: number;
   /** Everything before this offset was handed over (a line boundary). */
   readOffset: number;
   /** Bytes up to here were looked at; [readOffset, scanEnd) is a partial line (or the skipped part of an over-long one). */
@@ -115,6 +120,7 @@ export class TrackedFile {
     this.key = identityKey(init.dev, init.ino);
     this.handle = init.handle;
     this.size = init.size;
+    this.startCheckedSize = init.size;
     this.fingerprint = init.fingerprint;
     this.readOffset = init.offset;
     this.scanEnd = init.offset;
