@@ -73,6 +73,8 @@ export interface HttpSource {
   readonly path: string;
   readonly auth: { readonly bearer?: string; readonly basic?: { readonly user: string; readonly password: string }; readonly none: boolean };
   readonly maxBodyBytes: number;
+  /** Decoded body bytes the source holds at once (>= maxBodyBytes). */
+  readonly maxInflightBodyBytes: number;
   readonly maxEntryBytes: number;
   readonly ack: 'accepted' | 'delivered';
   readonly ackTimeoutMs: number;
@@ -110,6 +112,19 @@ export const DEFAULT_DELIVERY = {
   dead_letter: { max_file_bytes: '100MiB', max_files: 10 },
   timeout: '30s',
 } as const;
+
+/**
+ * max_inflight_body_bytes when not set: 64 MiB, or 4 × max_body_bytes when that is more (a config
+ * that raised max_body_bytes must not be refused for a default it never wrote).
+ * Why 64 MiB: it takes six full-size bodies (10 MiB, the default max_body_bytes) at once, and some
+ * thirty Kong batches of 1000 entries (~2 MiB each); an ordinary request (Kong's default
+ * max_batch_size of 1) is a few KiB. Each counted byte costs up to ~2-3 bytes of memory while its
+ * body is split (the chunks joined, the entry strings), so the worst case stays near 200 MB, the
+ * order of the destination buffers (32 MiB each by default) rather than 1024 sockets × 10 MiB.
+ */
+export function defaultMaxInflightBodyBytes(maxBodyBytes: number): number {
+  return Math.max(64 * 1024 ** 2, 4 * maxBodyBytes);
+}
 
 export const SNS_MAX_BATCH_ENTRIES = 10;
 export const SNS_MAX_BATCH_BYTES = 256 * 1024;
@@ -169,6 +184,14 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
       const { bearer, basic, none } = s.auth;
       if (none === true && (bearer !== undefined || basic !== undefined)) error('KLR_CONFIG_CONFLICT', ['sources', name, 'auth', 'none'], 'none: true cannot be combined with bearer or basic');
       if (none !== true && bearer === undefined && basic === undefined) error('KLR_CONFIG_INVALID', ['sources', name, 'auth'], 'no credentials: set bearer and/or basic, or none: true to accept unauthenticated requests');
+      if (s.max_inflight_body_bytes !== undefined) {
+        const budget = parseSize(s.max_inflight_body_bytes);
+        const maxBody = parseSize(s.max_body_bytes);
+        if (budget < maxBody) {
+          error('KLR_CONFIG_CONFLICT', ['sources', name, 'max_inflight_body_bytes'],
+            `${s.max_inflight_body_bytes} is less than max_body_bytes (${s.max_body_bytes}): a body of max_body_bytes could never be taken; set it to at least max_body_bytes (a few times it, so that several full-size batches are taken at once)`);
+        }
+      }
     }
     return resolveSource(name, s, stateDir, base);
   });
@@ -378,6 +401,7 @@ function resolveSource(name: string, s: SourceConfig, stateDir: string, base: st
     type: 'http', name, listen: s.listen, path: s.path,
     auth: { bearer: s.auth.bearer, basic: s.auth.basic, none: s.auth.none === true },
     maxBodyBytes: parseSize(s.max_body_bytes), maxEntryBytes: parseSize(s.max_entry_bytes),
+    maxInflightBodyBytes: s.max_inflight_body_bytes === undefined ? defaultMaxInflightBodyBytes(parseSize(s.max_body_bytes)) : parseSize(s.max_inflight_body_bytes),
     ack: s.ack, ackTimeoutMs: parseDuration(s.ack_timeout), invalid: s.invalid,
     requestTimeoutMs: parseDuration(s.request_timeout), headersTimeoutMs: parseDuration(s.headers_timeout),
     keepAliveTimeoutMs: parseDuration(s.keep_alive_timeout), retryAfterSeconds: Math.max(1, Math.ceil(parseDuration(s.retry_after) / 1000)),

@@ -56,6 +56,9 @@ const httpSource = z.strictObject({
   path: z.string().startsWith('/', { error: 'expected a path starting with "/"' }).default('/'),
   auth: httpAuth,
   max_body_bytes: size.default('10MiB'),
+  // No zod default: the default depends on max_body_bytes (see defaultMaxInflightBodyBytes).
+  max_inflight_body_bytes: size.optional()
+    .describe('Request body bytes (after gunzip) held at once while being received and taken; a request that would go over is answered 503 (Kong retries it). At least max_body_bytes. Default: 64MiB, or 4 × max_body_bytes when that is more.'),
   max_entry_bytes: size.default('1MiB'),
   ack: z.enum(['accepted', 'delivered']).default('accepted')
     .describe('accepted: answer 2xx once buffered; delivered: once every destination has delivered or dead-lettered.'),
@@ -65,7 +68,7 @@ const httpSource = z.strictObject({
   request_timeout: duration.default('60s').describe('Whole-request limit against slow clients.'),
   headers_timeout: duration.default('10s'),
   keep_alive_timeout: duration.default('65s'),
-  retry_after: duration.default('1s').describe('Retry-After sent with 429 under backpressure and with 503.'),
+  retry_after: duration.default('1s').describe('Retry-After sent with 429 under backpressure and with 503 (shutting down, busy).'),
 });
 
 const source = z.discriminatedUnion('type', [fileSource, httpSource]);

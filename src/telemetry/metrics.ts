@@ -20,6 +20,10 @@ export class SourceStats {
   pausedMs = 0;
   readonly invalid: Counts = {};
   readonly httpRequests: Counts = {};
+  /** http sources: requests refused before they were taken, by reason (besides httpRequests by status). */
+  readonly httpRefused: Counts = {};
+  /** http sources: reads the request body bytes held now (set by the source); null for other sources. */
+  httpInflightBodyBytes: (() => number) | null = null;
 }
 
 export class DestinationStats {
@@ -83,6 +87,10 @@ export class RelayMetrics {
     counter('checkpoint_write_errors_total', 'Checkpoint writes that failed (the checkpoint stays where it was).', ['source'], perSource((s) => s.checkpointErrors));
     counter('source_paused_seconds_total', 'Time a source spent paused by backpressure.', ['source'], perSource((s) => s.pausedMs / 1000));
     counter('http_requests_total', 'Requests to HTTP sources, by answer status.', ['source', 'status'], perSourceBy((s) => s.httpRequests, 'status'));
+    counter('http_requests_refused_total', 'Requests to HTTP sources refused before their entries were taken, by reason (max_inflight_body_bytes: too many body bytes in flight, answered 503).', ['source', 'reason'], perSourceBy((s) => s.httpRefused, 'reason'));
+    gauge('http_inflight_body_bytes', 'Request body bytes (after gunzip) an HTTP source holds while receiving and taking them; at most max_inflight_body_bytes.', ['source'], (g) => {
+      for (const [source, s] of this.sources) if (s.httpInflightBodyBytes !== null) g.set({ source }, s.httpInflightBodyBytes());
+    });
     counter('events_routed_total', 'Entries routed to a destination.', ['destination'], perDest((s) => s.routed));
     counter('events_delivered_total', 'Entries a destination accepted.', ['destination'], perDest((s) => s.delivered));
     counter('delivery_retries_total', 'Entries sent again after a retryable failure.', ['destination'], perDest((s) => s.retries));

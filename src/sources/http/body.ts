@@ -1,32 +1,36 @@
 /**
  * Read a request body straight from the Node request stream, counting bytes as they arrive
  * (after gunzip when the body is gzip-encoded), and stop at the limit: an oversize body or a
- * gzip bomb costs at most `limit` bytes plus one chunk, never the whole upload.
+ * gzip bomb costs at most `limit` bytes plus one chunk, never the whole upload. Each chunk kept
+ * is reserved in the source's BodyBudget; reading stops when the budget has no room for it.
  */
 import type { IncomingMessage } from 'node:http';
 import { createGunzip, type Gunzip } from 'node:zlib';
+import type { BodyBudget } from './body-budget.ts';
 
+/** Every result says how many bytes it `reserved` in the budget: the caller releases exactly those. */
 export type BodyResult =
-  | { readonly kind: 'body'; readonly bytes: Buffer }
-  | { readonly kind: 'too_large'; readonly received: number }
+  | { readonly kind: 'body'; readonly bytes: Buffer; readonly reserved: number }
+  | { readonly kind: 'too_large'; readonly received: number; readonly reserved: number }
   /** The gzip stream is broken; `head` is the start of the compressed bytes, for the dead letter. */
-  | { readonly kind: 'bad_gzip'; readonly error: string; readonly head: Buffer }
+  | { readonly kind: 'bad_gzip'; readonly error: string; readonly head: Buffer; readonly reserved: number }
   /** The client went away or the server cut it off (request timeout): nothing to answer. */
-  | { readonly kind: 'aborted' };
-
-const ABORTED: BodyResult = Object.freeze({ kind: 'aborted' });
+  | { readonly kind: 'aborted'; readonly reserved: number }
+  /** The budget had no room for the next chunk: reading stopped (the request is refused, Kong retries it). */
+  | { readonly kind: 'over_budget'; readonly reserved: number };
 
 /**
  * Collect the body. `limit` applies to the decoded bytes. With gzip, up to `keepCompressed`
  * bytes of the compressed input are kept so that a broken stream can be dead-lettered.
  */
-export function readBody(incoming: IncomingMessage, limit: number, gzip: boolean, keepCompressed = 0): Promise<BodyResult> {
-  return gzip ? readGzip(incoming, limit, keepCompressed) : readPlain(incoming, limit);
+export function readBody(incoming: IncomingMessage, limit: number, gzip: boolean, budget: BodyBudget, keepCompressed = 0): Promise<BodyResult> {
+  return gzip ? readGzip(incoming, limit, budget, keepCompressed) : readPlain(incoming, limit, budget);
 }
 
-function readPlain(incoming: IncomingMessage, limit: number): Promise<BodyResult> {
+function readPlain(incoming: IncomingMessage, limit: number, budget: BodyBudget): Promise<BodyResult> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
+    /** Bytes kept, each reserved in the budget. */
     let size = 0;
     let settled = false;
     const finish = (result: BodyResult): void => {
@@ -39,14 +43,16 @@ function readPlain(incoming: IncomingMessage, limit: number): Promise<BodyResult
       resolve(result);
     };
     const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) { incoming.pause(); finish({ kind: 'too_large', received: size }); return; }
+      const received = size + chunk.length;
+      if (received > limit) { incoming.pause(); finish({ kind: 'too_large', received, reserved: size }); return; }
+      if (!budget.reserve(chunk.length)) { incoming.pause(); finish({ kind: 'over_budget', reserved: size }); return; }
+      size = received;
       chunks.push(chunk);
     };
-    const onEnd = (): void => finish({ kind: 'body', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
-    const onAbort = (): void => finish(ABORTED);
+    const onEnd = (): void => finish({ kind: 'body', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size), reserved: size });
+    const onAbort = (): void => finish({ kind: 'aborted', reserved: size });
     // 'close' also follows a normal 'end'; by then we have settled.
-    const onClose = (): void => { if (!incoming.readableEnded) finish(ABORTED); };
+    const onClose = (): void => { if (!incoming.readableEnded) onAbort(); };
     incoming.on('data', onData);
     incoming.on('end', onEnd);
     incoming.on('error', onAbort);
@@ -54,12 +60,13 @@ function readPlain(incoming: IncomingMessage, limit: number): Promise<BodyResult
   });
 }
 
-function readGzip(incoming: IncomingMessage, limit: number, keepCompressed: number): Promise<BodyResult> {
+function readGzip(incoming: IncomingMessage, limit: number, budget: BodyBudget, keepCompressed: number): Promise<BodyResult> {
   return new Promise((resolve) => {
     const gunzip: Gunzip = createGunzip();
     const chunks: Buffer[] = [];
     const compressed: Buffer[] = [];
     let kept = 0;
+    /** Decoded bytes kept, each reserved in the budget. */
     let size = 0;
     let settled = false;
     const finish = (result: BodyResult): void => {
@@ -77,17 +84,21 @@ function readGzip(incoming: IncomingMessage, limit: number, keepCompressed: numb
       compressed.push(chunk);
       kept += chunk.length;
     };
-    const onAbort = (): void => finish(ABORTED);
-    const onClose = (): void => { if (!incoming.readableEnded) finish(ABORTED); };
+    const onAbort = (): void => finish({ kind: 'aborted', reserved: size });
+    const onClose = (): void => { if (!incoming.readableEnded) onAbort(); };
     gunzip.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) { finish({ kind: 'too_large', received: size }); return; }
+      // Output already decoded when we stopped is not kept, so not reserved.
+      if (settled) return;
+      const received = size + chunk.length;
+      if (received > limit) { finish({ kind: 'too_large', received, reserved: size }); return; }
+      if (!budget.reserve(chunk.length)) { finish({ kind: 'over_budget', reserved: size }); return; }
+      size = received;
       chunks.push(chunk);
     });
-    gunzip.on('end', () => finish({ kind: 'body', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) }));
+    gunzip.on('end', () => finish({ kind: 'body', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size), reserved: size }));
     gunzip.on('error', (e: Error) => {
       const head = Buffer.concat(compressed, kept);
-      finish({ kind: 'bad_gzip', error: e.message, head: head.length > keepCompressed ? head.subarray(0, keepCompressed) : head });
+      finish({ kind: 'bad_gzip', error: e.message, head: head.length > keepCompressed ? head.subarray(0, keepCompressed) : head, reserved: size });
     });
     incoming.on('data', onCompressed);
     incoming.on('error', onAbort);

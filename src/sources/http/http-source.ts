@@ -9,11 +9,13 @@
  *   400 bad entries and `invalid: reject`      401 credentials      404 path   405 method
  *   413 body over max_body_bytes (or more entries than maxEntriesPerBody)
  *   415 content type or encoding   429 backpressure
- *   503 shutting down, dead-letter file unwritable, or ack_timeout passed (Kong retries)
+ *   503 shutting down, dead-letter file unwritable, ack_timeout passed, or busy: the bodies in
+ *       flight hold max_inflight_body_bytes (Kong retries)
  *
  * Against hostile or broken clients: bodies are read with a byte limit (after gunzip too),
- * node's headers/request/keep-alive timeouts cut slow clients, and at most MAX_CONNECTIONS
- * sockets are open at once (node closes further ones at accept; counted, logged).
+ * all bodies being received share a byte budget (BodyBudget), node's headers/request/keep-alive
+ * timeouts cut slow clients, and at most MAX_CONNECTIONS sockets are open at once (node closes
+ * further ones at accept; counted, logged).
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -25,10 +27,11 @@ import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
 import type { AckGroup } from '../../delivery/ack.ts';
 import type { BodyFormat } from '../../event/entries.ts';
 import { RateLimitedLog, type Logger } from '../../telemetry/log.ts';
-import type { SourceStats } from '../../telemetry/metrics.ts';
+import { bump, type SourceStats } from '../../telemetry/metrics.ts';
 import type { Source, SourceContext } from '../source.ts';
 import { CredentialCheck } from './auth.ts';
 import { readBody } from './body.ts';
+import { BodyBudget } from './body-budget.ts';
 import { Intake, reportJson, type IntakeResult } from './intake.ts';
 import { ListenError, bind, parseListen, type ListenTarget } from '../../net/listen.ts';
 
@@ -75,6 +78,7 @@ export class HttpSource implements Source {
   readonly #server: Server;
   readonly #retryAfter: string;
   readonly #maxConnections: number;
+  readonly #budget: BodyBudget;
   #address: string | null = null;
   #stopping = false;
   #intakeStopped: Promise<void> | null = null;
@@ -99,6 +103,9 @@ export class HttpSource implements Source {
     this.#target = parseListen(config.listen);
     this.#retryAfter = String(config.retryAfterSeconds);
     this.#maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
+    this.#budget = new BodyBudget(config.maxInflightBodyBytes);
+    const budget = this.#budget;
+    context.stats.httpInflightBodyBytes = () => budget.used;
     this.#server = this.#createServer();
   }
 
@@ -176,6 +183,8 @@ export class HttpSource implements Source {
       path: this.#config.path,
       ack: this.#config.ack,
       in_flight: this.#inFlight,
+      inflight_body_bytes: this.#budget.used,
+      max_inflight_body_bytes: this.#budget.limit,
       requests: { ...this.#stats.httpRequests },
       dropped_connections: this.#droppedConnections,
     };
@@ -257,15 +266,23 @@ export class HttpSource implements Source {
       return this.#answer(429, errorJson('a destination buffer is full: retry later'), { 'retry-after': this.#retryAfter, ...closeUnlessSmall(headers) });
     }
     const maxBody = this.#config.maxBodyBytes;
-    if (!gzip && Number(headers['content-length'] ?? 0) > maxBody) return this.#tooLarge();
+    const declared = Number(headers['content-length'] ?? 0);
+    if (!gzip && declared > maxBody) return this.#tooLarge();
+    // A body that cannot fit in what is free is refused before any of it is read. (With gzip the
+    // declared length is the compressed one: less than the body will hold once decoded.)
+    if (declared > 0 && !this.#budget.admits(declared)) return this.#busy(remote);
 
     let result: IntakeResult;
+    /** Budget bytes this request holds: released once intake has taken its entries, or on any failure. */
+    let reserved = 0;
     this.#reading.add(incoming);
     try {
       // A broken gzip stream is dead-lettered as base64 of its first bytes, within max_entry_bytes.
-      const body = await readBody(incoming, maxBody, gzip, Math.floor(this.#config.maxEntryBytes / 4) * 3);
+      const body = await readBody(incoming, maxBody, gzip, this.#budget, Math.floor(this.#config.maxEntryBytes / 4) * 3);
+      reserved = body.reserved;
       if (body.kind === 'aborted') return this.#unanswerable();
       if (body.kind === 'too_large') return this.#tooLarge();
+      if (body.kind === 'over_budget') return this.#busy(remote);
       if (body.kind === 'bad_gzip') result = await this.#intake.takeUndecodable(body.head, body.error, remote);
       else {
         // Invalid UTF-8 is replaced (U+FFFD), never fatal: Kong passes raw bytes through unvalidated.
@@ -274,6 +291,8 @@ export class HttpSource implements Source {
         result = taken instanceof Promise ? await taken : taken;
       }
     } finally {
+      // The entries are copied out of the body by now: its bytes are garbage.
+      this.#budget.release(reserved);
       this.#reading.delete(incoming);
       if (this.#reading.size === 0) this.#onReadingDone?.();
     }
@@ -309,6 +328,14 @@ export class HttpSource implements Source {
 
   #tooLarge(): Response {
     return this.#answer(413, errorJson(`body larger than max_body_bytes (${this.#config.maxBodyBytes} bytes, counted after gunzip)`), { connection: 'close' });
+  }
+
+  /** The bodies in flight hold the budget: refuse (Kong retries the batch later), never wait for room. */
+  #busy(remote: string): Response {
+    bump(this.#stats.httpRefused, 'max_inflight_body_bytes');
+    this.#limited.warn('busy', { remote, inflightBodyBytes: this.#budget.used, maxInflightBodyBytes: this.#budget.limit },
+      'http source: request bodies in flight reached max_inflight_body_bytes, request refused (503; Kong retries it)');
+    return this.#answer(503, errorJson('receiver busy: too many request bodies in flight, retry later'), { 'retry-after': this.#retryAfter, connection: 'close' });
   }
 
   #answer(status: number, body: string, headers?: Readonly<HeaderMap>): Response {
