@@ -68,8 +68,9 @@ describe('daemon lifecycle', () => {
   it('SIGTERM under load loses nothing: what was not delivered is re-read after a restart', async () => {
     const dir = tempDir();
     const hook = await receiver();
-    // A slow destination, so plenty is still buffered when SIGTERM arrives.
-    hook.fault = () => ({ stallMs: 30 });
+    // A slow destination, so plenty is still buffered when SIGTERM arrives: 60 batches of 50,
+    // 4 at a time, 200 ms each, take ~3 s, far more than the 500 ms the shutdown may drain.
+    hook.fault = () => ({ stallMs: 200 });
     const entries = generate(3000);
     const log = logFile(dir, 'kong.log');
     const config = fileConfig(dir, hook).replace('shutdown_timeout: 3s', 'shutdown_timeout: 500ms');
