@@ -16,6 +16,9 @@
  *   are string offsets: ASCII as is, any other unit the placeholder 0x80 (non-ASCII text is
  *   UTF-8-encoded, then collapsed by the `collapse` kernel). 0x80 is never a JSON token byte,
  *   inside strings it is as fine as any non-ASCII char, so validation is unchanged.
+ * - The relay's own entries are byte strings (see ../byte-string.ts) and are scanned with a
+ *   `bytes` plan: each character is already one byte, written into WebAssembly memory as it is
+ *   (`Buffer#write(…, 'latin1')`, a memcpy), and offsets are byte offsets.
  * - A hand-assembled WebAssembly kernel (`scan`, built by `buildWasm`; no toolchain needed) then
  *   validates the bytes and walks the plan's trie, skipping string contents 16 bytes at a time
  *   with SIMD compares for `"`, `\` and control characters (rejecting the latter), and writes
