@@ -1,15 +1,16 @@
 /**
  * The hot path of the file source: read one chunk of a file at its offset (positional read on
- * the open descriptor), split it on 0x0a, hand each complete line to the pipeline under one
- * acknowledgement group per chunk, and dead-letter the lines that are too long or not JSON
- * objects. A partial last line is not consumed: the next read starts at its first byte, so
- * nothing is carried between reads and every offset is a line boundary. Each read also takes
+ * the open descriptor, see positional-read.ts), split it on 0x0a, hand each complete line to the
+ * pipeline under one acknowledgement group per chunk, and dead-letter the lines that are too
+ * long or not JSON objects. A partial last line is not consumed: the next read starts at its
+ * first byte, so nothing is carried between reads and every offset is a line boundary. Each read also takes
  * the byte before its offset, which must still be the newline that ended the line before:
  * a file truncated and refilled past the offset (copytruncate) is then never read mid-line.
  */
 import { isUtf8 } from 'node:buffer';
 import { byteStringOfUtf8, textOf, type ByteString } from '../../event/byte-string.ts';
 import { sleep } from '../../util/sleep.ts';
+import { PositionalReader } from './positional-read.ts';
 import type { DeadLetterRecord, DeadLetterWriter } from '../../delivery/dead-letter.ts';
 import { AckGroup } from '../../delivery/ack.ts';
 import type { Pipeline } from '../../delivery/pipeline.ts';
@@ -58,6 +59,7 @@ export class ChunkReader {
   readonly #o: ChunkReaderOptions;
   /** Reused for every read up to BACKLOG_CHUNK_BYTES (grown on first need), plus the byte before the offset. */
   #buffer = Buffer.allocUnsafe(CHUNK_BYTES + 1);
+  readonly #reader = new PositionalReader();
   readonly #writes = new Set<Promise<void>>();
 
   constructor(options: ChunkReaderOptions) {
@@ -79,7 +81,7 @@ export class ChunkReader {
     const need = want + lead;
     if (need > this.#buffer.length && need <= BACKLOG_CHUNK_BYTES + 1) this.#buffer = Buffer.allocUnsafe(BACKLOG_CHUNK_BYTES + 1);
     const buffer = need <= this.#buffer.length ? this.#buffer : Buffer.allocUnsafe(need);
-    const { bytesRead: got } = await handle.read(buffer, 0, need, pos - lead);
+    const got = await this.#reader.read(handle, buffer, need, pos - lead);
     if (lead === 1 && got > 0 && buffer[0] !== NEWLINE) return NOT_AT_LINE_START;
     const bytesRead = got - lead;
     if (bytesRead <= 0) return 0;
