@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path';
 import { test } from 'node:test';
 import { RecordingSink } from './support/recording-sink.ts';
-import { append, jsonLines, pause, range, readCheckpoint, seqs, startTail, tailDirs, waitFor } from './file-tail-harness.ts';
+import { append, jsonLines, pause, range, readCheckpoint, runUntilRecorded, seqs, startTail, tailDirs, waitFor } from './file-tail-harness.ts';
 
 test('a restart goes on from the checkpoint: nothing lost, nothing finished read again', async () => {
   const dirs = tailDirs();
@@ -88,9 +88,7 @@ test('a rotation while the relay was stopped: the rotated file is finished from 
   const dirs = tailDirs();
   const file = path.join(dirs.logDir, 'access.log');
   writeFileSync(file, jsonLines(0, 50));
-  const first = await startTail(dirs);
-  await waitFor('first lines', () => first.recorded.length >= 50);
-  await first.stop();
+  await runUntilRecorded(dirs, 50);
   append(file, jsonLines(50, 60));
   renameSync(file, `${file}.1`);
   writeFileSync(file, jsonLines(60, 70));
@@ -111,9 +109,7 @@ test('a checkpoint whose file now has other first bytes (inode reuse, file repla
   const file = path.join(dirs.logDir, 'access.log');
   writeFileSync(file, jsonLines(0, 100));
   const inode = statSync(file).ino;
-  const first = await startTail(dirs);
-  await waitFor('first lines', () => first.recorded.length >= 100);
-  await first.stop();
+  const first = await runUntilRecorded(dirs, 100);
   // Same device and inode, other content, longer than the old offset.
   writeFileSync(file, jsonLines(1000, 1200, 'replaced'));
   assert.equal(statSync(file).ino, inode);
@@ -131,9 +127,7 @@ test('a checkpoint past the end of its file (truncated while stopped) is not reu
   const dirs = tailDirs();
   const file = path.join(dirs.logDir, 'access.log');
   writeFileSync(file, jsonLines(0, 100));
-  const first = await startTail(dirs);
-  await waitFor('first lines', () => first.recorded.length >= 100);
-  await first.stop();
+  const first = await runUntilRecorded(dirs, 100);
   writeFileSync(file, jsonLines(0, 10)); // same first bytes, shorter than the checkpoint
   const second = await startTail(dirs);
   try {

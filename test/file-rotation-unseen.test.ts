@@ -15,9 +15,7 @@ import { createLogger, RateLimitedLog } from '../src/telemetry/log.ts';
 import { SourceStats } from '../src/telemetry/metrics.ts';
 import { configFromYaml } from './support/pipeline.ts';
 import { RecordingSink } from './support/recording-sink.ts';
-import {
-  append, deadLetterRecords, jsonLines, range, readCheckpoint, seqs, startTail, tailDirs, waitFor, type LogLine, type TailRun,
-} from './file-tail-harness.ts';
+import { append, deadLetterRecords, jsonLines, range, readCheckpoint, runUntilRecorded, seqs, startTail, tailDirs, type LogLine, type TailRun, waitFor } from './file-tail-harness.ts';
 
 /** A full buffer pauses reading after the first read (64 KiB) while the destination is stalled. */
 const SMALL_BLOCKING_BUFFER = '    concurrency: 1\n    buffer: { max_events: 20, when_full: block }\n    batch: { max_events: 10, max_wait: 10ms }';
@@ -78,9 +76,7 @@ test('copytruncate refilled past the checkpoint while the relay was stopped, sam
   const file = path.join(dirs.logDir, 'access.log');
   const old = sameStartLines(0, 100, 'old');
   writeFileSync(file, old);
-  const first = await startTail(dirs);
-  await waitFor('the first lines', () => first.recorded.length >= 100);
-  await first.stop();
+  const first = await runUntilRecorded(dirs, 100);
   assert.equal(readCheckpoint(dirs.stateDir)?.files[0].offset, old.length);
   truncateSync(file, 0);
   const fresh = sameStartLines(100, 300, 'new');
@@ -141,9 +137,7 @@ test('a file renamed out of the globs while the relay was stopped is finished fr
   const dirs = tailDirs();
   const file = path.join(dirs.logDir, 'access.log');
   writeFileSync(file, jsonLines(0, 50));
-  const first = await startTail(dirs);
-  await waitFor('the first lines', () => first.recorded.length >= 50);
-  await first.stop();
+  await runUntilRecorded(dirs, 50);
   append(file, jsonLines(50, 80));
   // logrotate without `create`, twice: access.log → access.log.1 → access.log.2 (the glob is *.log).
   renameSync(file, `${file}.1`);

@@ -110,6 +110,14 @@ workspaces:
   return new TailRun({ source, sink, test, stats, config: sourceConfig, deadLetters, logs });
 }
 
+/** The first run of a restart test: start, wait until `count` lines are recorded, stop (the checkpoint is written). */
+export async function runUntilRecorded(dirs: TailDirs, count: number, options: TailOptions = {}): Promise<TailRun> {
+  const run = await startTail(dirs, options);
+  await waitFor(`the first ${count} lines`, () => run.recorded.length >= count);
+  await run.stop();
+  return run;
+}
+
 /** Poll until `check` is true; fail with `what` after `timeoutMs`. */
 export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
