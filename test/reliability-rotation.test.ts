@@ -62,6 +62,34 @@ function copyTruncate(logFile: string): void {
   truncateSync(logFile, 0);
 }
 
+/** The four parts of a kill-rotate-restart run (see killRotateRestart). */
+interface DownParts<E> { readonly before: readonly E[]; readonly whileDown: readonly E[]; readonly afterRotation: readonly E[]; readonly afterRestart: readonly E[] }
+
+/**
+ * Kong keeps writing while the relay dies: `before` is appended steadily and the relay is killed
+ * (-9) once half of it arrived; while it is down `whileDown` goes into the old file, `rotate`
+ * moves that file away and leaves an empty live one, and `afterRotation` goes into the new file;
+ * then a relay starts again and `afterRestart` follows. `whileKilled` looks at the state left by
+ * the kill, before anything else is written. Returns the restarted relay.
+ */
+async function killRotateRestart<E extends { id: string; text: string }>(
+  daemon: Daemon, restart: () => Promise<Daemon>, hook: WebhookReceiver, writer: LogWriter, parts: DownParts<E>,
+  rotate: () => void, whileKilled: () => void = () => undefined,
+): Promise<Daemon> {
+  const writing = writer.appendSteadily(parts.before, 50, 10);
+  await waitFor(() => hook.count('/all') >= parts.before.length / 2, 30_000, 'half of the first part delivered');
+  await kill9(daemon);
+  await writing;
+  whileKilled();
+  writer.append(parts.whileDown); // written before the rotation, never seen by the relay
+  rotate();
+  writer.startOver();
+  writer.append(parts.afterRotation);
+  const restarted = await restart();
+  writer.append(parts.afterRestart);
+  return restarted;
+}
+
 /**
  * Kong at full speed: 25 entries appended every 5 ms (about 5,000 entries or 11 MB a second,
  * far more than one Kong node logs), with `rotate` called at seeded intervals.
@@ -174,20 +202,10 @@ describe('reliability: rotation storm', () => {
     const row = report.row('rename rotation while the relay is down (kill -9)');
     const { dir, logFile, hook } = await setup('klr-rel-rot-down-');
     const yaml = config(dir, logFile, hook);
-    let daemon = await fleet.daemon(dir, yaml);
     const entries = generate(3000, { seed: 504 });
     const [before, whileDown, afterRotation, afterRestart] = [entries.slice(0, 1200), entries.slice(1200, 1800), entries.slice(1800, 2400), entries.slice(2400)];
-    const writer = new LogWriter(logFile);
-    const writing = writer.appendSteadily(before, 50, 10);
-    await waitFor(() => hook.count('/all') >= 600, 30_000, 'half of the first part delivered');
-    await kill9(daemon);
-    await writing;
-    writer.append(whileDown); // written before the rotation, never seen by the relay
-    renameRotate(logFile);
-    writer.startOver();
-    writer.append(afterRotation);
-    daemon = await fleet.daemon(dir, yaml);
-    writer.append(afterRestart);
+    const daemon = await killRotateRestart(await fleet.daemon(dir, yaml), () => fleet.daemon(dir, yaml), hook, new LogWriter(logFile),
+      { before, whileDown, afterRotation, afterRestart }, () => renameRotate(logFile));
     const owed = entries.map((e) => e.id);
     await waitForAll(() => [{ name: 'hook', owed, arrived: hook.entries('/all') }], 60_000, 'every entry');
     const abandoned = await daemon.metric('kong_log_relay_file_bytes_abandoned_total');
@@ -207,25 +225,18 @@ describe('reliability: rotation storm', () => {
     const row = report.row('rotation to another directory while the relay is down (kill -9)');
     const { dir, logFile, hook } = await setup('klr-rel-rot-olddir-');
     const yaml = config(dir, logFile, hook);
-    let daemon = await fleet.daemon(dir, yaml);
     const entries = generate(2400, { seed: 505 });
     const [before, whileDown, afterRotation, afterRestart] = [entries.slice(0, 1200), entries.slice(1200, 1600), entries.slice(1600, 2000), entries.slice(2000)];
     const writer = new LogWriter(logFile);
-    const writing = writer.appendSteadily(before, 50, 10);
-    await waitFor(() => hook.count('/all') >= 600, 30_000, 'half of the first part delivered');
-    await kill9(daemon);
-    await writing;
-    const checkpoint = readCheckpoint(path.join(dir, 'state'), 'tail').find((f) => f.path === logFile);
+    let checkpoint: { path: string; offset: number; size: number } | undefined;
+    const daemon = await killRotateRestart(await fleet.daemon(dir, yaml), () => fleet.daemon(dir, yaml), hook, writer,
+      { before, whileDown, afterRotation, afterRestart }, () => {
+        // logrotate with `olddir`: the rotated file leaves the directory the relay looks in.
+        mkdirSync(path.join(dir, 'old'));
+        renameSync(logFile, path.join(dir, 'old', 'kong.log.1'));
+        writeFileSync(logFile, '');
+      }, () => { checkpoint = readCheckpoint(path.join(dir, 'state'), 'tail').find((f) => f.path === logFile); });
     assert.ok(checkpoint !== undefined, 'the live file is in the checkpoint');
-    writer.append(whileDown); // written before the rotation, never seen by the relay
-    // logrotate with `olddir`: the rotated file leaves the directory the relay looks in.
-    mkdirSync(path.join(dir, 'old'));
-    renameSync(logFile, path.join(dir, 'old', 'kong.log.1'));
-    writeFileSync(logFile, '');
-    writer.startOver();
-    writer.append(afterRotation);
-    daemon = await fleet.daemon(dir, yaml);
-    writer.append(afterRestart);
     const newFile = [...afterRotation, ...afterRestart].map((e) => e.id);
     await waitForAll(() => [{ name: 'hook', owed: newFile, arrived: hook.entries('/all') }], 60_000, 'every entry of the new file');
     await settled(() => hook.count('/all'), 'nothing more arriving');
