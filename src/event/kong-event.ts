@@ -7,37 +7,6 @@
 import { textOf, type ByteString } from './byte-string.ts';
 import { FieldPlan, JsonSyntaxError, decodeString, decodeValue, scanObject, type JsonPath } from './json-scan.ts';
 
-/** Fields every decoder extracts; slots are the indices into the scan spans. */
-const BASE_PATHS = [
-  ['request', 'method'],
-  ['request', 'uri'],
-  ['upstream_uri'],
-  ['response', 'status'],
-  ['request', 'headers', 'host'],
-  ['request', 'url'],
-  ['workspace_name'],
-  ['workspace'],
-  ['workspaces', 0, 'name'],
-  ['workspaces', 0, 'id'],
-  ['route', 'ws_id'],
-  ['service', 'ws_id'],
-  ['consumer', 'ws_id'],
-  ['route', 'id'],
-  ['route', 'name'],
-  ['service', 'id'],
-  ['service', 'name'],
-  ['consumer', 'id'],
-  ['consumer', 'username'],
-  ['consumer', 'custom_id'],
-  ['request', 'id'],
-] as const satisfies readonly JsonPath[];
-
-const enum Slot {
-  Method, Uri, UpstreamUri, Status, HostHeader, Url,
-  WorkspaceName, WorkspaceId, WorkspacesName, WorkspacesId, RouteWsId, ServiceWsId, ConsumerWsId,
-  RouteId, RouteName, ServiceId, ServiceName, ConsumerId, ConsumerUsername, ConsumerCustomId, RequestId,
-}
-
 /**
  * Where an entry names its workspace, most telling first (Kong 3.x, Enterprise, 2.x): a name is
  * taken as it is, an id is mapped to a name through `workspaces:`.
@@ -51,8 +20,35 @@ export const WORKSPACE_SOURCES: readonly { readonly path: JsonPath; readonly kin
   { path: ['service', 'ws_id'], kind: 'id' },
   { path: ['consumer', 'ws_id'], kind: 'id' },
 ];
-/** The decoder slots of WORKSPACE_SOURCES (all among BASE_PATHS). */
-const WORKSPACE_SLOTS = WORKSPACE_SOURCES.map((w) => BASE_PATHS.findIndex((p) => pathKey(p) === pathKey(w.path)));
+
+/** Fields every decoder extracts; slots are the indices into the scan spans (see Slot). */
+const BASE_PATHS: readonly JsonPath[] = [
+  ['request', 'method'],
+  ['request', 'uri'],
+  ['upstream_uri'],
+  ['response', 'status'],
+  ['request', 'headers', 'host'],
+  ['request', 'url'],
+  ...WORKSPACE_SOURCES.map((w) => w.path),
+  ['route', 'id'],
+  ['route', 'name'],
+  ['service', 'id'],
+  ['service', 'name'],
+  ['consumer', 'id'],
+  ['consumer', 'username'],
+  ['consumer', 'custom_id'],
+  ['request', 'id'],
+];
+
+const enum Slot {
+  Method, Uri, UpstreamUri, Status, HostHeader, Url,
+  // WORKSPACE_SOURCES, in order:
+  WorkspaceName, WorkspaceId, WorkspacesName, WorkspacesId, RouteWsId, ServiceWsId, ConsumerWsId,
+  RouteId, RouteName, ServiceId, ServiceName, ConsumerId, ConsumerUsername, ConsumerCustomId, RequestId,
+}
+
+/** The decoder slots of WORKSPACE_SOURCES, in BASE_PATHS from Slot.WorkspaceName on. */
+const WORKSPACE_SLOTS = WORKSPACE_SOURCES.map((_, i) => Slot.WorkspaceName + i);
 const NOT_DECODED: unique symbol = Symbol('not decoded');
 
 export interface DecoderOptions {

@@ -3,9 +3,10 @@
  * the open descriptor, see positional-read.ts), split it on 0x0a, hand each complete line to the
  * pipeline under one acknowledgement group per chunk, and dead-letter the lines that are too
  * long or not JSON objects. A partial last line is not consumed: the next read starts at its
- * first byte, so nothing is carried between reads and every offset is a line boundary. Each read also takes
- * the byte before its offset, which must still be the newline that ended the line before:
- * a file truncated and refilled past the offset (copytruncate) is then never read mid-line.
+ * first byte, so nothing is carried between reads and every offset is a line boundary. Each
+ * read also takes the byte before its offset, which must still be the newline that ended the
+ * line before: a file truncated and refilled past the offset (copytruncate) is then never read
+ * mid-line.
  */
 import { isUtf8 } from 'node:buffer';
 import { byteStringOfUtf8, textOf, type ByteString } from '../../event/byte-string.ts';
