@@ -9,6 +9,18 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(ROOT, 'dist', 'src', 'main.js');
 const read = (f: string): string => readFileSync(path.join(ROOT, f), 'utf8');
 
+describe('npm package', () => {
+  it('the bin entry runs as a program after a build (shebang and executable bit)', () => {
+    const pkg = JSON.parse(read('package.json')) as { bin: Record<string, string> };
+    const bin = path.join(ROOT, pkg.bin['kong-log-relay']);
+    assert.equal(bin, MAIN);
+    const run = spawnSync(bin, ['--help'], { encoding: 'utf8' });
+    assert.equal(run.error, undefined, `spawning ${bin}: ${String(run.error)}`);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^kong-log-relay <command>/);
+  });
+});
+
 describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
 
