@@ -107,7 +107,7 @@ export interface ResolvedConfig {
 export const DEFAULT_DELIVERY = {
   batch: { max_events: 500, max_bytes: '1MiB', max_wait: '1s' },
   retry: { initial_delay: '200ms', max_delay: '30s', max_elapsed: '15m' },
-  buffer: { max_events: 100_000, max_bytes: '32MiB', when_full: 'block' },
+  buffer: { max_events: 100_000, max_bytes: '16MiB', when_full: 'block' },
   concurrency: 4,
   dead_letter: { max_file_bytes: '100MiB', max_files: 10 },
   timeout: '30s',
@@ -120,7 +120,7 @@ export const DEFAULT_DELIVERY = {
  * thirty Kong batches of 1000 entries (~2 MiB each); an ordinary request (Kong's default
  * max_batch_size of 1) is a few KiB. Each counted byte costs up to ~2-3 bytes of memory while its
  * body is split (the chunks joined, the entry strings), so the worst case stays near 200 MB, the
- * order of the destination buffers (32 MiB each by default) rather than 1024 sockets × 10 MiB.
+ * order of the destination buffers (16 MiB each by default) rather than 1024 sockets × 10 MiB.
  */
 export function defaultMaxInflightBodyBytes(maxBodyBytes: number): number {
   return Math.max(64 * 1024 ** 2, 4 * maxBodyBytes);

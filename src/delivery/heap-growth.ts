@@ -25,18 +25,30 @@
  * Where full collections cannot be observed (Deno's node:perf_hooks has no gc entries), the
  * growth stays at MIN_PERCENT: memory stays bounded, at some CPU cost.
  *
- * Node documents that V8 flags changed after start-up may behave unpredictably; this one is
- * read at every full collection by design, but an operator who would rather not change it sets
+ * The young generation is capped the same way. V8 sizes it from the machine's memory: 32 MB
+ * (two 16 MB semi-spaces) in Node 20, but up to 128 MB in Node 24 on this 24 GiB machine, where
+ * the overload's peak RSS was ~300 MB instead of ~190 MB. Its maximum is fixed at start-up
+ * (`--max-semi-space-size` only works on the command line), but it starts small and doubles
+ * after a scavenge by `--semi-space-growth-factor`, which is read at every growth: after each
+ * collection the factor is set to 1 (no growth) once the new space has reached
+ * YOUNG_GENERATION_BYTES, and back to 2 (V8's default) while it is below.
+ *
+ * Node documents that V8 flags changed after start-up may behave unpredictably; these two are
+ * read at every collection by design, but an operator who would rather not change them sets
  * KLR_HEAP_GROWTH=v8 (V8's own growth: more memory under overload, see bench/README.md).
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 
 /** About how much the old generation may grow between full collections. */
 export const HEADROOM_BYTES = 40 * 2 ** 20;
 /** Bounds of the growth after a full collection, in percent of what survived it. */
 export const MIN_PERCENT = 50;
 export const MAX_PERCENT = 300;
+/** The young generation (both semi-spaces) stops growing at this size: Node 20's maximum. */
+export const YOUNG_GENERATION_BYTES = 32 * 2 ** 20;
+/** V8's own `--semi-space-growth-factor`. */
+const V8_SEMI_SPACE_GROWTH = 2;
 
 /** `entry.detail.kind` of a full collection (undefined where gc entries are not reported). */
 const GC_MAJOR: number | undefined = (constants as { NODE_PERFORMANCE_GC_MAJOR?: number } | undefined)?.NODE_PERFORMANCE_GC_MAJOR;
@@ -44,6 +56,13 @@ const GC_MAJOR: number | undefined = (constants as { NODE_PERFORMANCE_GC_MAJOR?:
 let started = false;
 /** The growth in force (V8's flag), null before the first set. */
 let percent: number | null = null;
+/** The semi-space growth factor in force (V8's flag). */
+let semiSpaceGrowth = V8_SEMI_SPACE_GROWTH;
+
+/** The semi-space growth factor to set when the new space (both semi-spaces) is `newSpaceBytes`. */
+export function nextSemiSpaceGrowth(newSpaceBytes: number): number {
+  return newSpaceBytes >= YOUNG_GENERATION_BYTES ? 1 : V8_SEMI_SPACE_GROWTH;
+}
 
 /**
  * The growth to set after a full collection that left `liveBytes`, when `currentPercent` was in
@@ -66,10 +85,12 @@ export function boundHeapGrowth(env: Readonly<Record<string, string | undefined>
   if (env[HEAP_GROWTH_ENV] === 'v8') return 'v8';
   if (started) return 'bounded';
   started = true;
+  capYoungGeneration();
   if (GC_MAJOR === undefined) return apply(MIN_PERCENT) ? 'bounded' : 'v8';
   // Until a full collection has been seen, the limit V8 set before is not known: start low.
   if (!apply(MIN_PERCENT)) return 'v8'; // a runtime without V8 flags
   const observer = new PerformanceObserver((list) => {
+    capYoungGeneration();
     for (const entry of list.getEntries()) {
       if ((entry as { readonly detail?: { readonly kind?: number } }).detail?.kind !== GC_MAJOR) continue;
       apply(nextGrowingPercent(getHeapStatistics().used_heap_size, percent ?? MIN_PERCENT));
@@ -88,5 +109,19 @@ function apply(next: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Stop (or resume) the young generation's growth at YOUNG_GENERATION_BYTES. */
+function capYoungGeneration(): void {
+  try {
+    let newSpaceBytes = 0;
+    for (const space of getHeapSpaceStatistics()) if (space.space_name === 'new_space') newSpaceBytes = space.space_size;
+    const next = nextSemiSpaceGrowth(newSpaceBytes);
+    if (next === semiSpaceGrowth) return;
+    setFlagsFromString(`--semi-space-growth-factor=${next}`);
+    semiSpaceGrowth = next;
+  } catch {
+    // A runtime without heap space statistics or V8 flags (Deno may lack either): V8's own growth.
   }
 }
