@@ -2,7 +2,7 @@
  * What a case process and its peer process (receiver, emulator, load clients) say to each other
  * over the IPC channel. Every request carries an id; the answer carries the same id.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { BenchInput } from './input.ts';
 
@@ -51,11 +51,22 @@ export type PeerMessage = Envelope<PeerReply> | ReceivedEvent;
 export const RELAY_CPU = 0;
 export const PEER_CPU = 1;
 
-/** Start a compiled bench script with an IPC channel, pinned to `cpu` with taskset when `pin`. */
-export function startScript(script: string, args: readonly string[], cpu: number | null, extraNodeArgs: readonly string[] = []): ChildProcess {
+/** What runs a bench script: Node (with these options) or Deno (`npm run bench -- --deno`). */
+export type ScriptRuntime =
+  | { readonly kind: 'node'; readonly args?: readonly string[] }
+  | { readonly kind: 'deno' };
+
+/** The Deno of the dev dependencies. */
+export const DENO = path.join(import.meta.dirname, '../../node_modules/.bin/deno');
+
+/** Start a compiled bench script with an IPC channel, pinned to `cpu` with taskset (when not null). */
+export function startScript(script: string, args: readonly string[], cpu: number | null, runtime: ScriptRuntime = { kind: 'node' }): ChildProcess {
   const file = path.join(import.meta.dirname, script);
-  if (cpu === null) return fork(file, [...args], { execArgv: [...extraNodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return spawn('taskset', ['-c', String(cpu), process.execPath, ...extraNodeArgs, file, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // The peer is always Node: under Deno (a case process), Node is the one on the PATH.
+  const node = 'Deno' in globalThis ? 'node' : process.execPath;
+  const command = runtime.kind === 'deno' ? [DENO, 'run', '--allow-all', '--quiet', file] : [node, ...(runtime.args ?? []), file];
+  const pinned = cpu === null ? command : ['taskset', '-c', String(cpu), ...command];
+  return spawn(pinned[0], [...pinned.slice(1), ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 /** The case side of the channel: requests with answers, and the "received" event. */
@@ -82,7 +93,7 @@ export class PeerClient {
 
   /** `nodeArgs`: e.g. --cpu-prof for the peer (`npm run bench -- --profile-peer`). */
   static start(pin: boolean, nodeArgs: readonly string[] = []): PeerClient {
-    return new PeerClient(startScript('peer.js', [], pin ? PEER_CPU : null, nodeArgs));
+    return new PeerClient(startScript('peer.js', [], pin ? PEER_CPU : null, { kind: 'node', args: nodeArgs }));
   }
 
   call<Op extends PeerRequest['op']>(request: Extract<PeerRequest, { op: Op }>): Promise<Extract<PeerReply, { op: Op }>> {

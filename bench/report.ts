@@ -15,6 +15,8 @@ export interface RunInfo {
   readonly rounds: number;
   readonly input: BenchInput;
   readonly seconds: number;
+  /** The relay's cases ran on this runtime instead of Node (`--deno`), e.g. "Deno 2.5.6". */
+  readonly relayRuntime?: string;
 }
 
 interface Target { readonly text: string; readonly met: boolean }
@@ -124,7 +126,8 @@ export function renderResults(rows: readonly Row[], info: RunInfo): { table: str
   const notes = rows.flatMap((r) => (r.result.notes ?? []).map((n) => `${r.key}: ${n}`));
   const cpu = os.cpus();
   const machine = `${cpu[0]?.model ?? 'unknown cpu'} (${cpu.length} cores), ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
-  const setup = `${info.pinned ? 'relay (and baselines) pinned to core 0, receiver and load clients to core 1 (taskset)' : 'not pinned'}; `
+  const runtime = info.relayRuntime === undefined ? '' : `; the relay's cases on ${info.relayRuntime}, baselines on Node`;
+  const setup = `${info.pinned ? 'relay (and baselines) pinned to core 0, receiver and load clients to core 1 (taskset)' : 'not pinned'}${runtime}; `
     + `best of ${info.rounds} round${info.rounds === 1 ? '' : 's'} of each (baseline, case) pair, run in turn${info.quick ? '; --quick' : ''}`;
   const inputLine = `${fmt(info.input.entries)} Kong 3.7 entries (KongTrafficGenerator, seed 7), ${fmt(info.input.bytes / MiB)} MiB, ${fmt(info.input.bytes / info.input.entries)} B/entry`;
 

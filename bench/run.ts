@@ -11,13 +11,14 @@
  *   npm run bench -- p1 --profile       also write a CPU profile of each timed part and summarize it
  *   npm run bench -- --no-pin           do not pin processes to cores (no taskset)
  *   npm run bench -- --no-write         do not rewrite bench/results.md
+ *   npm run bench -- p1 --deno          run the relay's cases under Deno (baselines stay on Node)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CaseParams, CaseResult } from './case-support.ts';
 import { cacheDir, ensureInput, type BenchInput } from './input.ts';
-import { RELAY_CPU, startScript } from './peer-protocol.ts';
+import { DENO, RELAY_CPU, startScript, type ScriptRuntime } from './peer-protocol.ts';
 import { formatProfile } from './profile-summary.ts';
 import { renderResults, type Row } from './report.ts';
 
@@ -31,6 +32,8 @@ interface Settings {
   readonly pin: boolean;
   readonly profileDir: string | undefined;
   readonly write: boolean;
+  /** The runtime of the relay's cases (baselines and the peer always run on Node). */
+  readonly relayRuntime: ScriptRuntime['kind'];
 }
 
 function parseArgs(argv: readonly string[]): Settings {
@@ -39,6 +42,7 @@ function parseArgs(argv: readonly string[]): Settings {
   let pin = true;
   let profile = false;
   let write = true;
+  let deno = false;
   let rounds: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -47,8 +51,9 @@ function parseArgs(argv: readonly string[]): Settings {
     else if (a === '--no-pin') pin = false;
     else if (a === '--profile') profile = true;
     else if (a === '--no-write') write = false;
+    else if (a === '--deno') deno = true;
     else if ((CASES as readonly string[]).includes(a)) cases.push(a as CaseName);
-    else throw new Error(`unknown argument ${a}: expected cases (${CASES.join(', ')}) or --quick, --rounds N, --profile, --no-pin, --no-write`);
+    else throw new Error(`unknown argument ${a}: expected cases (${CASES.join(', ')}) or --quick, --rounds N, --profile, --no-pin, --no-write, --deno`);
   }
   if (pin && spawnSync('taskset', ['-c', '0', 'true']).status !== 0) {
     process.stderr.write('taskset is not available: processes are not pinned to cores\n');
@@ -58,14 +63,15 @@ function parseArgs(argv: readonly string[]): Settings {
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   return {
     cases: cases.length === 0 ? CASES : cases, quick, pin, profileDir, rounds: rounds ?? (quick || profile ? 1 : 2),
-    write: write && (cases.length === 0 || cases.length === CASES.length),
+    write: write && !deno && (cases.length === 0 || cases.length === CASES.length),
+    relayRuntime: deno ? 'deno' : 'node',
   };
 }
 
 /** Run one case script in its own process (pinned to the relay's core) and wait for its result. */
-function runScript(script: string, params: CaseParams): Promise<CaseResult> {
+function runScript(script: string, params: CaseParams, runtime: ScriptRuntime): Promise<CaseResult> {
   return new Promise((resolve, reject) => {
-    const child = startScript(script, [JSON.stringify(params)], params.pin ? RELAY_CPU : null);
+    const child = startScript(script, [JSON.stringify(params)], params.pin ? RELAY_CPU : null, runtime);
     let result: CaseResult | null = null;
     child.on('message', (m: { result?: CaseResult }) => { if (m.result !== undefined) result = m.result; });
     child.on('exit', (code) => {
@@ -132,7 +138,8 @@ async function main(): Promise<void> {
       for (const [i, step] of group.entries()) {
         const params: CaseParams = { input, pin: settings.pin, options: step.options, profileDir: settings.profileDir };
         process.stdout.write(`  running ${step.key}${rounds > 1 ? ` (round ${round + 1}/${rounds})` : ''}… `);
-        const result = await runScript(step.script, params);
+        const runtime: ScriptRuntime = isBaseline(step) ? { kind: 'node' } : { kind: settings.relayRuntime };
+        const result = await runScript(step.script, params, runtime);
         results[i].push(result);
         process.stdout.write(`${Math.round(result.entries / (result.ms / 1000))} entries/s${result.complete ? '' : ' (INCOMPLETE)'}\n`);
         if (settings.profileDir !== undefined && !step.key.startsWith('b')) {
@@ -142,13 +149,23 @@ async function main(): Promise<void> {
     }
     group.forEach((step, i) => rows.push({ key: step.key, result: best(results[i], step.key), rounds: results[i].length }));
   }
-  const report = renderResults(rows, { pinned: settings.pin, quick: settings.quick, rounds: settings.rounds, input, seconds: (Date.now() - started) / 1000 });
+  const report = renderResults(rows, { pinned: settings.pin, quick: settings.quick, rounds: settings.rounds, input, seconds: (Date.now() - started) / 1000, relayRuntime: settings.relayRuntime === 'deno' ? denoVersion() : undefined });
   process.stdout.write(`\n${report.table}\n`);
   if (settings.write) {
     const file = path.join(import.meta.dirname, '../../bench/results.md');
     writeFileSync(file, report.markdown);
     process.stdout.write(`\nwritten: bench/results.md\n`);
   }
+}
+
+function denoVersion(): string {
+  const out = spawnSync(DENO, ['--version'], { encoding: 'utf8' }).stdout ?? '';
+  return /^deno \S+/.exec(out)?.[0].replace('deno', 'Deno') ?? 'Deno';
+}
+
+/** The reference loops (b1, b2, bare) are Node's, whatever runs the relay. */
+function isBaseline(step: Step): boolean {
+  return step.script === 'baseline.js' || step.script === 'http-bare.js';
 }
 
 function profileName(step: Step): string {

@@ -1,4 +1,7 @@
-/** Deno 2 runs the same entry point from source: the daemon tails a file, takes http-log POSTs and delivers. */
+/**
+ * Deno 2 runs the same entry point from source: the daemon tails a file, takes http-log POSTs and
+ * delivers every entry byte for byte (Deno writes request bodies its own way: event/byte-string.ts).
+ */
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -47,10 +50,13 @@ log: { format: json }
   assert.equal(r.status, 200);
   await waitFor(() => hook!.count('/all') >= 400, 20_000, 'deliveries under deno');
   const all = [...fileEntries, ...httpEntries];
+  assert.ok(all.filter((e) => /[^\x00-\x7f]/.test(e.text)).length >= 10, 'some entries are not ASCII');
   assert.deepEqual(new Set(hook.entries('/all').map(idOf)), new Set(all.map((e) => e.id)));
+  assert.deepEqual(new Set(hook.entries('/all')), new Set(all.map((e) => e.text)), 'ndjson bodies hold the entries as sent');
   const writes = all.filter((e) => ['PUT', 'PATCH', 'POST'].includes(e.method ?? ''));
   await waitFor(() => hook!.count('/writes') >= writes.length, 10_000, 'rule deliveries');
   assert.deepEqual(new Set(hook.entries('/writes').map(idOf)), new Set(writes.map((e) => e.id)));
+  assert.deepEqual(new Set(hook.entries('/writes')), new Set(writes.map((e) => e.text)), 'json bodies hold the entries as sent');
   daemon.signal('SIGTERM');
   assert.equal((await daemon.exited).code, 0);
 });

@@ -37,3 +37,23 @@ export function byteStringOfUtf8(bytes: Buffer, start: number, end: number, vali
   return byteStringOf(bytes.toString('utf8', start, end));
 }
 
+/**
+ * Deno's `Buffer#write(…, 'latin1')` is a JavaScript loop, ~20× slower than Node's copy (5 µs
+ * for a 2.3 KB entry), while its `TextEncoder#encodeInto` copies an ASCII string as fast as Node.
+ */
+const ASCII_BY_ENCODE_INTO = (globalThis as { Deno?: unknown }).Deno !== undefined;
+const encoder = new TextEncoder();
+
+/**
+ * Write the bytes of a byte string (or of an ASCII text) into `out` at `at`, which has room for
+ * them; returns how many were written (its length).
+ */
+export function writeByteString(out: Buffer, at: number, raw: ByteString | string): number {
+  if (ASCII_BY_ENCODE_INTO) {
+    // A character above U+007F takes two bytes in UTF-8: it does not fit, and read falls short.
+    const { read, written } = encoder.encodeInto(raw, out.subarray(at, at + raw.length));
+    if (read === raw.length && written === raw.length) return written;
+  }
+  return out.write(raw, at, 'latin1');
+}
+

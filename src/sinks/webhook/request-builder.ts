@@ -61,7 +61,7 @@ export class WebhookRequestBuilder {
   payloads(events: readonly KongEvent[]): WebhookPayload[] {
     switch (this.#encoding) {
       case 'json':
-        return events.map((e, i) => ({ indices: [i], events: [e], payload: Buffer.from(e.raw, 'latin1') }));
+        return events.map((e, i) => ({ indices: [i], events: [e], payload: joinBody([e.raw], '', '', '') }));
       case 'json_array':
         return [{ indices: events.map((_, i) => i), events, payload: joinBody(events.map((e) => e.raw), '[', ',', ']', this.#bodies) }];
       case 'ndjson':
