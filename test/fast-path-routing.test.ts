@@ -11,9 +11,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { byteStringOf } from '../src/event/byte-string.ts';
-import { decodeArrayBytes } from '../src/event/entries.ts';
+import { decodeArrayBytes, isProblem } from '../src/event/entries.ts';
 import type { EventFields, KongEvent } from '../src/event/kong-event.ts';
 import { buildRouting } from '../src/route/routing.ts';
+import { splitBody } from '../src/sources/http/intake.ts';
 import { generate } from './support/kong.ts';
 import { FullParseEvent } from './support/full-parse-event.ts';
 import { configFromYaml } from './support/pipeline.ts';
@@ -197,5 +198,25 @@ describe('the fast path routes exactly as a full parse', () => {
         routesLikeFullParse(picks.map(([i, m]) => encode(mutate(base[i], m), enc)));
       },
     ), { numRuns: 400 });
+  });
+
+  it('entries with a custom field nested deeper than the WebAssembly kernel goes (lua-cjson writes up to 1000 levels)', () => {
+    const texts = generate(12, { seed: 31 }).map((e, i) => {
+      const depth = 500 + 400 * i; // 500 … 4900
+      const deep = `{"k":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+      // Before the fields the rules read, or after them.
+      return i % 2 === 0 ? `{"custom":${deep},${e.text.slice(1)}` : `${e.text.slice(0, -1)},"custom":${deep}}`;
+    });
+    const expected = texts.map((t) => reading(new FullParseEvent(t, decoder.workspaceNames)));
+    texts.forEach((t, k) => assert.deepEqual(reading(fastPath(t)), expected[k], `entry ${k}`));
+    // As one http-log batch, the way the http source splits it.
+    const entries = splitBody(Buffer.from(`[${texts.join(',')}]`), 'json', 10_000, decoder);
+    assert.ok(!('tooMany' in entries));
+    assert.equal(entries.length, texts.length);
+    entries.forEach((entry, k) => {
+      assert.ok(!isProblem(entry), `entry ${k}: ${isProblem(entry) ? entry.error : ''}`);
+      assert.equal(entry.raw, byteStringOf(texts[k]));
+      assert.deepEqual(reading(('event' in entry ? entry.event : undefined) ?? fastPath(texts[k])), expected[k], `entry ${k}`);
+    });
   });
 });

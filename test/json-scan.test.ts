@@ -717,18 +717,40 @@ for (const backend of backends) {
     );
 
     it(
-      "accepts 512 levels of nesting and rejects 513 with a 'nesting too deep' error",
+      "accepts nesting as deep as JSON.parse up to MAX_DEPTH levels (lua-cjson writes at most 1000), and finds fields after it",
       withBackend(() => {
-        const nested = (depth: number): string => '{"a":' + "[".repeat(depth - 1) + "]".repeat(depth - 1) + "}";
-        assert.equal(MAX_DEPTH, 512);
-        assert.equal(scanObject(nested(512), new FieldPlan([["a"]]), new Int32Array(2)), null);
-        const err = scanObject(nested(513), new FieldPlan([["a"]]), new Int32Array(2));
+        // {"deep": [[…]] , "b": "x"}: `depth` levels in all, the field after the deep part.
+        const nested = (depth: number): string => '{"deep":' + "[".repeat(depth - 1) + "]".repeat(depth - 1) + ',"b":"x"}';
+        const plan = new FieldPlan([["b"], ["deep"]]);
+        assert.equal(MAX_DEPTH, 100_000);
+        for (const depth of [512, 513, 1000, 1024, 1025, 1026, 5000, MAX_DEPTH]) {
+          const text = nested(depth);
+          assert.doesNotThrow(() => JSON.parse(text));
+          const spans = plan.newSpans();
+          assert.equal(scanObject(text, plan, spans), null, `depth ${depth}`);
+          assert.equal(text.slice(spans[0], spans[1]), '"x"', `depth ${depth}`);
+          assert.equal(spans[3] - spans[2], 2 * (depth - 1), `depth ${depth}`);
+          if (depth < MAX_DEPTH) {
+            const elements = scanArrayElements(`[${text},{"b":1}]`);
+            assert.ok(!(elements instanceof JsonSyntaxError), `array of depth ${depth + 1}`);
+            assert.equal(elements.length, 4);
+          }
+          assert.ok(!(scanArrayElements("[".repeat(depth) + "]".repeat(depth)) instanceof JsonSyntaxError), `depth ${depth}`);
+        }
+        const err = scanObject(nested(MAX_DEPTH + 1), plan, plan.newSpans());
         assert.ok(err instanceof JsonSyntaxError);
         assert.match(err.message, /nesting too deep/);
-        const arrErr = scanArrayElements("[".repeat(513) + "]".repeat(513));
+        const arrErr = scanArrayElements("[".repeat(MAX_DEPTH + 1) + "]".repeat(MAX_DEPTH + 1));
         assert.ok(arrErr instanceof JsonSyntaxError);
         assert.match(arrErr.message, /nesting too deep/);
-        assert.ok(!(scanArrayElements("[".repeat(512) + "]".repeat(512)) instanceof JsonSyntaxError));
+        // Invalid deep texts are still rejected, past the kernel's stacks too.
+        for (const bad of [nested(2000).replace("]]]]", "]]}]"), nested(2000).slice(0, -1)]) {
+          assert.throws(() => JSON.parse(bad));
+          assert.ok(scanObject(bad, plan, plan.newSpans()) instanceof JsonSyntaxError);
+        }
+        const badArray = "[".repeat(3000) + "]".repeat(2999);
+        assert.throws(() => JSON.parse(badArray));
+        assert.ok(scanArrayElements(badArray) instanceof JsonSyntaxError);
       }),
     );
 

@@ -11,6 +11,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
+import { MAX_DEPTH } from '../src/event/json-scan.ts';
 import type { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
 import type { Daemon } from './support/daemon.ts';
 import { waitFor } from './support/daemon.ts';
@@ -117,9 +118,16 @@ log: { level: info, format: json }
     await both((e) => `[${e[0].text}, 42, "x", null, ${e[1].text}]`, { entries: 2, good: [0, 1], bad: 3 });
     await both(() => `${'['.repeat(100_000)}${']'.repeat(100_000)}`, { entries: 0, good: [], bad: 1 });
     await both(() => `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`, { entries: 0, good: [], bad: 1 });
-    // An entry nested past the limit inside an array of good ones: the array cannot be split, all of it is dead-lettered.
+    // Nested deeper than lua-cjson writes (1000 levels) but within the scanner's limit: delivered.
+    const nested = fresh(2);
+    const n = await send(agent, lenient, { headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` }, body: `[${nested[0].text},${nested[1].text.replace(/\}$/, `,"deep":${'['.repeat(1500)}${']'.repeat(1500)}}`)}]` });
+    count(n.status);
+    assert.equal(n.status, 200);
+    assert.deepEqual(JSON.parse(n.text), { accepted: 2, dead_lettered: 0, errors: [] });
+    for (const e of nested) ledger.owed.add(e.id);
+    // An entry nested past the limit (MAX_DEPTH) inside an array of good ones: the array cannot be split, all of it is dead-lettered.
     const deep = fresh(3);
-    const a = await send(agent, lenient, { headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` }, body: `[${deep[0].text},${deep[1].text.replace(/\}$/, `,"deep":${'['.repeat(600)}${']'.repeat(600)}}`)},${deep[2].text}]` });
+    const a = await send(agent, lenient, { headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` }, body: `[${deep[0].text},${deep[1].text.replace(/\}$/, `,"deep":${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}}`)},${deep[2].text}]` });
     count(a.status);
     assert.equal(a.status, 200);
     ledger.reportedDeadLettered += (JSON.parse(a.text) as { dead_lettered: number }).dead_lettered;

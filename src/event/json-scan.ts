@@ -27,10 +27,12 @@
  * - The same algorithm exists in JS (`scanValue`, on the same bytes plus a bitmap of the string
  *   specials). It is used when WebAssembly SIMD is unavailable, when the plan has a non-ASCII
  *   key, when the kernel bails out (a key with a backslash inside an object the plan looks
- *   into: JS unescapes it), and to produce the exact error after the kernel rejected the text.
- *   Both are property-tested against JSON.parse.
+ *   into: JS unescapes it; or nesting deeper than the kernel's 1024-level stacks), and to
+ *   produce the exact error after the kernel rejected the text. Both are property-tested
+ *   against JSON.parse.
  * - Iterative (explicit stacks): no recursion, no stack overflow on deep input; nesting deeper
- *   than {@link MAX_DEPTH} is reported as an error.
+ *   than {@link MAX_DEPTH} (100,000) levels is reported as an error (JSON.parse has no limit;
+ *   lua-cjson, which writes Kong's entries, stops at 1000).
  * - Per successful scan nothing is allocated but the small result object of `encodeInto` (and a
  *   sliced string when start/end select part of the text).
  *

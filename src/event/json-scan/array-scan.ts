@@ -6,7 +6,7 @@
 
 import { stats, useWasm } from './backend.ts';
 import { E_EOF, E_NOT_ARRAY, E_TRAILING, E_UNEXPECTED, fail, makeError, tooLarge, type JsonSyntaxError } from './errors.ts';
-import { scanValue } from './js-scanner.ts';
+import { grown, scanValue } from './js-scanner.ts';
 import { EMPTY_PLAN, NO_SPANS, finishSpans, type FieldPlan } from './plan.ts';
 import { emptyRegion, gRegionEnd, gRegionStart, isWs, notAContainer, region } from './region.ts';
 import { computeMask, ensureMemory, gSpans, gU8, load, planOff, spansOff, textOff, usePlan } from './scan-memory.ts';
@@ -41,9 +41,10 @@ export function scanArrayElements(text: string, start?: number, end?: number): I
   } else {
     for (;;) {
       let r = -1;
+      let rel = -1;
       if (k !== null) {
         // node -1: nothing tracked, the plan arguments are not used
-        const rel = k.scan(n - pos, 0, planOff, spansOff, textOff + pos, -1, 1);
+        rel = k.scan(n - pos, 0, planOff, spansOff, textOff + pos, -1, 1);
         if (rel >= 0) r = pos + rel;
       }
       if (r < 0) {
@@ -51,7 +52,7 @@ export function scanArrayElements(text: string, start?: number, end?: number): I
         if (!masked) computeMask(n);
         masked = true;
         r = scanValue(text, s, pos, n, 1, EMPTY_PLAN, NO_SPANS, -1);
-        if (k !== null && r >= 0) stats.kernelMismatches++;
+        if (k !== null && rel === -1 && r >= 0) stats.kernelMismatches++; // -2: deeper than the kernel's stacks
         if (r < 0) return makeError(text, s, e);
       }
       if (count + 2 > elemBuf.length) {
@@ -142,7 +143,8 @@ export interface ArrayTooLong {
  * Spans are byte offsets. They are offsets into the entry's decoded text only when that text has
  * one UTF-16 unit per byte (ASCII; the caller checks the length); other entries must be scanned
  * again as text. Returns null when the bytes are not a valid JSON array, or without a kernel, a
- * plan image or memory: the caller then takes the text path, which also gives the exact error.
+ * plan image or memory, or when an element nests deeper than the kernel's stacks: the caller
+ * then takes the text path, which also gives the exact error.
  * With more than `maxElements` elements it returns how many there are (counted, not stored): a
  * garbage body of millions of tiny elements costs no more memory than a good one.
  */
@@ -225,11 +227,4 @@ function walkArrayUtf8(bytes: Uint8Array, plan: FieldPlan | null, maxElements: n
   if (pos < n) return null;
   if (count > maxElements) return { tooMany: count };
   return { count, bounds, kinds, spans };
-}
-
-/** A copy of `a` with room for `length` items. */
-function grown<T extends Int32Array | Uint8Array>(a: T, length: number): T {
-  const bigger = new (a.constructor as new (n: number) => T)(length);
-  bigger.set(a);
-  return bigger;
 }

@@ -4,8 +4,14 @@
  * like JSON.parse's), and the nesting limit that is part of what is rejected.
  */
 
-/** Maximum nesting depth of objects/arrays accepted (the top-level container is depth 1). */
-export const MAX_DEPTH = 512;
+/**
+ * Maximum nesting depth of objects/arrays accepted (the top-level container is depth 1).
+ * JSON.parse has none; lua-cjson, which writes Kong's entries, refuses to encode more than 1000
+ * levels. The scanner's stacks grow to this depth as a text needs them (13 bytes a level).
+ */
+export const MAX_DEPTH = 100_000;
+/** The wasm kernel's fixed stacks hold this many levels; deeper texts go to the JS scanner. */
+export const KERNEL_MAX_DEPTH = 1024;
 
 /** Where a scan failed. `position` is a UTF-16 offset into the scanned text. */
 export class JsonSyntaxError extends Error {

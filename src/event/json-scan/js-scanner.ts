@@ -14,6 +14,7 @@ import {
   E_NUMBER,
   E_UNEXPECTED,
   E_UNTERMINATED,
+  KERNEL_MAX_DEPTH,
   MAX_DEPTH,
   fail,
 } from './errors.ts';
@@ -23,10 +24,26 @@ import { gMask, gU8 } from './scan-memory.ts';
 // ---------------------------------------------------------------------------------------
 // Scratch state (scans are synchronous; every call resets what it uses).
 
-const stkNode = new Int32Array(MAX_DEPTH + 2);
-const stkStart = new Int32Array(MAX_DEPTH + 2);
-const stkIdx = new Int32Array(MAX_DEPTH + 2);
-const stkIsArr = new Uint8Array(MAX_DEPTH + 2);
+// Stacks of the open containers, grown (up to MAX_DEPTH) when a text nests deeper.
+let stkNode = new Int32Array(KERNEL_MAX_DEPTH + 2);
+let stkStart = new Int32Array(KERNEL_MAX_DEPTH + 2);
+let stkIdx = new Int32Array(KERNEL_MAX_DEPTH + 2);
+let stkIsArr = new Uint8Array(KERNEL_MAX_DEPTH + 2);
+
+function growStacks(): void {
+  const size = Math.min(MAX_DEPTH + 2, stkNode.length * 2);
+  stkNode = grown(stkNode, size);
+  stkStart = grown(stkStart, size);
+  stkIdx = grown(stkIdx, size);
+  stkIsArr = grown(stkIsArr, size);
+}
+
+/** A copy of `a` with room for `length` items. */
+export function grown<T extends Int32Array | Uint8Array>(a: T, length: number): T {
+  const bigger = new (a.constructor as new (n: number) => T)(length);
+  bigger.set(a);
+  return bigger;
+}
 
 /** Whether the last scanned string contained an escape. */
 let gEsc = false;
@@ -203,6 +220,7 @@ export function scanValue(
       if (pos < 0) return -1;
     } else if (c === 123 || c === 91) {
       if (baseDepth + sp >= MAX_DEPTH) return fail(E_DEPTH, pos);
+      if (sp + 2 > stkNode.length) growStacks();
       const isArr = c === 91;
       stkNode[sp] = node;
       stkStart[sp] = vs;

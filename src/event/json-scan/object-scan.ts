@@ -18,7 +18,7 @@ import { wasm } from './wasm-instance.ts';
  * (exclusive), both -1 when the path is absent. Offsets are into `text` (not relative to start).
  *
  * Returns null on success or a JsonSyntaxError (never throws because of the text; nesting deeper
- * than {@link MAX_DEPTH} is an error although JSON.parse would accept it). On error the content
+ * than {@link MAX_DEPTH} levels is an error although JSON.parse would accept it). On error the content
  * of spans is unspecified. Throws a RangeError only if spans is shorter than 2*plan.size.
  */
 export function scanObject(
@@ -55,7 +55,7 @@ export function scanObject(
       return makeError(text, s, e);
     }
     // -1: invalid JSON (the JS scanner below finds the exact error), -2: an escaped key in an
-    // object the plan looks into (the JS scanner unescapes it).
+    // object the plan looks into (the JS scanner unescapes it), or deeper than the kernel's stacks.
     kernel = r;
     if (r === -2) stats.kernelBailouts++;
     spans.fill(-1, 0, n2);

@@ -3,7 +3,7 @@
  * its fixed memory layout and the builder of its bytes. wasm-instance.ts instantiates it.
  */
 
-import { MAX_DEPTH } from './errors.ts';
+import { KERNEL_MAX_DEPTH } from './errors.ts';
 import { IMG_HEADER } from './plan.ts';
 import { Asm, uleb } from './wasm-assembler.ts';
 
@@ -14,10 +14,10 @@ export const CLS_ESC = 2; // valid character after a backslash (except u)
 export const CLS_HEX = 4;
 export const CLS_DIGIT = 8;
 const W_STK_NODE = 512; // i32 per nesting level
-const W_STK_START = W_STK_NODE + 4 * (MAX_DEPTH + 8);
-const W_STK_IDX = W_STK_START + 4 * (MAX_DEPTH + 8);
-const W_STK_ARR = W_STK_IDX + 4 * (MAX_DEPTH + 8);
-export const W_FIXED_END = W_STK_ARR + 4 * (MAX_DEPTH + 8);
+const W_STK_START = W_STK_NODE + 4 * (KERNEL_MAX_DEPTH + 8);
+const W_STK_IDX = W_STK_START + 4 * (KERNEL_MAX_DEPTH + 8);
+const W_STK_ARR = W_STK_IDX + 4 * (KERNEL_MAX_DEPTH + 8);
+export const W_FIXED_END = W_STK_ARR + 4 * (KERNEL_MAX_DEPTH + 8);
 
 /**
  * Build the WebAssembly module (no toolchain needed). Exports:
@@ -283,7 +283,8 @@ export function buildWasm(): Uint8Array {
         a.br("val");
       });
       a.get(C).i32(123).eq().get(C).i32(91).eq().or().if(() => {
-        a.get(BASED).get(SP).add().i32(MAX_DEPTH).geS().if(() => fail());
+        // deeper than the kernel's stacks: bail out, the JS scanner's stacks grow
+        a.get(BASED).get(SP).add().i32(KERNEL_MAX_DEPTH).geS().if(() => void a.i32(-2).ret());
         a.get(SP).i32(2).shl().tee(ADDR).get(NODE).store(W_STK_NODE);
         a.get(ADDR).get(VS).store(W_STK_START);
         a.get(ADDR).i32(0).store(W_STK_IDX);
