@@ -22,9 +22,9 @@
  * Measured: the overload's old generation stays under ~95 MB (peak RSS ~180–190 MB), and the
  * HTTP pipeline spends ~4% more CPU than with V8's own choice; the file pipeline no more.
  *
- * Where full collections cannot be observed (Deno's node:perf_hooks has no gc entries), the
- * growth stays at MIN_PERCENT: memory stays bounded, at some CPU cost. Deno 2.9's V8 does not
- * size its young generation by the flag below: there it is V8's own (~50 MB).
+ * Where full collections cannot be observed (Deno's node:perf_hooks has no gc entries), V8's
+ * own growth is left ('v8'): there is nothing to follow, and on Deno 2.9 neither flag set at run
+ * time changed the overload's peak RSS (bench/README.md, "Deno").
  *
  * The young generation is capped the same way. V8 sizes it from the machine's memory: 32 MB
  * (two 16 MB semi-spaces) in Node 20, but up to 128 MB in Node 24 on this 24 GiB machine, where
@@ -54,7 +54,8 @@ const V8_SEMI_SPACE_GROWTH = 2;
 /** `entry.detail.kind` of a full collection (undefined where gc entries are not reported). */
 const GC_MAJOR: number | undefined = (constants as { NODE_PERFORMANCE_GC_MAJOR?: number } | undefined)?.NODE_PERFORMANCE_GC_MAJOR;
 
-let started = false;
+/** What boundHeapGrowth started (once per process), null before. */
+let mode: 'bounded' | 'v8' | null = null;
 /** The growth in force (V8's flag), null before the first set. */
 let percent: number | null = null;
 /** The semi-space growth factor in force (V8's flag). */
@@ -79,15 +80,19 @@ export function nextGrowingPercent(liveBytes: number, currentPercent: number): n
 export const HEAP_GROWTH_ENV = 'KLR_HEAP_GROWTH';
 
 /**
- * Adjust V8's old-generation growth after every full collection (once per process), unless
- * `env` says KLR_HEAP_GROWTH=v8. Returns what is in force: 'bounded' or 'v8'.
+ * Adjust V8's old-generation growth after every full collection and cap the young generation
+ * (started once per process), unless `env` says KLR_HEAP_GROWTH=v8 or collections cannot be
+ * observed. Returns what is in force: 'bounded' or 'v8'.
  */
 export function boundHeapGrowth(env: Readonly<Record<string, string | undefined>> = process.env): 'bounded' | 'v8' {
   if (env[HEAP_GROWTH_ENV] === 'v8') return 'v8';
-  if (started) return 'bounded';
-  started = true;
+  mode ??= startBounding();
+  return mode;
+}
+
+function startBounding(): 'bounded' | 'v8' {
+  if (GC_MAJOR === undefined) return 'v8';
   capYoungGeneration();
-  if (GC_MAJOR === undefined) return apply(MIN_PERCENT) ? 'bounded' : 'v8';
   // Until a full collection has been seen, the limit V8 set before is not known: start low.
   if (!apply(MIN_PERCENT)) return 'v8'; // a runtime without V8 flags
   const observer = new PerformanceObserver((list) => {
@@ -123,6 +128,6 @@ function capYoungGeneration(): void {
     setFlagsFromString(`--semi-space-growth-factor=${next}`);
     semiSpaceGrowth = next;
   } catch {
-    // A runtime without heap space statistics or V8 flags (Deno may lack either): V8's own growth.
+    // A runtime without heap space statistics or V8 flags: V8's own growth.
   }
 }
