@@ -5,7 +5,7 @@
  * but only for what was in flight at a kill.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Daemon, waitFor } from './support/daemon.ts';
@@ -40,10 +40,7 @@ describe('reliability: kill -9 and restart', () => {
   it('during a file tail: every entry arrives at each of its destinations; duplicates only of what was past the on-disk checkpoint', async () => {
     const row = report.row('kill -9 during a file tail', '', '');
     const random = new SeededRandom(0xc0ffee);
-    const dir = fleet.dir('klr-rel-crash-file-');
-    mkdirSync(path.join(dir, 'logs'));
-    const logFile = path.join(dir, 'logs', 'kong.log');
-    writeFileSync(logFile, '');
+    const { dir, logFile } = fleet.kongLogDir('klr-rel-crash-file-');
     const hook = await fleet.receiver();
     const sns = await fleet.sns();
     const { topicArn, queue } = await sns.topicWithQueue('crash-file');

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { MAIN, waitFor } from './support/daemon.ts';
@@ -30,11 +30,8 @@ function replay(config: string, file: string, to?: string): Promise<{ code: numb
 describe('reliability: permanent failure', () => {
   it('a destination answering 400 dead-letters everything, the other is unaffected, and replay delivers it later', async () => {
     const row = report.row('permanent failure (HTTP 400), then replay');
-    const dir = fleet.dir('klr-rel-dlq-');
+    const { dir, logFile } = fleet.kongLogDir('klr-rel-dlq-');
     const state = path.join(dir, 'state');
-    mkdirSync(path.join(dir, 'logs'));
-    const logFile = path.join(dir, 'logs', 'kong.log');
-    writeFileSync(logFile, '');
     const hook = await fleet.receiver();
     let badFixed = false;
     hook.fault = (req) => (req.url === '/bad' && !badFixed ? { status: 400, body: '{"error":"schema mismatch"}' } : null);

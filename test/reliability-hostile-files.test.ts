@@ -6,7 +6,7 @@
  * dead-lettered and counted; nothing invalid is delivered; memory stays bounded.
  */
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfigText } from '../src/config/load.ts';
@@ -40,10 +40,7 @@ describe('reliability: hostile content in log files', () => {
   it('garbage, invalid UTF-8, NULs, a 100 MB line and pathological paths: valid entries delivered and routed, invalid lines dead-lettered, nothing invalid delivered', async () => {
     const row = report.row('hostile content in log files');
     const random = new SeededRandom(0x5eed);
-    const dir = fleet.dir('klr-rel-hostile-files-');
-    mkdirSync(path.join(dir, 'logs'));
-    const logFile = path.join(dir, 'logs', 'kong.log');
-    writeFileSync(logFile, '');
+    const { dir, logFile } = fleet.kongLogDir('klr-rel-hostile-files-');
     const hook = await fleet.receiver();
     const yaml = `
 sources:

@@ -5,7 +5,6 @@
  * reaches Kong (HTTP 429 with Retry-After) and pauses the file reader.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { waitFor } from './support/daemon.ts';
@@ -35,10 +34,7 @@ interface StatusView {
 describe('reliability: destination outage', () => {
   it('webhook 500 → resets → stalls past the timeout, SNS unreachable: nothing lost, buffers bounded, Kong gets 429, the file reader pauses', async () => {
     const row = report.row('destination outage, then recovery');
-    const dir = fleet.dir('klr-rel-outage-');
-    mkdirSync(path.join(dir, 'logs'));
-    const logFile = path.join(dir, 'logs', 'kong.log');
-    writeFileSync(logFile, '');
+    const { dir, logFile } = fleet.kongLogDir('klr-rel-outage-');
     const hook = await fleet.receiver();
     const sns = await fleet.sns();
     const { topicArn, queue } = await sns.topicWithQueue('outage');

@@ -39,10 +39,7 @@ log: { level: info, format: json }
 }
 
 async function setup(prefix: string): Promise<{ dir: string; logFile: string; hook: WebhookReceiver }> {
-  const dir = fleet.dir(prefix);
-  mkdirSync(path.join(dir, 'logs'));
-  const logFile = path.join(dir, 'logs', 'kong.log');
-  writeFileSync(logFile, '');
+  const { dir, logFile } = fleet.kongLogDir(prefix);
   return { dir, logFile, hook: await fleet.receiver() };
 }
 

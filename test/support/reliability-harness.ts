@@ -3,7 +3,7 @@
  * that knows where each entry lies in its file, readers for checkpoints and dead-letter files,
  * and the delivery accounting that each scenario asserts and reports.
  */
-import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after } from 'node:test';
 import { WebhookReceiver } from '../../src/demo/webhook-receiver.ts';
@@ -52,6 +52,15 @@ export class Fleet {
     const dir = tempDir(prefix);
     if (process.env.KLR_KEEP !== '1') this.cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     return dir;
+  }
+
+  /** A temporary directory (see dir) with an empty Kong log at logs/kong.log. */
+  kongLogDir(prefix: string): { dir: string; logFile: string } {
+    const dir = this.dir(prefix);
+    mkdirSync(path.join(dir, 'logs'));
+    const logFile = path.join(dir, 'logs', 'kong.log');
+    writeFileSync(logFile, '');
+    return { dir, logFile };
   }
 }
 
