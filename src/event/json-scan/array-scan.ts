@@ -55,11 +55,7 @@ export function scanArrayElements(text: string, start?: number, end?: number): I
         if (k !== null && rel === -1 && r >= 0) stats.kernelMismatches++; // -2: deeper than the kernel's stacks
         if (r < 0) return makeError(text, s, e);
       }
-      if (count + 2 > elemBuf.length) {
-        const bigger = new Int32Array(elemBuf.length * 2);
-        bigger.set(elemBuf);
-        elemBuf = bigger;
-      }
+      if (count + 2 > elemBuf.length) elemBuf = grown(elemBuf, elemBuf.length * 2);
       elemBuf[count++] = s + pos;
       elemBuf[count++] = s + r;
       pos = r;

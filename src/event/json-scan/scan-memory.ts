@@ -6,6 +6,7 @@
  * it exports. Scans are synchronous; every call resets what it uses.
  */
 
+import { writeByteString } from '../byte-string.ts';
 import { useWasm, utf16Route } from './backend.ts';
 import type { FieldPlan } from './plan.ts';
 import { wasm, type WasmKernel } from './wasm-instance.ts';
@@ -29,8 +30,8 @@ export let gMask = new Int32Array(0);
 export let gSpans = new Int32Array(0); // view of the wasm spans area for loadedPlan
 
 /** Node's Buffer (absent in Deno, whose polyfilled utf16le write is ~100x slower than encodeInto). */
-interface Utf16Writer {
-  write(s: string, offset: number, length: number, encoding: "utf16le" | "latin1"): number;
+interface Utf16Writer extends Uint8Array {
+  write(s: string, offset: number, length: number, encoding: "utf16le"): number;
 }
 const NodeBuffer: { from(ab: ArrayBuffer, offset: number, length: number): Utf16Writer } | null =
   (globalThis as { Deno?: unknown }).Deno === undefined
@@ -140,14 +141,8 @@ export function load(text: string, s: number, e: number, bytes: boolean): boolea
 
 /** A byte string's characters are its bytes: copied as they are (on Node a memcpy). */
 function loadByteString(str: string, n: number): void {
-  const u = gU8;
-  if (gUtf16 !== null) {
-    gUtf16.write(str, 0, n, "latin1");
-  } else {
-    const r = encoder.encodeInto(str, u);
-    if (r.read !== n || r.written !== n) for (let i = 0; i < n; i++) u[i] = str.charCodeAt(i);
-  }
-  u[n] = 0;
+  writeByteString(gUtf16 ?? gU8, 0, str);
+  gU8[n] = 0;
 }
 
 function loadUtf16(k: WasmKernel, str: string, n: number): boolean {
