@@ -141,6 +141,22 @@ describe('batching', () => {
     await pipeline.drain(Date.now() + 1_000);
   });
 
+  it('entries handed over together go out as one batch, even when they are already older than max_wait', async () => {
+    // A busy event loop (or a slow body read) can hand over entries whose max_wait has already passed.
+    // They must still be batched together, not sent one request each until concurrency is used up.
+    const dir = tempDir();
+    const hook = await receiver();
+    const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", encoding: json_array, concurrency: 4, batch: { max_events: 100, max_wait: 20ms } }`);
+    const { pipeline, metrics } = realPipeline(cfg);
+    const entries = generate(10);
+    const receivedAt = Date.now() - 1_000;
+    for (const e of entries) pipeline.ingest(byteStringOf(e.text), null, metrics.source('t'), receivedAt);
+    await waitFor(() => hook.count('/a') === 10, 5_000, 'all delivered');
+    assert.deepEqual(hook.requests.map((r) => r.entries.length), [10]);
+    assert.deepEqual(hook.entries('/a'), entries.map((e) => e.text));
+    await pipeline.drain(Date.now() + 1_000);
+  });
+
   it('flushes on max_bytes', async () => {
     const dir = tempDir();
     const hook = await receiver();

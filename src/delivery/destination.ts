@@ -57,6 +57,8 @@ export class Destination {
   #blocking = false;
   #timer: NodeJS.Timeout | undefined;
   #flushAll = false;
+  #pumpQueued = false;
+  readonly #pumpNow = (): void => { this.#pumpQueued = false; this.#pump(); };
   readonly #abort = new AbortController();
   #idleWaiters: (() => void)[] = [];
   #lastError: { time: string; message: string } | null = null;
@@ -112,7 +114,12 @@ export class Destination {
     this.#queue.push(ticket);
     this.#queuedBytes += ticket.event.raw.length;
     if (policy === 'block' && !this.#blocking && this.#full) this.#setBlocking(true);
-    this.#pump();
+    // A full batch leaves at once. Anything else waits until the source's synchronous hand-over
+    // (a read chunk, a request body) is done: entries that arrive together leave together, even
+    // when max_wait has already passed (a busy event loop, a slow body).
+    const batch = this.#settings.batch;
+    if (this.#queue.length >= batch.maxEvents || this.#queuedBytes >= batch.maxBytes) this.#pump(false);
+    if (!this.#pumpQueued) { this.#pumpQueued = true; queueMicrotask(this.#pumpNow); }
   }
 
   #drop(ticket: Ticket, reason: string): void {
@@ -130,12 +137,15 @@ export class Destination {
     this.#hooks.onBlockingChange(this);
   }
 
-  /** Start as many batches as are ready and allowed; otherwise arm the max_wait timer. */
-  #pump(): void {
+  /**
+   * Start as many batches as are ready and allowed; otherwise arm the max_wait timer.
+   * `byAge` false: only full batches are ready (during a source's hand-over).
+   */
+  #pump(byAge = true): void {
     const { maxEvents, maxBytes, maxWaitMs } = this.#settings.batch;
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
       const ready = this.#flushAll || this.#queue.length >= maxEvents || this.#queuedBytes >= maxBytes
-        || Date.now() - (this.#queue.peek() as Ticket).receivedAt >= maxWaitMs;
+        || (byAge && Date.now() - (this.#queue.peek() as Ticket).receivedAt >= maxWaitMs);
       if (!ready) { this.#armTimer(); return; }
       const batch = this.#take(maxEvents, maxBytes);
       this.#inFlight++;
