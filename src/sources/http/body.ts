@@ -27,11 +27,42 @@ export function readBody(incoming: IncomingMessage, limit: number, gzip: boolean
   return gzip ? readGzip(incoming, limit, budget, keepCompressed) : readPlain(incoming, limit, budget);
 }
 
+/**
+ * The decoded chunks of one body, each counted against `limit` and reserved in the budget as it
+ * is kept: `reserved` is always what the caller must release.
+ */
+class KeptChunks {
+  readonly #chunks: Buffer[] = [];
+  readonly #limit: number;
+  readonly #budget: BodyBudget;
+  /** Bytes kept, each reserved in the budget. */
+  reserved = 0;
+
+  constructor(limit: number, budget: BodyBudget) {
+    this.#limit = limit;
+    this.#budget = budget;
+  }
+
+  /** Keep `chunk`; null, or (nothing kept) why reading must stop. */
+  keep(chunk: Buffer): BodyResult | null {
+    const received = this.reserved + chunk.length;
+    if (received > this.#limit) return { kind: 'too_large', received, reserved: this.reserved };
+    if (!this.#budget.reserve(chunk.length)) return { kind: 'over_budget', reserved: this.reserved };
+    this.reserved = received;
+    this.#chunks.push(chunk);
+    return null;
+  }
+
+  /** The whole body, once its stream has ended. */
+  body(): BodyResult {
+    const chunks = this.#chunks;
+    return { kind: 'body', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.reserved), reserved: this.reserved };
+  }
+}
+
 function readPlain(incoming: IncomingMessage, limit: number, budget: BodyBudget): Promise<BodyResult> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    /** Bytes kept, each reserved in the budget. */
-    let size = 0;
+    const kept = new KeptChunks(limit, budget);
     let settled = false;
     const finish = (result: BodyResult): void => {
       if (settled) return;
@@ -43,14 +74,11 @@ function readPlain(incoming: IncomingMessage, limit: number, budget: BodyBudget)
       resolve(result);
     };
     const onData = (chunk: Buffer): void => {
-      const received = size + chunk.length;
-      if (received > limit) { incoming.pause(); finish({ kind: 'too_large', received, reserved: size }); return; }
-      if (!budget.reserve(chunk.length)) { incoming.pause(); finish({ kind: 'over_budget', reserved: size }); return; }
-      size = received;
-      chunks.push(chunk);
+      const stop = kept.keep(chunk);
+      if (stop !== null) { incoming.pause(); finish(stop); }
     };
-    const onEnd = (): void => finish({ kind: 'body', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size), reserved: size });
-    const onAbort = (): void => finish({ kind: 'aborted', reserved: size });
+    const onEnd = (): void => finish(kept.body());
+    const onAbort = (): void => finish({ kind: 'aborted', reserved: kept.reserved });
     // 'close' also follows a normal 'end'; by then we have settled.
     const onClose = (): void => { if (!incoming.readableEnded) onAbort(); };
     incoming.on('data', onData);
@@ -63,11 +91,9 @@ function readPlain(incoming: IncomingMessage, limit: number, budget: BodyBudget)
 function readGzip(incoming: IncomingMessage, limit: number, budget: BodyBudget, keepCompressed: number): Promise<BodyResult> {
   return new Promise((resolve) => {
     const gunzip: Gunzip = createGunzip();
-    const chunks: Buffer[] = [];
+    const decoded = new KeptChunks(limit, budget);
     const compressed: Buffer[] = [];
     let kept = 0;
-    /** Decoded bytes kept, each reserved in the budget. */
-    let size = 0;
     let settled = false;
     const finish = (result: BodyResult): void => {
       if (settled) return;
@@ -84,21 +110,18 @@ function readGzip(incoming: IncomingMessage, limit: number, budget: BodyBudget, 
       compressed.push(chunk);
       kept += chunk.length;
     };
-    const onAbort = (): void => finish({ kind: 'aborted', reserved: size });
+    const onAbort = (): void => finish({ kind: 'aborted', reserved: decoded.reserved });
     const onClose = (): void => { if (!incoming.readableEnded) onAbort(); };
     gunzip.on('data', (chunk: Buffer) => {
       // Output already decoded when we stopped is not kept, so not reserved.
       if (settled) return;
-      const received = size + chunk.length;
-      if (received > limit) { finish({ kind: 'too_large', received, reserved: size }); return; }
-      if (!budget.reserve(chunk.length)) { finish({ kind: 'over_budget', reserved: size }); return; }
-      size = received;
-      chunks.push(chunk);
+      const stop = decoded.keep(chunk);
+      if (stop !== null) finish(stop);
     });
-    gunzip.on('end', () => finish({ kind: 'body', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size), reserved: size }));
+    gunzip.on('end', () => finish(decoded.body()));
     gunzip.on('error', (e: Error) => {
       const head = Buffer.concat(compressed, kept);
-      finish({ kind: 'bad_gzip', error: e.message, head: head.length > keepCompressed ? head.subarray(0, keepCompressed) : head, reserved: size });
+      finish({ kind: 'bad_gzip', error: e.message, head: head.length > keepCompressed ? head.subarray(0, keepCompressed) : head, reserved: decoded.reserved });
     });
     incoming.on('data', onCompressed);
     incoming.on('error', onAbort);
