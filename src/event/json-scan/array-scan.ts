@@ -136,9 +136,9 @@ export interface ArrayTooLong {
  * read every entry twice (and copied it into the kernel's memory a second time); here the kernel
  * takes the array one element at a time, tracking the plan (from its node 0) in object elements.
  *
- * Spans are byte offsets. They are offsets into the entry's decoded text only when that text has
- * one UTF-16 unit per byte (ASCII; the caller checks the length); other entries must be scanned
- * again as text. Returns null when the bytes are not a valid JSON array, or without a kernel, a
+ * Spans are byte offsets, so they are offsets into the element's byte string (see
+ * event/byte-string.ts) and not into its decoded text, which is shorter once it holds a
+ * non-ASCII character. Returns null when the bytes are not a valid JSON array, or without a kernel, a
  * plan image or memory, or when an element nests deeper than the kernel's stacks: the caller
  * then takes the text path, which also gives the exact error.
  * With more than `maxElements` elements it returns how many there are (counted, not stored): a
