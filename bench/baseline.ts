@@ -45,12 +45,22 @@ runCase(async ({ input, options, profileDir }): Promise<CaseResult> => {
   const mode = options.mode === 'split' ? 'split' : 'parse';
   let sink = 0;
   const m = await measure(`baseline-${mode}`, profileDir);
-  const lines = mode === 'parse'
-    ? eachLine(input.file, (b, s, e) => { sink += (JSON.parse(b.toString('utf8', s, e)) as object) === null ? 0 : 1; })
-    : eachLine(input.file, (b, s, e) => { sink += b.toString('utf8', s, e).length > 0 ? 1 : 0; });
+  const lines =
+    mode === 'parse'
+      ? eachLine(input.file, (b, s, e) => {
+          sink += (JSON.parse(b.toString('utf8', s, e)) as object) === null ? 0 : 1;
+        })
+      : eachLine(input.file, (b, s, e) => {
+          sink += b.toString('utf8', s, e).length > 0 ? 1 : 0;
+        });
   const { ms, cpuMs } = await m.stop();
   return {
     name: mode === 'parse' ? 'baseline 1: read + split + JSON.parse' : 'baseline 2: read + split',
-    entries: lines, bytes: input.bytes, ms, cpuMs, maxRssMb: peakRssMb(), complete: lines === input.entries && sink === lines,
+    entries: lines,
+    bytes: input.bytes,
+    ms,
+    cpuMs,
+    maxRssMb: peakRssMb(),
+    complete: lines === input.entries && sink === lines,
   };
 });

@@ -47,7 +47,8 @@ export interface CaseResult {
 
 export function caseParams(): CaseParams {
   const raw = process.argv[2];
-  if (raw === undefined) throw new Error('bench case: expected its parameters as JSON in argv[2] (run it through `npm run bench`)');
+  if (raw === undefined)
+    throw new Error('bench case: expected its parameters as JSON in argv[2] (run it through `npm run bench`)');
   return JSON.parse(raw) as CaseParams;
 }
 
@@ -121,7 +122,13 @@ export interface FileRelayRun {
  * Start the relay of `configFile` (its file source reads the whole input from the start), stop
  * the clock once `peer` has received everything (or after `timeoutMs`), then stop the relay.
  */
-export async function timeFileRelay(name: string, configFile: string, peer: PeerClient, timeoutMs: number, profileDir?: string): Promise<FileRelayRun> {
+export async function timeFileRelay(
+  name: string,
+  configFile: string,
+  peer: PeerClient,
+  timeoutMs: number,
+  profileDir?: string,
+): Promise<FileRelayRun> {
   const relay = createRelay(configFile);
   const m = await measure(name, profileDir);
   await relay.start();

@@ -15,9 +15,7 @@ export const PROFILE_PATH = /^\/profile\/\d+$/;
 
 export const HTTP_TOKEN = 'bench-token';
 
-export type SourceSpec =
-  | { readonly kind: 'file'; readonly file: string }
-  | { readonly kind: 'http' };
+export type SourceSpec = { readonly kind: 'file'; readonly file: string } | { readonly kind: 'http' };
 
 export type DestinationSpec =
   /** Four webhooks (one per route) on `url`; `extra` is YAML added to each (batch, buffer, …). */
@@ -29,7 +27,12 @@ export type DestinationSpec =
  * The routing every pipeline shares: the profile rule, two workspaces and "*", each to the
  * destination named (a workspace with none still routes, to nothing of its own).
  */
-function routingYaml(to: { readonly payments?: string; readonly search?: string; readonly all: string; readonly profile: string }): string {
+function routingYaml(to: {
+  readonly payments?: string;
+  readonly search?: string;
+  readonly all: string;
+  readonly profile: string;
+}): string {
   const list = (name: string | undefined): string => (name === undefined ? '{}' : `{ to: [${name}] }`);
   return String.raw`
 workspaces:
@@ -45,7 +48,8 @@ rules:
 }
 
 function sourceYaml(s: SourceSpec): string {
-  if (s.kind === 'file') return `sources:\n  kong_file: { type: file, paths: [${JSON.stringify(s.file)}], start_at: beginning }\n`;
+  if (s.kind === 'file')
+    return `sources:\n  kong_file: { type: file, paths: [${JSON.stringify(s.file)}], start_at: beginning }\n`;
   return `sources:\n  kong_http: { type: http, listen: "127.0.0.1:0", path: /kong, auth: { bearer: ${HTTP_TOKEN} } }\n`;
 }
 
@@ -54,7 +58,8 @@ function destinationsYaml(d: DestinationSpec): string {
     return `${routingYaml({ all: 'all_topic', profile: 'all_topic' })}destinations:\n  all_topic: { type: sns, topic_arn: ${JSON.stringify(d.topicArn)}, endpoint: ${JSON.stringify(d.endpoint)}, message_attributes: { method: "{request.method}", workspace: "{workspace}" } }\n`;
   }
   const extra = d.extra === undefined || d.extra === '' ? '' : `, ${d.extra}`;
-  const hook = (name: string, route: BenchRoute): string => `  ${name}: { type: webhook, url: ${JSON.stringify(`${d.url}/${route}`)}, encoding: ndjson${extra} }\n`;
+  const hook = (name: string, route: BenchRoute): string =>
+    `  ${name}: { type: webhook, url: ${JSON.stringify(`${d.url}/${route}`)}, encoding: ndjson${extra} }\n`;
   return `${routingYaml({ payments: 'payments_hook', search: 'search_hook', all: 'global_hook', profile: 'profile_hook' })}destinations:\n${hook('profile_hook', 'profile')}${hook('payments_hook', 'payments')}${hook('search_hook', 'search')}${hook('global_hook', 'global')}`;
 }
 
@@ -62,7 +67,12 @@ function destinationsYaml(d: DestinationSpec): string {
  * Write the config file for a case into `dir` (also its state_dir); returns its path. `logLevel`:
  * the overload case expects warnings (buffer full, drops) and only wants errors.
  */
-export function writeBenchConfig(dir: string, source: SourceSpec, destination: DestinationSpec, logLevel: 'warn' | 'error' = 'warn'): string {
+export function writeBenchConfig(
+  dir: string,
+  source: SourceSpec,
+  destination: DestinationSpec,
+  logLevel: 'warn' | 'error' = 'warn',
+): string {
   const yaml = `${sourceYaml(source)}${destinationsYaml(destination)}
 state_dir: ${JSON.stringify(path.join(dir, 'state'))}
 defaults: { dead_letter: { dir: ${JSON.stringify(path.join(dir, 'dead-letter'))} } }

@@ -33,13 +33,26 @@ runCase(async ({ input, pin, options, peerNodeArgs, profileDir }): Promise<CaseR
   const peer = PeerClient.start(pin, peerNodeArgs);
   try {
     const { port } = server.address() as AddressInfo;
-    await peer.call({ op: 'prepare', url: `http://127.0.0.1:${port}/kong`, token: HTTP_TOKEN, input, entries, perRequest: 1, connections });
+    await peer.call({
+      op: 'prepare',
+      url: `http://127.0.0.1:${port}/kong`,
+      token: HTTP_TOKEN,
+      input,
+      entries,
+      perRequest: 1,
+      connections,
+    });
     const m = await measure('http-bare', profileDir);
     const { report } = await peer.call({ op: 'load' });
     const { ms, cpuMs } = await m.stop();
     return {
       name: `bare node:http + JSON.parse, 1 entry/POST, ${connections} clients`,
-      entries, bytes: expectedFor(input, entries).bytes, requests: report.requests, ms, cpuMs, maxRssMb: peakRssMb(),
+      entries,
+      bytes: expectedFor(input, entries).bytes,
+      requests: report.requests,
+      ms,
+      cpuMs,
+      maxRssMb: peakRssMb(),
       complete: parsed === entries && report.failed === 0,
     };
   } finally {

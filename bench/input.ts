@@ -7,7 +7,18 @@
  * and an index (per entry: which routes it takes and its length) gives the same for the first
  * n entries, which the http cases send.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KongTrafficGenerator } from '../src/demo/kong-traffic.ts';
@@ -65,8 +76,15 @@ export function ensureInput(spec: InputSpec, onGenerate?: (file: string) => void
     let flags = ROUTE_FLAGS.global;
     if (e.workspace === 'payments') flags |= ROUTE_FLAGS.payments;
     if (e.workspace === 'search') flags |= ROUTE_FLAGS.search;
-    if ((e.method === 'PUT' || e.method === 'PATCH') && PROFILE_PATH.test(e.path ?? '') && !/\/avatar$/.test(e.path ?? '')
-      && e.status !== undefined && e.status >= 200 && e.status < 300) flags |= ROUTE_FLAGS.profile;
+    if (
+      (e.method === 'PUT' || e.method === 'PATCH') &&
+      PROFILE_PATH.test(e.path ?? '') &&
+      !/\/avatar$/.test(e.path ?? '') &&
+      e.status !== undefined &&
+      e.status >= 200 &&
+      e.status < 300
+    )
+      flags |= ROUTE_FLAGS.profile;
     for (const route of BENCH_ROUTES) if ((flags & ROUTE_FLAGS[route]) !== 0) expected[route]++;
     index[i] = flags;
     index.writeUInt32LE(Buffer.byteLength(e.text), spec.entries + 4 * i);
@@ -90,7 +108,7 @@ export function readEntries(input: BenchInput, limit: number): string[] {
   const buffer = Buffer.allocUnsafe(bytes + count);
   const fd = openSync(input.file, 'r');
   try {
-    for (let got = 0; got < buffer.length;) {
+    for (let got = 0; got < buffer.length; ) {
       const n = readSync(fd, buffer, got, buffer.length - got, got);
       if (n === 0) break;
       got += n;
@@ -99,7 +117,7 @@ export function readEntries(input: BenchInput, limit: number): string[] {
     closeSync(fd);
   }
   const out: string[] = [];
-  for (let start = 0; out.length < count;) {
+  for (let start = 0; out.length < count; ) {
     const nl = buffer.indexOf(0x0a, start);
     if (nl < 0) break;
     out.push(buffer.toString('utf8', start, nl));

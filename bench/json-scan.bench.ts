@@ -8,7 +8,7 @@
  * Runs are interleaved (parse, scan, parse, scan, ...) after a warm-up; the median of the
  * rounds is printed in ns/entry.
  */
-import { pathToFileURL } from "node:url";
+import { pathToFileURL } from 'node:url';
 import {
   FieldPlan,
   decodeString,
@@ -18,18 +18,18 @@ import {
   scanUsesWasm,
   setScanBackend,
   type JsonPath,
-} from "../src/event/json-scan.ts";
+} from '../src/event/json-scan.ts';
 
-const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"];
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'];
 const STATUSES = [200, 201, 204, 301, 404, 500];
 
 function hexId(seed: number): string {
   let x = (seed * 2654435761) >>> 0;
-  let s = "";
+  let s = '';
   for (let i = 0; i < 32; i++) {
     x = (x * 1103515245 + 12345) >>> 0;
-    s += "0123456789abcdef"[x >>> 28];
-    if (i === 7 || i === 11 || i === 15 || i === 19) s += "-";
+    s += '0123456789abcdef'[x >>> 28];
+    if (i === 7 || i === 11 || i === 15 || i === 19) s += '-';
   }
   return s;
 }
@@ -41,28 +41,29 @@ export function kongEntry(i: number): Record<string, unknown> {
   const qs = `limit=${i % 50}&offset=${i * 3}&sort=created_at`;
   return {
     request: {
-      id: hexId(i * 11 + 1).replace(/-/g, ""),
+      id: hexId(i * 11 + 1).replace(/-/g, ''),
       method: METHODS[i % METHODS.length],
       uri: `${path}?${qs}`,
       url: `https://api.example.com:8443${path}?${qs}`,
       size: 612 + (i % 97),
-      querystring: { limit: String(i % 50), offset: String(i * 3), sort: "created_at" },
+      querystring: { limit: String(i % 50), offset: String(i * 3), sort: 'created_at' },
       headers: {
-        host: "api.example.com:8443",
-        "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
-        accept: "application/json, text/plain, */*",
-        "accept-encoding": "gzip, deflate, br",
-        "accept-language": "en-US,en;q=0.9",
-        authorization: "REDACTED",
-        "content-type": "application/json",
-        "x-request-id": hexId(i * 11 + 2),
-        "x-forwarded-for": "203.0.113.7, 10.0.0.12",
-        "x-forwarded-proto": "https",
-        "x-real-ip": "203.0.113.7",
-        connection: "keep-alive",
-        "cache-control": "no-cache",
-        referer: "https://app.example.com/dashboard/orders",
-        "content-length": "128",
+        host: 'api.example.com:8443',
+        'user-agent':
+          'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+        accept: 'application/json, text/plain, */*',
+        'accept-encoding': 'gzip, deflate, br',
+        'accept-language': 'en-US,en;q=0.9',
+        authorization: 'REDACTED',
+        'content-type': 'application/json',
+        'x-request-id': hexId(i * 11 + 2),
+        'x-forwarded-for': '203.0.113.7, 10.0.0.12',
+        'x-forwarded-proto': 'https',
+        'x-real-ip': '203.0.113.7',
+        connection: 'keep-alive',
+        'cache-control': 'no-cache',
+        referer: 'https://app.example.com/dashboard/orders',
+        'content-length': '128',
       },
     },
     upstream_uri: `${path}?${qs}`,
@@ -71,29 +72,37 @@ export function kongEntry(i: number): Record<string, unknown> {
       status: STATUSES[i % STATUSES.length],
       size: 1543 + (i % 13),
       headers: {
-        "content-type": "application/json; charset=utf-8",
-        "content-length": "1128",
-        connection: "keep-alive",
-        date: "Tue, 19 Nov 2024 10:12:13 GMT",
-        server: "nginx/1.25.3",
-        "x-kong-upstream-latency": String(10 + (i % 7)),
-        "x-kong-proxy-latency": "1",
-        via: "1.1 kong/3.8.0",
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': '1128',
+        connection: 'keep-alive',
+        date: 'Tue, 19 Nov 2024 10:12:13 GMT',
+        server: 'nginx/1.25.3',
+        'x-kong-upstream-latency': String(10 + (i % 7)),
+        'x-kong-proxy-latency': '1',
+        via: '1.1 kong/3.8.0',
       },
     },
-    tries: [{ balancer_start: 1732011133101 + i, balancer_start_ns: 1.7320111331015e18, ip: "10.0.3.17", port: 8080, balancer_latency: 0 }],
-    client_ip: "203.0.113.7",
+    tries: [
+      {
+        balancer_start: 1732011133101 + i,
+        balancer_start_ns: 1.7320111331015e18,
+        ip: '10.0.3.17',
+        port: 8080,
+        balancer_latency: 0,
+      },
+    ],
+    client_ip: '203.0.113.7',
     started_at: 1732011133100 + i,
-    source: "upstream",
+    source: 'upstream',
     workspace: ws,
-    workspace_name: i % 3 === 0 ? "default" : `team-${i % 3}`,
+    workspace_name: i % 3 === 0 ? 'default' : `team-${i % 3}`,
     latencies: { request: 14 + (i % 9), kong: 2, proxy: 12 + (i % 9), receive: 0 },
     authenticated_entity: { id: hexId(i + 4), consumer_id: hexId(i + 5) },
     route: {
       id: hexId(6),
-      name: "orders-route",
-      paths: ["/api/v1/orders"],
-      protocols: ["http", "https"],
+      name: 'orders-route',
+      paths: ['/api/v1/orders'],
+      protocols: ['http', 'https'],
       strip_path: false,
       preserve_host: false,
       https_redirect_status_code: 426,
@@ -104,11 +113,11 @@ export function kongEntry(i: number): Record<string, unknown> {
     },
     service: {
       id: hexId(7),
-      name: "orders-svc",
-      host: "orders.internal",
+      name: 'orders-svc',
+      host: 'orders.internal',
       port: 8080,
-      protocol: "http",
-      path: "/",
+      protocol: 'http',
+      path: '/',
       retries: 5,
       read_timeout: 60000,
       enabled: true,
@@ -120,32 +129,32 @@ export function kongEntry(i: number): Record<string, unknown> {
 
 /** Kong's lua-cjson escapes every "/" as "\/". */
 export function cjsonEncode(v: unknown): string {
-  return JSON.stringify(v).replace(/\//g, "\\/");
+  return JSON.stringify(v).replace(/\//g, '\\/');
 }
 
 export const BENCH_PATHS: JsonPath[] = [
-  ["request", "method"],
-  ["request", "uri"],
-  ["request", "url"],
-  ["request", "size"],
-  ["request", "headers", "host"],
-  ["request", "headers", "user-agent"],
-  ["request", "headers", "x-request-id"],
-  ["request", "querystring"],
-  ["response", "status"],
-  ["response", "size"],
-  ["response", "headers", "content-type"],
-  ["workspace_name"],
-  ["workspace"],
-  ["route", "name"],
-  ["route", "id"],
-  ["service", "name"],
-  ["service", "host"],
-  ["consumer", "username"],
-  ["latencies", "request"],
-  ["latencies", "proxy"],
-  ["tries", 0, "ip"],
-  ["started_at"],
+  ['request', 'method'],
+  ['request', 'uri'],
+  ['request', 'url'],
+  ['request', 'size'],
+  ['request', 'headers', 'host'],
+  ['request', 'headers', 'user-agent'],
+  ['request', 'headers', 'x-request-id'],
+  ['request', 'querystring'],
+  ['response', 'status'],
+  ['response', 'size'],
+  ['response', 'headers', 'content-type'],
+  ['workspace_name'],
+  ['workspace'],
+  ['route', 'name'],
+  ['route', 'id'],
+  ['service', 'name'],
+  ['service', 'host'],
+  ['consumer', 'username'],
+  ['latencies', 'request'],
+  ['latencies', 'proxy'],
+  ['tries', 0, 'ip'],
+  ['started_at'],
 ];
 
 function median(xs: number[]): number {
@@ -179,13 +188,15 @@ function runGroup(g: Group, perRun: number, reps: number, rounds: number): void 
   for (const n of names) {
     const m = median(results[n]);
     console.log(
-      `  ${n.padEnd(34)} ${m.toFixed(0).padStart(6)} ns/entry  (min ${Math.min(...results[n]).toFixed(0).padStart(6)})  ${(base / m).toFixed(2)}x`,
+      `  ${n.padEnd(34)} ${m.toFixed(0).padStart(6)} ns/entry  (min ${Math.min(...results[n])
+        .toFixed(0)
+        .padStart(6)})  ${(base / m).toFixed(2)}x`,
     );
   }
 }
 
 function main(): void {
-  const quick = process.argv.includes("--quick");
+  const quick = process.argv.includes('--quick');
   const COUNT = 64;
   const texts: string[] = [];
   for (let i = 0; i < COUNT; i++) texts.push(cjsonEncode(kongEntry(i)));
@@ -197,7 +208,7 @@ function main(): void {
     const err = scanObject(t, plan, spans);
     if (err !== null) throw err;
     const parsed = JSON.parse(t) as { request: { method: string } };
-    if (decodeString(t, spans[0], spans[1]) !== parsed.request.method) throw new Error("bench sanity check failed");
+    if (decodeString(t, spans[0], spans[1]) !== parsed.request.method) throw new Error('bench sanity check failed');
   }
   const reps = quick ? 200 : 1000; // batches of COUNT entries per timed run
   const rounds = quick ? 5 : 11;
@@ -216,12 +227,12 @@ function main(): void {
   };
   runGroup(
     {
-      title: "compact lua-cjson entries (ASCII, every / escaped)",
-      baseline: "JSON.parse",
+      title: 'compact lua-cjson entries (ASCII, every / escaped)',
+      baseline: 'JSON.parse',
       runs: {
-        "JSON.parse": parseAll(texts),
+        'JSON.parse': parseAll(texts),
         scanObject: scanAll(texts),
-        "scanObject + decode 4 fields": () => {
+        'scanObject + decode 4 fields': () => {
           for (let k = 0; k < COUNT; k++) {
             const t = texts[k];
             if (scanObject(t, plan, spans) !== null) continue;
@@ -229,11 +240,11 @@ function main(): void {
             const u = decodeString(t, spans[2], spans[3]);
             const st = decodeValue(t, spans[16], spans[17]);
             const w = decodeString(t, spans[22], spans[23]);
-            sink += (m?.length ?? 0) + (u?.length ?? 0) + (typeof st === "number" ? st : 0) + (w?.length ?? 0);
+            sink += (m?.length ?? 0) + (u?.length ?? 0) + (typeof st === 'number' ? st : 0) + (w?.length ?? 0);
           }
         },
-        "scanObject, pure-JS backend": () => {
-          const prev = setScanBackend("js");
+        'scanObject, pure-JS backend': () => {
+          const prev = setScanBackend('js');
           scanAll(texts)();
           setScanBackend(prev);
         },
@@ -245,8 +256,8 @@ function main(): void {
   );
 
   if (quick) return;
-  const nonAscii = texts.map((t) => t.replace("customer-", "kund\u00e9-").replace("Chrome", "Chrôme 😀"));
-  const chunk = texts.join("\n") + "\n";
+  const nonAscii = texts.map((t) => t.replace('customer-', 'kund\u00e9-').replace('Chrome', 'Chrôme 😀'));
+  const chunk = texts.join('\n') + '\n';
   const offsets: number[] = [];
   for (let k = 0, at = 0; k < COUNT; k++) {
     offsets.push(at, at + texts[k].length + 1);
@@ -255,9 +266,9 @@ function main(): void {
   const pretty = texts.map((t) => JSON.stringify(JSON.parse(t), null, 2));
   runGroup(
     {
-      title: "the same entries with non-ASCII header values (UTF-16 route on Node)",
-      baseline: "JSON.parse",
-      runs: { "JSON.parse": parseAll(nonAscii), scanObject: scanAll(nonAscii) },
+      title: 'the same entries with non-ASCII header values (UTF-16 route on Node)',
+      baseline: 'JSON.parse',
+      runs: { 'JSON.parse': parseAll(nonAscii), scanObject: scanAll(nonAscii) },
     },
     COUNT,
     reps,
@@ -265,15 +276,16 @@ function main(): void {
   );
   runGroup(
     {
-      title: "lines of a 64-entry NDJSON chunk, scanned in place with start/end",
-      baseline: "JSON.parse(slice)",
+      title: 'lines of a 64-entry NDJSON chunk, scanned in place with start/end',
+      baseline: 'JSON.parse(slice)',
       runs: {
-        "JSON.parse(slice)": () => {
+        'JSON.parse(slice)': () => {
           for (let k = 0; k < COUNT; k++) {
-            sink += (JSON.parse(chunk.slice(offsets[2 * k], offsets[2 * k + 1])) as { started_at: number }).started_at & 1;
+            sink +=
+              (JSON.parse(chunk.slice(offsets[2 * k], offsets[2 * k + 1])) as { started_at: number }).started_at & 1;
           }
         },
-        "scanObject(chunk, start, end)": () => {
+        'scanObject(chunk, start, end)': () => {
           for (let k = 0; k < COUNT; k++) {
             if (scanObject(chunk, plan, spans, offsets[2 * k], offsets[2 * k + 1]) === null) sink += spans[1] & 1;
           }
@@ -284,16 +296,16 @@ function main(): void {
     reps,
     rounds,
   );
-  const body = "[" + texts.join(",") + "]";
+  const body = '[' + texts.join(',') + ']';
   runGroup(
     {
-      title: "an HTTP body with a JSON array of the 64 entries (per entry)",
-      baseline: "JSON.parse(body)",
+      title: 'an HTTP body with a JSON array of the 64 entries (per entry)',
+      baseline: 'JSON.parse(body)',
       runs: {
-        "JSON.parse(body)": () => {
+        'JSON.parse(body)': () => {
           sink += (JSON.parse(body) as unknown[]).length;
         },
-        "scanArrayElements + scanObject each": () => {
+        'scanArrayElements + scanObject each': () => {
           const els = scanArrayElements(body);
           if (els instanceof Error) throw els;
           for (let k = 0; k < els.length; k += 2) {
@@ -308,15 +320,15 @@ function main(): void {
   );
   runGroup(
     {
-      title: "pretty-printed entries (2-space indent)",
-      baseline: "JSON.parse",
-      runs: { "JSON.parse": parseAll(pretty), scanObject: scanAll(pretty) },
+      title: 'pretty-printed entries (2-space indent)',
+      baseline: 'JSON.parse',
+      runs: { 'JSON.parse': parseAll(pretty), scanObject: scanAll(pretty) },
     },
     COUNT,
     reps / 2,
     rounds,
   );
-  if (sink === 42) console.log("");
+  if (sink === 42) console.log('');
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main();

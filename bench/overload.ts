@@ -17,7 +17,11 @@ import { PeerClient } from './peer-protocol.ts';
 
 const SAMPLE_MS = 50;
 
-interface Peaks { rss: number; events: number; bytes: number }
+interface Peaks {
+  rss: number;
+  events: number;
+  bytes: number;
+}
 
 function sample(metrics: RelayMetrics, peaks: Peaks): void {
   // Live RSS besides maxRSS: the peak while overloaded, not a start-up transient.
@@ -43,7 +47,9 @@ runCase(async ({ input, pin, options, peerNodeArgs, profileDir }): Promise<CaseR
   try {
     const { url } = await peer.call({ op: 'receiver', expect: input.expected, stallMs, stallPath: '/global' });
     const extra = `batch: { max_events: ${batchEvents}, max_wait: 100ms }, buffer: { when_full: ${policy} }`;
-    const relay = createRelay(writeBenchConfig(work.dir, { kind: 'file', file: input.file }, { kind: 'webhook', url, extra }, 'error'));
+    const relay = createRelay(
+      writeBenchConfig(work.dir, { kind: 'file', file: input.file }, { kind: 'webhook', url, extra }, 'error'),
+    );
     const peaks: Peaks = { rss: 0, events: 0, bytes: 0 };
     const m = await measure(`overload-${policy}`, profileDir);
     await relay.start();
@@ -69,7 +75,11 @@ runCase(async ({ input, pin, options, peerNodeArgs, profileDir }): Promise<CaseR
     // Not drained: the result is taken now; the process ends right after (finish exits).
     return {
       name: `overload (${policy}): the "*" webhook slow (${stallMs} ms a request, ${batchEvents}/batch), default buffers, ${seconds} s`,
-      entries: received, bytes: source.bytesRead, ms, cpuMs, maxRssMb: peakRssMb(),
+      entries: received,
+      bytes: source.bytesRead,
+      ms,
+      cpuMs,
+      maxRssMb: peakRssMb(),
       complete: policy === 'block' ? source.pausedMs > 0 || paused.kong_file?.paused === true : dropped > 0,
       extra: {
         readPerSec: Math.round(readPerSec),

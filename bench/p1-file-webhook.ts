@@ -14,12 +14,23 @@ runCase(async ({ input, pin, peerNodeArgs, profileDir }): Promise<CaseResult> =>
   const peer = PeerClient.start(pin, peerNodeArgs);
   try {
     const { url } = await peer.call({ op: 'receiver', expect: input.expected });
-    const config = writeBenchConfig(work.dir, { kind: 'file', file: input.file }, { kind: 'webhook', url, extra: 'batch: { max_wait: 100ms }' });
+    const config = writeBenchConfig(
+      work.dir,
+      { kind: 'file', file: input.file },
+      { kind: 'webhook', url, extra: 'batch: { max_wait: 100ms }' },
+    );
     const run = await timeFileRelay('p1', config, peer, TIMEOUT_MS, profileDir);
     return {
       name: 'pipeline 1: file → rules → 4 webhooks (ndjson)',
-      entries: input.entries, bytes: input.bytes, ms: run.ms, cpuMs: run.cpuMs, maxRssMb: peakRssMb(), complete: run.complete,
-      notes: run.complete ? [] : [`timed out; received ${JSON.stringify(run.counts)} of ${JSON.stringify(input.expected)}`],
+      entries: input.entries,
+      bytes: input.bytes,
+      ms: run.ms,
+      cpuMs: run.cpuMs,
+      maxRssMb: peakRssMb(),
+      complete: run.complete,
+      notes: run.complete
+        ? []
+        : [`timed out; received ${JSON.stringify(run.counts)} of ${JSON.stringify(input.expected)}`],
       extra: { delivered: Object.values(run.counts).reduce((a, b) => a + b, 0), pausedMs: run.pausedMs },
     };
   } finally {

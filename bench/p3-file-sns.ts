@@ -52,7 +52,12 @@ runCase(async ({ input, pin, options, peerNodeArgs, profileDir }): Promise<CaseR
     const run = await timeFileRelay('p3', config, peer, TIMEOUT_MS, profileDir);
     return {
       name: 'pipeline 3: file → rules → SNS (fauxqs, PublishBatch of 10)',
-      entries, bytes: bytes + entries, ms: run.ms, cpuMs: run.cpuMs, maxRssMb: peakRssMb(), complete: run.complete,
+      entries,
+      bytes: bytes + entries,
+      ms: run.ms,
+      cpuMs: run.cpuMs,
+      maxRssMb: peakRssMb(),
+      complete: run.complete,
       notes: run.complete ? [] : [`timed out; the queue holds ${JSON.stringify(run.counts)} of ${entries}`],
       extra: { published: run.counts.sqs ?? 0 },
     };

@@ -8,11 +8,24 @@ import type { BenchInput } from './input.ts';
 
 export type PeerRequest =
   /** Start a counting webhook receiver; `stallMs` delays every answer (to `stallPath` only, when given): a slow destination. */
-  | { readonly op: 'receiver'; readonly expect: Readonly<Record<string, number>>; readonly stallMs?: number; readonly stallPath?: string }
+  | {
+      readonly op: 'receiver';
+      readonly expect: Readonly<Record<string, number>>;
+      readonly stallMs?: number;
+      readonly stallPath?: string;
+    }
   /** Start the SNS/SQS emulator with one topic and a subscribed queue that is counted. */
   | { readonly op: 'sns'; readonly expect: number }
   /** Build the bodies of a load run: the input file's first `entries` entries, `perRequest` a body (not timed). */
-  | { readonly op: 'prepare'; readonly url: string; readonly token: string; readonly input: BenchInput; readonly entries: number; readonly perRequest: number; readonly connections: number }
+  | {
+      readonly op: 'prepare';
+      readonly url: string;
+      readonly token: string;
+      readonly input: BenchInput;
+      readonly entries: number;
+      readonly perRequest: number;
+      readonly connections: number;
+    }
   /** POST the prepared bodies over `connections` keep-alive connections, each waiting for its answer. */
   | { readonly op: 'load' }
   /** What has arrived so far (path → entries). */
@@ -43,7 +56,10 @@ export type PeerReply =
 export type Envelope<T> = { readonly id: number; readonly body: T };
 
 /** Sent by the peer, unasked, once everything expected has arrived. */
-export interface ReceivedEvent { readonly event: 'received'; readonly counts: Readonly<Record<string, number>> }
+export interface ReceivedEvent {
+  readonly event: 'received';
+  readonly counts: Readonly<Record<string, number>>;
+}
 
 export type PeerMessage = Envelope<PeerReply> | ReceivedEvent;
 
@@ -52,19 +68,23 @@ export const RELAY_CPU = 0;
 export const PEER_CPU = 1;
 
 /** What runs a bench script: Node (with these options) or Deno (`npm run bench -- --deno`). */
-export type ScriptRuntime =
-  | { readonly kind: 'node'; readonly args?: readonly string[] }
-  | { readonly kind: 'deno' };
+export type ScriptRuntime = { readonly kind: 'node'; readonly args?: readonly string[] } | { readonly kind: 'deno' };
 
 /** The Deno of the dev dependencies. */
 export const DENO = path.join(import.meta.dirname, '../../node_modules/.bin/deno');
 
 /** Start a compiled bench script with an IPC channel, pinned to `cpu` with taskset (when not null). */
-export function startScript(script: string, args: readonly string[], cpu: number | null, runtime: ScriptRuntime = { kind: 'node' }): ChildProcess {
+export function startScript(
+  script: string,
+  args: readonly string[],
+  cpu: number | null,
+  runtime: ScriptRuntime = { kind: 'node' },
+): ChildProcess {
   const file = path.join(import.meta.dirname, script);
   // The peer is always Node: under Deno (a case process), Node is the one on the PATH.
   const node = 'Deno' in globalThis ? 'node' : process.execPath;
-  const command = runtime.kind === 'deno' ? [DENO, 'run', '--allow-all', '--quiet', file] : [node, ...(runtime.args ?? []), file];
+  const command =
+    runtime.kind === 'deno' ? [DENO, 'run', '--allow-all', '--quiet', file] : [node, ...(runtime.args ?? []), file];
   const pinned = cpu === null ? command : ['taskset', '-c', String(cpu), ...command];
   return spawn(pinned[0], [...pinned.slice(1), ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
@@ -96,11 +116,15 @@ export class PeerClient {
     return new PeerClient(startScript('peer.js', [], pin ? PEER_CPU : null, { kind: 'node', args: nodeArgs }));
   }
 
-  call<Op extends PeerRequest['op']>(request: Extract<PeerRequest, { op: Op }>): Promise<Extract<PeerReply, { op: Op }>> {
+  call<Op extends PeerRequest['op']>(
+    request: Extract<PeerRequest, { op: Op }>,
+  ): Promise<Extract<PeerReply, { op: Op }>> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, resolve as (reply: PeerReply) => void);
-      this.#child.send({ id, body: request } satisfies Envelope<PeerRequest>, (e) => { if (e) reject(e); });
+      this.#child.send({ id, body: request } satisfies Envelope<PeerRequest>, (e) => {
+        if (e) reject(e);
+      });
     });
   }
 
@@ -108,8 +132,15 @@ export class PeerClient {
   whenReceived(timeoutMs: number): Promise<Readonly<Record<string, number>> | null> {
     if (this.#received !== null) return Promise.resolve(this.#received);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => { this.#onReceived = null; resolve(null); }, timeoutMs);
-      this.#onReceived = (counts) => { clearTimeout(timer); this.#onReceived = null; resolve(counts); };
+      const timer = setTimeout(() => {
+        this.#onReceived = null;
+        resolve(null);
+      }, timeoutMs);
+      this.#onReceived = (counts) => {
+        clearTimeout(timer);
+        this.#onReceived = null;
+        resolve(counts);
+      };
     });
   }
 

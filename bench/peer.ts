@@ -20,7 +20,14 @@ let receiver: WebhookReceiver | null = null;
 let emulator: { stop(): Promise<void> } | null = null;
 let counter: Counter = () => ({});
 let watch: NodeJS.Timeout | undefined;
-let prepared: { pool: Pool; path: string; token: string; bodies: Buffer[]; entries: number; connections: number } | null = null;
+let prepared: {
+  pool: Pool;
+  path: string;
+  token: string;
+  bodies: Buffer[];
+  entries: number;
+  connections: number;
+} | null = null;
 
 function send(message: Envelope<PeerReply> | ReceivedEvent): void {
   process.send?.(message);
@@ -37,7 +44,11 @@ function watchArrivals(expect: Readonly<Record<string, number>>): void {
   }, POLL_MS);
 }
 
-async function startReceiver(expect: Readonly<Record<string, number>>, stallMs: number | undefined, stallPath: string | undefined): Promise<string> {
+async function startReceiver(
+  expect: Readonly<Record<string, number>>,
+  stallMs: number | undefined,
+  stallPath: string | undefined,
+): Promise<string> {
   receiver = await WebhookReceiver.start({ record: false });
   if (stallMs !== undefined && stallMs > 0) {
     receiver.fault = (req) => (stallPath === undefined || (req.url ?? '').startsWith(stallPath) ? { stallMs } : null);
@@ -103,16 +114,29 @@ async function runLoad(): Promise<LoadReport> {
   };
   await Promise.all(Array.from({ length: connections }, client));
   const used = process.cpuUsage(cpu);
-  return { requests: bodies.length, entries, retried, failed, ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
+  return {
+    requests: bodies.length,
+    entries,
+    retried,
+    failed,
+    ms: performance.now() - started,
+    cpuMs: (used.user + used.system) / 1000,
+  };
 }
 
 async function handle(request: PeerRequest): Promise<PeerReply> {
   switch (request.op) {
-    case 'receiver': return { op: 'receiver', url: await startReceiver(request.expect, request.stallMs, request.stallPath) };
-    case 'sns': return { op: 'sns', ...(await startSns(request.expect)) };
-    case 'prepare': prepareLoad(request); return { op: 'prepare' };
-    case 'load': return { op: 'load', report: await runLoad() };
-    case 'counts': return { op: 'counts', counts: counter() };
+    case 'receiver':
+      return { op: 'receiver', url: await startReceiver(request.expect, request.stallMs, request.stallPath) };
+    case 'sns':
+      return { op: 'sns', ...(await startSns(request.expect)) };
+    case 'prepare':
+      prepareLoad(request);
+      return { op: 'prepare' };
+    case 'load':
+      return { op: 'load', report: await runLoad() };
+    case 'counts':
+      return { op: 'counts', counts: counter() };
     case 'stop':
       clearInterval(watch);
       await prepared?.pool.close();
@@ -129,6 +153,9 @@ process.on('message', (m: Envelope<PeerRequest>) => {
       // After the answer to stop: nothing is left open, the process exits.
       if (body.op === 'stop') process.disconnect?.();
     },
-    (e: unknown) => { process.stderr.write(`bench peer: ${(e as Error).stack ?? String(e)}\n`); process.exit(1); },
+    (e: unknown) => {
+      process.stderr.write(`bench peer: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
   );
 });

@@ -20,7 +20,11 @@ interface CpuProfile {
   readonly timeDeltas: readonly number[];
 }
 
-export interface ProfileLine { readonly name: string; readonly ms: number; readonly share: number }
+export interface ProfileLine {
+  readonly name: string;
+  readonly ms: number;
+  readonly share: number;
+}
 
 /** Self time per function (name + file:line), largest first. */
 export function selfTimes(profile: CpuProfile): { lines: ProfileLine[]; totalMs: number } {
@@ -37,14 +41,17 @@ export function selfTimes(profile: CpuProfile): { lines: ProfileLine[]; totalMs:
     const name = `${f.functionName === '' ? '(anonymous)' : f.functionName}${where}`;
     self.set(name, (self.get(name) ?? 0) + dt);
   }
-  const lines = [...self].map(([name, ms]) => ({ name, ms, share: total === 0 ? 0 : ms / total })).sort((a, b) => b.ms - a.ms);
+  const lines = [...self]
+    .map(([name, ms]) => ({ name, ms, share: total === 0 ? 0 : ms / total }))
+    .sort((a, b) => b.ms - a.ms);
   return { lines, totalMs: total };
 }
 
 export function formatProfile(file: string, top = 30): string {
   const { lines, totalMs } = selfTimes(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
   const out = [`${path.basename(file)}: ${totalMs.toFixed(0)} ms sampled; self time by function:`];
-  for (const l of lines.slice(0, top)) out.push(`${(l.share * 100).toFixed(1).padStart(5)}%  ${l.ms.toFixed(0).padStart(6)} ms  ${l.name}`);
+  for (const l of lines.slice(0, top))
+    out.push(`${(l.share * 100).toFixed(1).padStart(5)}%  ${l.ms.toFixed(0).padStart(6)} ms  ${l.name}`);
   return out.join('\n');
 }
 

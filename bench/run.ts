@@ -53,7 +53,10 @@ function parseArgs(argv: readonly string[]): Settings {
     else if (a === '--no-write') write = false;
     else if (a === '--deno') deno = true;
     else if ((CASES as readonly string[]).includes(a)) cases.push(a as CaseName);
-    else throw new Error(`unknown argument ${a}: expected cases (${CASES.join(', ')}) or --quick, --rounds N, --profile, --no-pin, --no-write, --deno`);
+    else
+      throw new Error(
+        `unknown argument ${a}: expected cases (${CASES.join(', ')}) or --quick, --rounds N, --profile, --no-pin, --no-write, --deno`,
+      );
   }
   if (pin && spawnSync('taskset', ['-c', '0', 'true']).status !== 0) {
     process.stderr.write('taskset is not available: processes are not pinned to cores\n');
@@ -62,7 +65,11 @@ function parseArgs(argv: readonly string[]): Settings {
   const profileDir = profile ? path.join(cacheDir(), 'profiles') : undefined;
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   return {
-    cases: cases.length === 0 ? CASES : cases, quick, pin, profileDir, rounds: rounds ?? (quick || profile ? 1 : 2),
+    cases: cases.length === 0 ? CASES : cases,
+    quick,
+    pin,
+    profileDir,
+    rounds: rounds ?? (quick || profile ? 1 : 2),
     write: write && !deno && (cases.length === 0 || cases.length === CASES.length),
     relayRuntime: deno ? 'deno' : 'node',
   };
@@ -73,7 +80,9 @@ function runScript(script: string, params: CaseParams, runtime: ScriptRuntime): 
   return new Promise((resolve, reject) => {
     const child = startScript(script, [JSON.stringify(params)], params.pin ? RELAY_CPU : null, runtime);
     let result: CaseResult | null = null;
-    child.on('message', (m: { result?: CaseResult }) => { if (m.result !== undefined) result = m.result; });
+    child.on('message', (m: { result?: CaseResult }) => {
+      if (m.result !== undefined) result = m.result;
+    });
     child.on('exit', (code) => {
       if (result !== null) resolve(result);
       else reject(new Error(`${script} exited with ${code} without a result`));
@@ -98,10 +107,24 @@ function plan(s: Settings): Step[][] {
   const oneEntry = { perRequest: 1, entries: q ? 10_000 : 30_000, connections: 8 };
   for (const c of s.cases) {
     switch (c) {
-      case 'p1': groups.push([baseline1, { key: 'p1', script: 'p1-file-webhook.js', options: {} }]); break;
-      case 'p2': groups.push([baseline1, { key: 'p2', script: 'p2-http-webhook.js', options: { perRequest: 100, connections: 4 } }]); break;
-      case 'p2b': groups.push([{ key: 'bare', script: 'http-bare.js', options: oneEntry }, { key: 'p2b', script: 'p2-http-webhook.js', options: oneEntry }]); break;
-      case 'p3': groups.push([baseline1, { key: 'p3', script: 'p3-file-sns.js', options: { entries: q ? 5_000 : 20_000 } }]); break;
+      case 'p1':
+        groups.push([baseline1, { key: 'p1', script: 'p1-file-webhook.js', options: {} }]);
+        break;
+      case 'p2':
+        groups.push([
+          baseline1,
+          { key: 'p2', script: 'p2-http-webhook.js', options: { perRequest: 100, connections: 4 } },
+        ]);
+        break;
+      case 'p2b':
+        groups.push([
+          { key: 'bare', script: 'http-bare.js', options: oneEntry },
+          { key: 'p2b', script: 'p2-http-webhook.js', options: oneEntry },
+        ]);
+        break;
+      case 'p3':
+        groups.push([baseline1, { key: 'p3', script: 'p3-file-sns.js', options: { entries: q ? 5_000 : 20_000 } }]);
+        break;
       case 'overload':
         for (const policy of ['block', 'drop_newest']) {
           groups.push([{ key: `overload-${policy}`, script: 'overload.js', options: { policy, seconds: q ? 4 : 8 } }]);
@@ -129,7 +152,9 @@ async function main(): Promise<void> {
   const input: BenchInput = ensureInput({ entries: settings.quick ? 50_000 : 200_000, seed: 7 }, (file) => {
     process.stdout.write(`generating the input once (cached for later runs): ${file}\n`);
   });
-  process.stdout.write(`input: ${input.entries} Kong 3.7 entries, ${(input.bytes / 2 ** 20).toFixed(0)} MiB (${Math.round(input.bytes / input.entries)} B/entry), ${input.file}\n`);
+  process.stdout.write(
+    `input: ${input.entries} Kong 3.7 entries, ${(input.bytes / 2 ** 20).toFixed(0)} MiB (${Math.round(input.bytes / input.entries)} B/entry), ${input.file}\n`,
+  );
   const rows: Row[] = [];
   for (const group of plan(settings)) {
     const rounds = group.some((x) => x.key.startsWith('overload')) ? 1 : settings.rounds;
@@ -141,15 +166,28 @@ async function main(): Promise<void> {
         const runtime: ScriptRuntime = isBaseline(step) ? { kind: 'node' } : { kind: settings.relayRuntime };
         const result = await runScript(step.script, params, runtime);
         results[i].push(result);
-        process.stdout.write(`${Math.round(result.entries / (result.ms / 1000))} entries/s${result.complete ? '' : ' (INCOMPLETE)'}\n`);
+        process.stdout.write(
+          `${Math.round(result.entries / (result.ms / 1000))} entries/s${result.complete ? '' : ' (INCOMPLETE)'}\n`,
+        );
         if (settings.profileDir !== undefined && !step.key.startsWith('b')) {
-          process.stdout.write(`${formatProfile(path.join(settings.profileDir, `${profileName(step)}.cpuprofile`), 25)}\n`);
+          process.stdout.write(
+            `${formatProfile(path.join(settings.profileDir, `${profileName(step)}.cpuprofile`), 25)}\n`,
+          );
         }
       }
     }
-    group.forEach((step, i) => rows.push({ key: step.key, result: best(results[i], step.key), rounds: results[i].length }));
+    group.forEach((step, i) =>
+      rows.push({ key: step.key, result: best(results[i], step.key), rounds: results[i].length }),
+    );
   }
-  const report = renderResults(rows, { pinned: settings.pin, quick: settings.quick, rounds: settings.rounds, input, seconds: (Date.now() - started) / 1000, relayRuntime: settings.relayRuntime === 'deno' ? denoVersion() : undefined });
+  const report = renderResults(rows, {
+    pinned: settings.pin,
+    quick: settings.quick,
+    rounds: settings.rounds,
+    input,
+    seconds: (Date.now() - started) / 1000,
+    relayRuntime: settings.relayRuntime === 'deno' ? denoVersion() : undefined,
+  });
   process.stdout.write(`\n${report.table}\n`);
   if (settings.write) {
     const file = path.join(import.meta.dirname, '../../bench/results.md');

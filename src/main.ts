@@ -8,40 +8,79 @@ const configOption = { alias: 'c', type: 'string', demandOption: true, describe:
 
 await yargs(hideBin(process.argv))
   .scriptName('kong-log-relay')
-  .usage('$0 <command> [options]\n\nRoutes Kong Gateway request logs (file-log, http-log) to Amazon SNS topics and webhooks.')
-  .command('run', 'Run the relay daemon', (y) => y.option('config', configOption), async (argv) => {
-    const { runCommand } = await import('./commands/run.ts');
-    process.exitCode = await runCommand(argv.config);
-  })
-  .command('validate', 'Check a config file: exit 0 when valid, 2 with every error', (y) => y.option('config', configOption), async (argv) => {
-    const { validateCommand } = await import('./commands/validate.ts');
-    process.exitCode = validateCommand(argv.config);
-  })
-  .command('match [logs..]', 'Dry run: which rules and destinations each Kong entry reaches, and why', (y) => y
-    .option('config', configOption)
-    .positional('logs', { type: 'string', array: true, describe: 'Kong log files (one JSON object per line, or a JSON array); "-" or none for stdin' })
-    .option('json', { type: 'boolean', default: false, describe: 'One JSON object per entry' }), async (argv) => {
-    const { matchCommand } = await import('./commands/match.ts');
-    process.exitCode = await matchCommand(argv.config, argv.logs ?? [], { json: argv.json });
-  })
-  .command('replay <file>', 'Re-send a dead-letter file to its destinations', (y) => y
-    .option('config', configOption)
-    .positional('file', { type: 'string', demandOption: true, describe: 'Dead-letter NDJSON file' })
-    .option('to', { type: 'string', describe: 'Send to this destination instead of the recorded one' }), async (argv) => {
-    const { replayCommand } = await import('./commands/replay.ts');
-    process.exitCode = await replayCommand(argv.config, argv.file, { to: argv.to });
-  })
-  .command('demo', 'Run the demo: relay + SNS emulator + webhook receiver + generated Kong traffic', (y) => y
-    .option('config', { alias: 'c', type: 'string', describe: 'Config (default: config/demo.yaml)' })
-    .option('rate', { type: 'number', default: 200, describe: 'Generated Kong entries per second' })
-    .option('duration', { type: 'number', describe: 'Stop after this many seconds (default: until Ctrl-C)' }), async (argv) => {
-    const { demoCommand } = await import('./commands/demo.ts');
-    process.exitCode = await demoCommand({ config: argv.config, rate: argv.rate, duration: argv.duration });
-  })
-  .command('schema', false, () => {}, async () => {
-    const { configJsonSchema } = await import('./config/schema.ts');
-    process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
-  })
+  .usage(
+    '$0 <command> [options]\n\nRoutes Kong Gateway request logs (file-log, http-log) to Amazon SNS topics and webhooks.',
+  )
+  .command(
+    'run',
+    'Run the relay daemon',
+    (y) => y.option('config', configOption),
+    async (argv) => {
+      const { runCommand } = await import('./commands/run.ts');
+      process.exitCode = await runCommand(argv.config);
+    },
+  )
+  .command(
+    'validate',
+    'Check a config file: exit 0 when valid, 2 with every error',
+    (y) => y.option('config', configOption),
+    async (argv) => {
+      const { validateCommand } = await import('./commands/validate.ts');
+      process.exitCode = validateCommand(argv.config);
+    },
+  )
+  .command(
+    'match [logs..]',
+    'Dry run: which rules and destinations each Kong entry reaches, and why',
+    (y) =>
+      y
+        .option('config', configOption)
+        .positional('logs', {
+          type: 'string',
+          array: true,
+          describe: 'Kong log files (one JSON object per line, or a JSON array); "-" or none for stdin',
+        })
+        .option('json', { type: 'boolean', default: false, describe: 'One JSON object per entry' }),
+    async (argv) => {
+      const { matchCommand } = await import('./commands/match.ts');
+      process.exitCode = await matchCommand(argv.config, argv.logs ?? [], { json: argv.json });
+    },
+  )
+  .command(
+    'replay <file>',
+    'Re-send a dead-letter file to its destinations',
+    (y) =>
+      y
+        .option('config', configOption)
+        .positional('file', { type: 'string', demandOption: true, describe: 'Dead-letter NDJSON file' })
+        .option('to', { type: 'string', describe: 'Send to this destination instead of the recorded one' }),
+    async (argv) => {
+      const { replayCommand } = await import('./commands/replay.ts');
+      process.exitCode = await replayCommand(argv.config, argv.file, { to: argv.to });
+    },
+  )
+  .command(
+    'demo',
+    'Run the demo: relay + SNS emulator + webhook receiver + generated Kong traffic',
+    (y) =>
+      y
+        .option('config', { alias: 'c', type: 'string', describe: 'Config (default: config/demo.yaml)' })
+        .option('rate', { type: 'number', default: 200, describe: 'Generated Kong entries per second' })
+        .option('duration', { type: 'number', describe: 'Stop after this many seconds (default: until Ctrl-C)' }),
+    async (argv) => {
+      const { demoCommand } = await import('./commands/demo.ts');
+      process.exitCode = await demoCommand({ config: argv.config, rate: argv.rate, duration: argv.duration });
+    },
+  )
+  .command(
+    'schema',
+    false,
+    () => {},
+    async () => {
+      const { configJsonSchema } = await import('./config/schema.ts');
+      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+    },
+  )
   .demandCommand(1, 'Say which command to run.')
   .strict()
   .help()

@@ -30,7 +30,9 @@ export class Relay {
   #state: RelayState = 'starting';
   #stopping: Promise<void> | null = null;
   #resolveStopped: () => void = () => {};
-  readonly #stopped = new Promise<void>((resolve) => { this.#resolveStopped = resolve; });
+  readonly #stopped = new Promise<void>((resolve) => {
+    this.#resolveStopped = resolve;
+  });
 
   constructor(config: ResolvedConfig, log: Logger) {
     this.#config = config;
@@ -39,14 +41,25 @@ export class Relay {
     this.#sources = config.sources.map((s) => this.#createSource(s));
   }
 
-  get state(): RelayState { return this.#state; }
-  get config(): ResolvedConfig { return this.#config; }
-  get pipeline(): Pipeline { return this.#pipeline; }
-  get sources(): readonly Source[] { return this.#sources; }
+  get state(): RelayState {
+    return this.#state;
+  }
+  get config(): ResolvedConfig {
+    return this.#config;
+  }
+  get pipeline(): Pipeline {
+    return this.#pipeline;
+  }
+  get sources(): readonly Source[] {
+    return this.#sources;
+  }
 
   #createSource(s: ResolvedSource): Source {
     const deadLetters = new DeadLetterWriter(s.deadLetter, (file, bytes) => {
-      this.#log.error({ source: s.name, file, bytes }, 'dead-letter rotation deleted the oldest file (max_files reached)');
+      this.#log.error(
+        { source: s.name, file, bytes },
+        'dead-letter rotation deleted the oldest file (max_files reached)',
+      );
     });
     this.#sourceDeadLetters.push(deadLetters);
     return createSource(s, {
@@ -72,11 +85,18 @@ export class Relay {
       throw e;
     }
     this.#state = 'running';
-    this.#log.info({
-      version: VERSION, runtime: RUNTIME, config: this.#config.file,
-      sources: this.#sources.map((s) => s.name), destinations: this.#pipeline.destinationNames,
-      admin: this.#admin?.address ?? null, heapGrowth,
-    }, 'kong-log-relay running');
+    this.#log.info(
+      {
+        version: VERSION,
+        runtime: RUNTIME,
+        config: this.#config.file,
+        sources: this.#sources.map((s) => s.name),
+        destinations: this.#pipeline.destinationNames,
+        admin: this.#admin?.address ?? null,
+        heapGrowth,
+      },
+      'kong-log-relay running',
+    );
   }
 
   /** Ready: running and every source can take entries. */
@@ -89,7 +109,10 @@ export class Relay {
 
   status(): Record<string, unknown> {
     return {
-      version: VERSION, runtime: RUNTIME, state: this.#state, config: this.#config.file,
+      version: VERSION,
+      runtime: RUNTIME,
+      state: this.#state,
+      config: this.#config.file,
       admin: this.#admin?.address ?? null,
       blocked_by: this.#pipeline.blockingDestinations(),
       sources: Object.fromEntries(this.#sources.map((s) => [s.name, { ready: s.ready, ...s.status() }])),
@@ -104,19 +127,33 @@ export class Relay {
    */
   reload(): boolean {
     const { config, diagnostics } = loadConfigFile(this.#config.file);
-    for (const d of diagnostics) (d.severity === 'error' ? this.#log.error.bind(this.#log) : this.#log.warn.bind(this.#log))({ code: d.code }, formatDiagnostic(d));
+    for (const d of diagnostics)
+      (d.severity === 'error' ? this.#log.error.bind(this.#log) : this.#log.warn.bind(this.#log))(
+        { code: d.code },
+        formatDiagnostic(d),
+      );
     if (config === null) {
       this.metrics.reloads.failure = (this.metrics.reloads.failure ?? 0) + 1;
-      this.#log.error({ errors: diagnostics.filter((d) => d.severity === 'error').length }, 'config reload failed: still running the previous config');
+      this.#log.error(
+        { errors: diagnostics.filter((d) => d.severity === 'error').length },
+        'config reload failed: still running the previous config',
+      );
       return false;
     }
     const changedSources = sourceChanges(this.#config, config);
-    if (changedSources.length > 0) this.#log.warn({ sources: changedSources }, 'source settings changed: they apply after a restart; the running sources are kept');
+    if (changedSources.length > 0)
+      this.#log.warn(
+        { sources: changedSources },
+        'source settings changed: they apply after a restart; the running sources are kept',
+      );
     const kept = { ...config, sources: this.#config.sources };
     this.#pipeline.reload(kept, () => Date.now() + kept.shutdownTimeoutMs);
     this.#config = kept;
     this.metrics.reloads.success = (this.metrics.reloads.success ?? 0) + 1;
-    this.#log.info({ destinations: this.#pipeline.destinationNames, rules: config.routing.rules.length }, 'config reloaded');
+    this.#log.info(
+      { destinations: this.#pipeline.destinationNames, rules: config.routing.rules.length },
+      'config reloaded',
+    );
     return true;
   }
 
@@ -130,7 +167,9 @@ export class Relay {
   }
 
   /** Resolves once stop() (from a signal or a caller) has finished. */
-  whenStopped(): Promise<void> { return this.#stopped; }
+  whenStopped(): Promise<void> {
+    return this.#stopped;
+  }
 
   async #stop(): Promise<void> {
     this.#state = 'stopping';

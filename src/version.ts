@@ -8,9 +8,14 @@ function findPackage(): { root: string; version: string } {
   for (const rel of ['..', '../..']) {
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), rel);
     try {
-      const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'kong-log-relay' && typeof pkg.version === 'string') return { root, version: pkg.version };
-    } catch { /* try the next */ }
+    } catch {
+      /* try the next */
+    }
   }
   return { root: process.cwd(), version: '0.0.0' };
 }

@@ -20,16 +20,34 @@ import { RecordingSink } from './support/recording-sink.ts';
 
 const decoder = new EventDecoder({
   headers: ['x-team'],
-  paths: [['request', 'querystring', 'page'], ['tries', 0, 'ip']],
+  paths: [
+    ['request', 'querystring', 'page'],
+    ['tries', 0, 'ip'],
+  ],
   workspaceNames: new Map([['ws-1', 'payments']]),
 });
 
 /** Everything a rule or template can read of an event. */
 function fields(e: KongEvent): unknown[] {
   return [
-    e.isHttp, e.method, e.path, e.upstreamPath, e.status, e.host, e.workspace, e.header('x-team'),
-    e.routeId, e.routeName, e.serviceId, e.serviceName, e.consumerId, e.consumerUsername, e.consumerCustomId, e.requestId,
-    e.valueAt(['request', 'querystring', 'page']), e.valueAt(['tries', 0, 'ip']),
+    e.isHttp,
+    e.method,
+    e.path,
+    e.upstreamPath,
+    e.status,
+    e.host,
+    e.workspace,
+    e.header('x-team'),
+    e.routeId,
+    e.routeName,
+    e.serviceId,
+    e.serviceName,
+    e.consumerId,
+    e.consumerUsername,
+    e.consumerCustomId,
+    e.requestId,
+    e.valueAt(['request', 'querystring', 'page']),
+    e.valueAt(['tries', 0, 'ip']),
   ];
 }
 
@@ -39,11 +57,17 @@ function decodedLikeTwoSteps(bytes: Uint8Array): void {
   const twice = splitEntryBytes(bytes, 'json');
   if (once === null) {
     // Only a body that is not a valid array, or not valid UTF-8, takes the old path.
-    assert.ok(!isUtf8(bytes) || (twice.length === 1 && ('error' in twice[0] || !twice[0].raw.trimStart().startsWith('['))), 'a valid array was not decoded in one scan');
+    assert.ok(
+      !isUtf8(bytes) || (twice.length === 1 && ('error' in twice[0] || !twice[0].raw.trimStart().startsWith('['))),
+      'a valid array was not decoded in one scan',
+    );
     return;
   }
   assert.ok(!('tooMany' in once));
-  assert.deepEqual(once.map((e) => ({ index: e.index, raw: e.raw })), twice);
+  assert.deepEqual(
+    once.map((e) => ({ index: e.index, raw: e.raw })),
+    twice,
+  );
   for (const entry of once) {
     if (entry.event === undefined) continue;
     const alone = decoder.decode(entry.raw);
@@ -53,32 +77,83 @@ function decodedLikeTwoSteps(bytes: Uint8Array): void {
 }
 
 const value = fc.oneof(
-  fc.string({ unit: fc.constantFrom('a', '/', '\\/', '\\"', '\\u0041', 'é', '€', '😀', ' '), maxLength: 12 }).map((s) => `"${s}"`),
+  fc
+    .string({ unit: fc.constantFrom('a', '/', '\\/', '\\"', '\\u0041', 'é', '€', '😀', ' '), maxLength: 12 })
+    .map((s) => `"${s}"`),
   fc.integer({ min: -1000, max: 1000 }).map(String),
   fc.constantFrom('true', 'null', '[]', '{}', '1.5e+3', '["x",{"host":"h"}]'),
 );
 /** Keys rules look at, some written with escapes, some not; values of every kind. */
-const key = fc.constantFrom('method', 'uri', 'status', 'host', 'x-team', 'id', 'name', 'ws_id', 'page', 'ip', 'other', 'meth\\u006fd', 'ho\\u0073t', 'é');
-const object = (depth: number): fc.Arbitrary<string> => fc.array(
-  fc.tuple(key, depth > 0 ? fc.oneof(value, fc.constant(null).chain(() => object(depth - 1))) : value),
-  { maxLength: 5 },
-).map((members) => `{${members.map(([k, v]) => `"${k}":${v}`).join(',')}}`);
-const kongLike = fc.record({
-  method: fc.constantFrom('GET', 'PUT', 'P\\u0055T'),
-  status: fc.constantFrom('200', '"502, 200"', '404'),
-  uri: fc.constantFrom('"\\/profile\\/1?page=2"', '"\\/caf\u00e9"', '"\\/a"'),
-  headers: object(1),
-  extra: object(2),
-  workspace: fc.constantFrom('', ',"workspace":"ws-1"', ',"workspace_name":"search"', ',"wo\\u0072kspace":"ws-1"', ',"route":{"ws_id":"ws-1","id":"r","name":"n"}'),
-}).map((r) => `{"request":{"method":"${r.method}","uri":${r.uri},"headers":${r.headers.slice(0, -1)}${r.headers === '{}' ? '' : ','}"x-team":"t"},"querystring":{"page":2}},"response":{"status":${r.status}},"tries":[{"ip":"10.0.0.1"}],"x":${r.extra}${r.workspace}}`);
-const element = fc.oneof({ weight: 4, arbitrary: kongLike }, { weight: 1, arbitrary: object(2) }, { weight: 1, arbitrary: value });
+const key = fc.constantFrom(
+  'method',
+  'uri',
+  'status',
+  'host',
+  'x-team',
+  'id',
+  'name',
+  'ws_id',
+  'page',
+  'ip',
+  'other',
+  'meth\\u006fd',
+  'ho\\u0073t',
+  'é',
+);
+const object = (depth: number): fc.Arbitrary<string> =>
+  fc
+    .array(
+      fc.tuple(
+        key,
+        depth > 0
+          ? fc.oneof(
+              value,
+              fc.constant(null).chain(() => object(depth - 1)),
+            )
+          : value,
+      ),
+      { maxLength: 5 },
+    )
+    .map((members) => `{${members.map(([k, v]) => `"${k}":${v}`).join(',')}}`);
+const kongLike = fc
+  .record({
+    method: fc.constantFrom('GET', 'PUT', 'P\\u0055T'),
+    status: fc.constantFrom('200', '"502, 200"', '404'),
+    uri: fc.constantFrom('"\\/profile\\/1?page=2"', '"\\/caf\u00e9"', '"\\/a"'),
+    headers: object(1),
+    extra: object(2),
+    workspace: fc.constantFrom(
+      '',
+      ',"workspace":"ws-1"',
+      ',"workspace_name":"search"',
+      ',"wo\\u0072kspace":"ws-1"',
+      ',"route":{"ws_id":"ws-1","id":"r","name":"n"}',
+    ),
+  })
+  .map(
+    (r) =>
+      `{"request":{"method":"${r.method}","uri":${r.uri},"headers":${r.headers.slice(0, -1)}${r.headers === '{}' ? '' : ','}"x-team":"t"},"querystring":{"page":2}},"response":{"status":${r.status}},"tries":[{"ip":"10.0.0.1"}],"x":${r.extra}${r.workspace}}`,
+  );
+const element = fc.oneof(
+  { weight: 4, arbitrary: kongLike },
+  { weight: 1, arbitrary: object(2) },
+  { weight: 1, arbitrary: value },
+);
 
 describe('an HTTP array of entries scanned once', () => {
   it('gives the texts of the split and, per entry, the fields decoding that text alone gives', () => {
-    fc.assert(fc.property(fc.array(element, { maxLength: 8 }), fc.constantFrom(',', ' , ', ',\n'), fc.constantFrom('', ' ', '\ufeff'), (elements, sep, lead) => {
-      decodedLikeTwoSteps(Buffer.from(`${lead}[${elements.join(sep)}]`));
-      decodedLikeTwoSteps(Buffer.from(`${lead}[${elements.join(sep)}`)); // broken: the old path
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(
+        fc.array(element, { maxLength: 8 }),
+        fc.constantFrom(',', ' , ', ',\n'),
+        fc.constantFrom('', ' ', '\ufeff'),
+        (elements, sep, lead) => {
+          decodedLikeTwoSteps(Buffer.from(`${lead}[${elements.join(sep)}]`));
+          decodedLikeTwoSteps(Buffer.from(`${lead}[${elements.join(sep)}`)); // broken: the old path
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('gives every real Kong entry its event, non-ASCII ones too, with the fields of the entry alone', () => {
@@ -87,7 +162,10 @@ describe('an HTTP array of entries scanned once', () => {
     decodedLikeTwoSteps(body);
     const once = decodeArrayBytes(body, decoder, 1000);
     assert.ok(once !== null && !('tooMany' in once));
-    assert.ok(entries.some((e) => Buffer.byteLength(e.text) !== e.text.length), 'the sample has non-ASCII entries');
+    assert.ok(
+      entries.some((e) => Buffer.byteLength(e.text) !== e.text.length),
+      'the sample has non-ASCII entries',
+    );
     once.forEach((e, k) => {
       assert.ok(e.event !== undefined, `entry ${k} has no event`);
       assert.equal(e.event.text, entries[k].text);
@@ -98,17 +176,27 @@ describe('an HTTP array of entries scanned once', () => {
   });
 
   it('keeps invalid UTF-8 replaced exactly as the split does', () => {
-    fc.assert(fc.property(fc.array(fc.constantFrom(0x80, 0xc3, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0xff, 0x61), { maxLength: 8 }), (junk) => {
-      const inside = Buffer.concat([Buffer.from('[{"request":{"method":"'), Buffer.from(junk), Buffer.from('","uri":"\\/x"}},{"a":1}]')]);
-      decodedLikeTwoSteps(inside);
-      const method = new TextDecoder().decode(Buffer.from(junk));
-      const [first] = splitEntryBytes(inside, 'json');
-      assert.ok(!('error' in first));
-      const event = decoder.decode(first.raw);
-      assert.ok(!(event instanceof Error));
-      assert.equal(event.method, method);
-      assert.equal(event.text, `{"request":{"method":"${method}","uri":"\\/x"}}`);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(0x80, 0xc3, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0xff, 0x61), { maxLength: 8 }),
+        (junk) => {
+          const inside = Buffer.concat([
+            Buffer.from('[{"request":{"method":"'),
+            Buffer.from(junk),
+            Buffer.from('","uri":"\\/x"}},{"a":1}]'),
+          ]);
+          decodedLikeTwoSteps(inside);
+          const method = new TextDecoder().decode(Buffer.from(junk));
+          const [first] = splitEntryBytes(inside, 'json');
+          assert.ok(!('error' in first));
+          const event = decoder.decode(first.raw);
+          assert.ok(!(event instanceof Error));
+          assert.equal(event.method, method);
+          assert.equal(event.text, `{"request":{"method":"${method}","uri":"\\/x"}}`);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('records the spans scanObject finds, relative to each element', () => {

@@ -14,7 +14,10 @@ function same(bytes: Uint8Array, format: BodyFormat): void {
   assert.deepEqual(splitEntryBytes(bytes, format), splitEntries(UTF8.decode(bytes), format));
 }
 
-const text = fc.string({ unit: fc.constantFrom('a', 'Z', ' ', 'é', '€', '😀', '\\"', '\\\\', '\\/', '[', ']', ',', '{', '}', ':'), maxLength: 20 });
+const text = fc.string({
+  unit: fc.constantFrom('a', 'Z', ' ', 'é', '€', '😀', '\\"', '\\\\', '\\/', '[', ']', ',', '{', '}', ':'),
+  maxLength: 20,
+});
 const entry = fc.oneof(
   fc.tuple(text, text).map(([k, v]) => `{"${k}":"${v}","n":[1,{"x":"${v}"}]}`),
   fc.integer().map(String),
@@ -23,20 +26,52 @@ const entry = fc.oneof(
 
 describe('splitting a body on its bytes', () => {
   it('gives the entries of the decoded body: JSON arrays, single values, NDJSON', () => {
-    fc.assert(fc.property(fc.array(entry, { maxLength: 12 }), fc.constantFrom(',', ' , ', ',\n'), fc.constantFrom('', ' ', '\ufeff', '\ufeff \n'), (entries, sep, lead) => {
-      same(Buffer.from(`${lead}[${entries.join(sep)}]`), 'json');
-      same(Buffer.from(`${lead}[${entries.join(sep)}`), 'json');
-      same(Buffer.from(`${lead}${entries[0] ?? ''}`), 'json');
-      same(Buffer.from(`${lead}${entries.join('\n')}\r\n\n  \n`), 'ndjson');
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(
+        fc.array(entry, { maxLength: 12 }),
+        fc.constantFrom(',', ' , ', ',\n'),
+        fc.constantFrom('', ' ', '\ufeff', '\ufeff \n'),
+        (entries, sep, lead) => {
+          same(Buffer.from(`${lead}[${entries.join(sep)}]`), 'json');
+          same(Buffer.from(`${lead}[${entries.join(sep)}`), 'json');
+          same(Buffer.from(`${lead}${entries[0] ?? ''}`), 'json');
+          same(Buffer.from(`${lead}${entries.join('\n')}\r\n\n  \n`), 'ndjson');
+        },
+      ),
+      { numRuns: 1000 },
+    );
   });
 
   it('replaces invalid UTF-8 as TextDecoder does, inside and outside strings', () => {
-    fc.assert(fc.property(fc.array(fc.oneof(fc.constantFrom(...Array.from(Buffer.from('{"a":"x"},[]" \n')), 0x80, 0xc3, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0xff, 0xef, 0xbb, 0xbf)), { maxLength: 40 }), (bytes) => {
-      const body = Uint8Array.from([0x5b, ...bytes, 0x5d]);
-      same(body, 'json');
-      same(Uint8Array.from(bytes), 'ndjson');
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.constantFrom(
+              ...Array.from(Buffer.from('{"a":"x"},[]" \n')),
+              0x80,
+              0xc3,
+              0xe2,
+              0x82,
+              0xac,
+              0xf0,
+              0x9f,
+              0xff,
+              0xef,
+              0xbb,
+              0xbf,
+            ),
+          ),
+          { maxLength: 40 },
+        ),
+        (bytes) => {
+          const body = Uint8Array.from([0x5b, ...bytes, 0x5d]);
+          same(body, 'json');
+          same(Uint8Array.from(bytes), 'ndjson');
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('keeps a subarray view to its own bytes', () => {

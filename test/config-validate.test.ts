@@ -23,7 +23,10 @@ destinations:
   topic: { type: sns, topic_arn: "arn:aws:sns:eu-west-1:123456789012:profiles" }
 `;
 
-function load(yaml: string, env: Record<string, string> = {}): { ok: boolean; diagnostics: readonly Diagnostic[]; lines: string[] } {
+function load(
+  yaml: string,
+  env: Record<string, string> = {},
+): { ok: boolean; diagnostics: readonly Diagnostic[]; lines: string[] } {
   const r = loadConfigText(yaml, '/etc/klr/config.yaml', env);
   return { ok: r.config !== null, diagnostics: r.diagnostics, lines: r.diagnostics.map(formatDiagnostic) };
 }
@@ -49,7 +52,8 @@ describe('config loading', () => {
   });
 
   it('per-destination settings override defaults key by key', () => {
-    const r = loadConfigText(`${VALID}
+    const r = loadConfigText(
+      `${VALID}
   hook:
     type: webhook
     url: http://127.0.0.1:9/x
@@ -59,7 +63,10 @@ defaults:
   concurrency: 2
 workspaces:
   "*": { to: [hook] }
-`, '/x/c.yaml', {});
+`,
+      '/x/c.yaml',
+      {},
+    );
     assert.ok(r.config, r.diagnostics.map(formatDiagnostic).join('\n'));
     const hook = r.config.destinations.find((d) => d.name === 'hook');
     assert.deepEqual(hook?.delivery.batch, { maxEvents: 50, maxBytes: 2 * 1024 * 1024, maxWaitMs: 250 });
@@ -67,7 +74,8 @@ workspaces:
   });
 
   it('environment variables are interpolated, with defaults, and keep their YAML type when unquoted', () => {
-    const r = loadConfigText(`
+    const r = loadConfigText(
+      `
 sources:
   h:
     type: http
@@ -79,7 +87,10 @@ destinations:
     type: webhook
     url: "\${URL:-http://127.0.0.1:8080/in}"
     concurrency: \${CONC}
-`, '/x/c.yaml', { PORT: '9999', TOKEN: 's3cret', CONC: '7' });
+`,
+      '/x/c.yaml',
+      { PORT: '9999', TOKEN: 's3cret', CONC: '7' },
+    );
     assert.ok(r.config, r.diagnostics.map(formatDiagnostic).join('\n'));
     const [src] = r.config.sources;
     assert.equal(src.type === 'http' && src.listen, '127.0.0.1:9999');
@@ -90,7 +101,10 @@ destinations:
   });
 
   it('a missing environment variable is an error at its line, never an empty string, and its value is not printed', () => {
-    const { ok, diagnostics, lines } = load(`${VALID}  other:\n    type: sns\n    topic_arn: "arn:aws:sns:eu-west-1:123456789012:x"\n    endpoint: "\${SNS_ENDPOINT}"\n`, { UNRELATED: 'hunter2' });
+    const { ok, diagnostics, lines } = load(
+      `${VALID}  other:\n    type: sns\n    topic_arn: "arn:aws:sns:eu-west-1:123456789012:x"\n    endpoint: "\${SNS_ENDPOINT}"\n`,
+      { UNRELATED: 'hunter2' },
+    );
     assert.equal(ok, false);
     const d = find(diagnostics, 'KLR_CONFIG_ENV');
     assert.equal(d.line, 13);
@@ -132,7 +146,10 @@ destinations:
     const unused = find(diagnostics, 'KLR_CONFIG_UNUSED_DESTINATION');
     assert.equal(unused.severity, 'warning');
     assert.deepEqual(unused.path, ['destinations', 'spare']);
-    assert.match(lines.join('\n'), /^\/etc\/klr\/config\.yaml:3:\d+: error KLR_CONFIG_INVALID: sources\.tail\.rotate_wait: expected a duration/m);
+    assert.match(
+      lines.join('\n'),
+      /^\/etc\/klr\/config\.yaml:3:\d+: error KLR_CONFIG_INVALID: sources\.tail\.rotate_wait: expected a duration/m,
+    );
   });
 
   it('an unknown key names the keys that are allowed there', () => {
@@ -149,7 +166,9 @@ destinations:
   });
 
   it('duplicate destination names are errors', () => {
-    const { ok, diagnostics } = load(`${VALID}  topic: { type: sns, topic_arn: "arn:aws:sns:eu-west-1:123456789012:other" }\n`);
+    const { ok, diagnostics } = load(
+      `${VALID}  topic: { type: sns, topic_arn: "arn:aws:sns:eu-west-1:123456789012:other" }\n`,
+    );
     assert.equal(ok, false);
     const d = find(diagnostics, 'KLR_CONFIG_DUPLICATE');
     assert.equal(d.line, 10);
@@ -164,7 +183,10 @@ destinations:
 
   it('a bad duration and a bad size are errors that show the expected form', () => {
     const { diagnostics } = load(`${VALID}defaults:\n  retry: { max_delay: 30 }\n  batch: { max_bytes: 1 mebibyte }\n`);
-    const msgs = diagnostics.filter((d) => d.code === 'KLR_CONFIG_INVALID').map((d) => d.message).join('\n');
+    const msgs = diagnostics
+      .filter((d) => d.code === 'KLR_CONFIG_INVALID')
+      .map((d) => d.message)
+      .join('\n');
     assert.match(msgs, /expected string/);
     assert.match(msgs, /expected a size/);
   });
@@ -177,13 +199,21 @@ destinations:
   });
 
   it('an http source without credentials must say auth.none explicitly', () => {
-    const { diagnostics } = load(VALID.replace('tail: { type: file, paths: ["/var/log/kong/*.log"] }', 'web: { type: http, listen: "127.0.0.1:9", auth: {} }'));
+    const { diagnostics } = load(
+      VALID.replace(
+        'tail: { type: file, paths: ["/var/log/kong/*.log"] }',
+        'web: { type: http, listen: "127.0.0.1:9", auth: {} }',
+      ),
+    );
     assert.match(find(diagnostics, 'KLR_CONFIG_INVALID').message, /none: true/);
   });
 
   it('fuzzed YAML never throws: every failure is a diagnostic', () => {
     let seed = 7;
-    const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
     const alphabet = ' \n:-[]{}"\'#&*!|>%@`,?$\\\t0aZ';
     for (let i = 0; i < 400; i++) {
       const chars = [...VALID];
@@ -197,7 +227,10 @@ destinations:
 describe('kong-log-relay validate', () => {
   it('exits 0 with a one-line summary for the shipped configs', () => {
     for (const f of ['example.yaml', 'publish-sns.yaml', 'workspaces.yaml', 'demo.yaml']) {
-      const r = spawnSync(process.execPath, [MAIN, 'validate', '-c', path.join(ROOT, 'config', f)], { encoding: 'utf8', env: { ...process.env, RELAY_TOKEN: 'x' } });
+      const r = spawnSync(process.execPath, [MAIN, 'validate', '-c', path.join(ROOT, 'config', f)], {
+        encoding: 'utf8',
+        env: { ...process.env, RELAY_TOKEN: 'x' },
+      });
       assert.equal(r.status, 0, `${f}: ${r.stderr}`);
       assert.equal(r.stdout.trim().split('\n').length, 1);
       assert.match(r.stdout, /valid: \d+ sources?/);
@@ -210,7 +243,10 @@ describe('kong-log-relay validate', () => {
     writeFileSync(file, VALID.replace('[topic]', '[missing]').replace('type: file,', 'type: file, bogus: 1,'));
     const r = spawnSync(process.execPath, [MAIN, 'validate', '-c', file], { encoding: 'utf8' });
     assert.equal(r.status, 2);
-    assert.match(r.stderr, new RegExp(`${file.replace(/[/.]/g, '\\$&')}:3:\\d+: error KLR_CONFIG_UNKNOWN_KEY: sources\\.tail\\.bogus`));
+    assert.match(
+      r.stderr,
+      new RegExp(`${file.replace(/[/.]/g, '\\$&')}:3:\\d+: error KLR_CONFIG_UNKNOWN_KEY: sources\\.tail\\.bogus`),
+    );
     assert.match(r.stderr, /:7:\d+: error KLR_CONFIG_UNDEFINED_DESTINATION: rules\[0\]\.to\[0\]/);
   });
 

@@ -58,9 +58,14 @@ function deadLetters(dir: string): string[] {
   const root = path.join(dir, 'state', 'dead-letter');
   if (!existsSync(root)) return [];
   const out: string[] = [];
-  for (const d of readdirSync(root)) for (const f of readdirSync(path.join(root, d))) {
-    out.push(...readFileSync(path.join(root, d, f), 'utf8').split('\n').filter((l) => l !== ''));
-  }
+  for (const d of readdirSync(root))
+    for (const f of readdirSync(path.join(root, d))) {
+      out.push(
+        ...readFileSync(path.join(root, d, f), 'utf8')
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
+    }
   return out;
 }
 
@@ -85,7 +90,11 @@ describe('daemon lifecycle', () => {
 
     hook.fault = null;
     const d2 = await daemon(dir, config);
-    await waitFor(() => new Set(hook.entries('/all').map(idOf)).size === entries.length, 30_000, 'every entry after restart');
+    await waitFor(
+      () => new Set(hook.entries('/all').map(idOf)).size === entries.length,
+      30_000,
+      'every entry after restart',
+    );
     const counts = tally(hook.entries('/all'));
     for (const e of entries) assert.ok((counts.get(e.id) ?? 0) >= 1, `entry ${e.id} arrived`);
     assert.deepEqual(deadLetters(dir), [], 'file entries are left to the checkpoint, not dead-lettered');
@@ -96,7 +105,9 @@ describe('daemon lifecycle', () => {
     const dir = tempDir();
     const hook = await receiver();
     hook.fault = () => ({ status: 503 });
-    const d = await daemon(dir, `
+    const d = await daemon(
+      dir,
+      `
 sources:
   http: { type: http, listen: "127.0.0.1:0", path: /kong, auth: { none: true }, ack: accepted }
 workspaces: { "*": { to: [all] } }
@@ -106,11 +117,19 @@ state_dir: ${dir}/state
 shutdown_timeout: 1s
 admin: { listen: "127.0.0.1:0" }
 log: { format: json }
-`);
+`,
+    );
     const listen = ((await d.status()).sources as Record<string, { listen: string }>).http.listen;
     const entries = generate(200, { seed: 9 });
     for (let i = 0; i < entries.length; i += 50) {
-      const r = await fetch(`http://${listen}/kong`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `[${entries.slice(i, i + 50).map((e) => e.text).join(',')}]` });
+      const r = await fetch(`http://${listen}/kong`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `[${entries
+          .slice(i, i + 50)
+          .map((e) => e.text)
+          .join(',')}]`,
+      });
       assert.equal(r.status, 200);
     }
     d.signal('SIGTERM');
@@ -125,7 +144,13 @@ log: { format: json }
     const dir = tempDir();
     const hook = await receiver();
     hook.fault = () => ({ status: 500 });
-    logFile(dir, 'a.log', `${generate(20).map((e) => e.text).join('\n')}\n`);
+    logFile(
+      dir,
+      'a.log',
+      `${generate(20)
+        .map((e) => e.text)
+        .join('\n')}\n`,
+    );
     const d = await daemon(dir, fileConfig(dir, hook).replace('shutdown_timeout: 3s', 'shutdown_timeout: 60s'));
     await waitFor(async () => (await d.metric('kong_log_relay_delivery_retries_total')) > 0, 10_000, 'retries');
     d.signal('SIGTERM');
@@ -144,8 +169,15 @@ log: { format: json }
     const d = await daemon(dir, config);
     writeFileSync(d.configFile, `${config}\nrules:\n  - { name: broken, when: { path: '([' }, to: [nowhere] }\n`);
     d.signal('SIGHUP');
-    await waitFor(async () => sumMetric(await d.metrics(), 'kong_log_relay_config_reloads_total', { result: 'failure' }) === 1, 10_000, 'reload failure counted');
-    assert.ok(d.logs.some((l) => /KLR_CONFIG_REGEX/.test(l.msg)), 'every error is logged');
+    await waitFor(
+      async () => sumMetric(await d.metrics(), 'kong_log_relay_config_reloads_total', { result: 'failure' }) === 1,
+      10_000,
+      'reload failure counted',
+    );
+    assert.ok(
+      d.logs.some((l) => /KLR_CONFIG_REGEX/.test(l.msg)),
+      'every error is logged',
+    );
     assert.ok(d.logs.some((l) => /still running the previous config/.test(l.msg)));
     const entries = generate(30, { seed: 3 });
     appendFileSync(log, `${entries.map((e) => e.text).join('\n')}\n`);
@@ -163,12 +195,22 @@ log: { format: json }
     const before = generate(40, { seed: 4 });
     appendFileSync(log, `${before.map((e) => e.text).join('\n')}\n`);
     await waitFor(() => hook.count('/all') === 40, 10_000, 'first batch');
-    writeFileSync(d.configFile, config.replace('destinations:', `rules:
+    writeFileSync(
+      d.configFile,
+      config.replace(
+        'destinations:',
+        `rules:
   - { name: puts, when: { methods: [PUT, PATCH, POST, DELETE, GET] }, to: [writes] }
 destinations:
-  writes: { type: webhook, url: "${hook.url}/writes", batch: { max_wait: 50ms } }`));
+  writes: { type: webhook, url: "${hook.url}/writes", batch: { max_wait: 50ms } }`,
+      ),
+    );
     d.signal('SIGHUP');
-    await waitFor(async () => sumMetric(await d.metrics(), 'kong_log_relay_config_reloads_total', { result: 'success' }) === 1, 10_000, 'reload');
+    await waitFor(
+      async () => sumMetric(await d.metrics(), 'kong_log_relay_config_reloads_total', { result: 'success' }) === 1,
+      10_000,
+      'reload',
+    );
     const afterReload = generate(60, { seed: 5 });
     appendFileSync(log, `${afterReload.map((e) => e.text).join('\n')}\n`);
     await waitFor(() => hook.count('/all') === 100 && hook.count('/writes') === 60, 10_000, 'new rule applied');
@@ -185,13 +227,24 @@ destinations:
     const lines = generate(250, { seed: 6 }).map((e) => e.text);
     lines.splice(100, 0, 'this is not json', '{"truncated":');
     logFile(dir, 'a.log', `${lines.join('\n')}\n`);
-    const d = await daemon(dir, fileConfig(dir, hook, `rules:\n  - { name: gets, when: { methods: [GET] }, to: [all] }`));
+    const d = await daemon(
+      dir,
+      fileConfig(dir, hook, `rules:\n  - { name: gets, when: { methods: [GET] }, to: [all] }`),
+    );
     await waitFor(() => hook.count('/all') === 250, 15_000, 'all delivered');
-    await waitFor(async () => (await d.metric('kong_log_relay_events_delivered_total', { destination: 'all' })) === 250, 5_000, 'delivered counter');
+    await waitFor(
+      async () => (await d.metric('kong_log_relay_events_delivered_total', { destination: 'all' })) === 250,
+      5_000,
+      'delivered counter',
+    );
     const text = await d.metrics();
     for (const line of text.split('\n')) {
       if (line === '' || line.startsWith('#')) continue;
-      assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+|NaN|\+Inf$/, `not Prometheus text: ${line}`);
+      assert.match(
+        line,
+        /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+|NaN|\+Inf$/,
+        `not Prometheus text: ${line}`,
+      );
     }
     assert.match(text, /# TYPE kong_log_relay_events_received_total counter/);
     assert.equal(sumMetric(text, 'kong_log_relay_events_received_total', { source: 'tail' }), 252);
@@ -202,7 +255,10 @@ destinations:
     assert.equal(sumMetric(text, 'kong_log_relay_rule_matches_total', { rule: 'gets' }), gets);
     assert.equal(sumMetric(text, 'kong_log_relay_batch_size_events_sum', { destination: 'all' }), 250);
     assert.equal(sumMetric(text, 'kong_log_relay_build_info'), 1);
-    const status = await d.status() as { destinations: Record<string, { delivered: number; bufferedEvents: number }>; sources: Record<string, { files?: unknown }> };
+    const status = (await d.status()) as {
+      destinations: Record<string, { delivered: number; bufferedEvents: number }>;
+      sources: Record<string, { files?: unknown }>;
+    };
     assert.equal(status.destinations.all.delivered, 250);
     assert.equal(status.destinations.all.bufferedEvents, 0);
     assert.ok(status.sources.tail.files !== undefined, '/status lists the files of a file source');
@@ -214,7 +270,9 @@ destinations:
     const dir = tempDir();
     const file = path.join(dir, 'c.yaml');
     writeFileSync(file, 'sources: {}\ndestinations: {}\nbogus: 1\n');
-    const r = spawnSync(process.execPath, [path.resolve(import.meta.dirname, '../src/main.js'), 'run', '-c', file], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.resolve(import.meta.dirname, '../src/main.js'), 'run', '-c', file], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /c\.yaml:3:1: error KLR_CONFIG_UNKNOWN_KEY/);
   });

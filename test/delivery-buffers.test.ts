@@ -18,7 +18,9 @@ import { RelayMetrics } from '../src/telemetry/metrics.ts';
 import { byteStringOf } from '../src/event/byte-string.ts';
 
 const receivers: WebhookReceiver[] = [];
-after(async () => { await Promise.all(receivers.map((r) => r.close())); });
+after(async () => {
+  await Promise.all(receivers.map((r) => r.close()));
+});
 
 async function receiver(): Promise<WebhookReceiver> {
   const r = await WebhookReceiver.start();
@@ -33,32 +35,46 @@ function realPipeline(config: ResolvedConfig): { pipeline: Pipeline; metrics: Re
 }
 
 function config(dir: string, destinations: string, workspaces = '"*": { to: [a] }'): ResolvedConfig {
-  return configFromYaml(`
+  return configFromYaml(
+    `
 sources: { t: { type: file, paths: ["${dir}/*.log"] } }
 workspaces: { ${workspaces} }
 destinations:
 ${destinations}
 state_dir: ${dir}
-`, dir);
+`,
+    dir,
+  );
 }
 
 function deadLetters(dir: string, destination: string): Record<string, unknown>[] {
   const d = path.join(dir, 'dead-letter', destination);
   if (!existsSync(d)) return [];
-  return readdirSync(d).flatMap((f) => readFileSync(path.join(d, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>));
+  return readdirSync(d).flatMap((f) =>
+    readFileSync(path.join(d, f), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  );
 }
 
 /** A receiver that holds every request until released. */
 function gate(r: WebhookReceiver): () => void {
   r.fault = () => ({ hold: true });
-  return () => { r.fault = null; r.release(); };
+  return () => {
+    r.fault = null;
+    r.release();
+  };
 }
 
 describe('buffer policies', () => {
   it('drop_newest keeps the oldest entries and counts every drop', async () => {
     const dir = tempDir();
     const hook = await receiver();
-    const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", concurrency: 1, timeout: 30s, batch: { max_events: 5, max_wait: 10ms }, buffer: { max_events: 10, when_full: drop_newest } }`);
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${hook.url}/a", concurrency: 1, timeout: 30s, batch: { max_events: 5, max_wait: 10ms }, buffer: { max_events: 10, when_full: drop_newest } }`,
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     const stats = metrics.source('t');
     hook.fault = () => ({ stallMs: 300 });
@@ -67,14 +83,21 @@ describe('buffer policies', () => {
     hook.fault = null;
     await pipeline.drain(Date.now() + 10_000);
     const got = hook.entries('/a').map(idOf);
-    assert.deepEqual(got, entries.slice(0, 15).map((e) => e.id), 'the first batch in flight plus a full buffer');
+    assert.deepEqual(
+      got,
+      entries.slice(0, 15).map((e) => e.id),
+      'the first batch in flight plus a full buffer',
+    );
     assert.equal(metrics.destination('a').dropped.buffer_full_drop_newest, 35);
   });
 
   it('drop_oldest keeps the newest entries and counts every drop', async () => {
     const dir = tempDir();
     const hook = await receiver();
-    const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", concurrency: 1, timeout: 30s, batch: { max_events: 5, max_wait: 10ms }, buffer: { max_events: 10, when_full: drop_oldest } }`);
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${hook.url}/a", concurrency: 1, timeout: 30s, batch: { max_events: 5, max_wait: 10ms }, buffer: { max_events: 10, when_full: drop_oldest } }`,
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     hook.fault = () => ({ stallMs: 300 });
     const entries = generate(50);
@@ -82,7 +105,10 @@ describe('buffer policies', () => {
     hook.fault = null;
     await pipeline.drain(Date.now() + 10_000);
     const got = hook.entries('/a').map(idOf);
-    assert.deepEqual(got, [...entries.slice(0, 5), ...entries.slice(40)].map((e) => e.id));
+    assert.deepEqual(
+      got,
+      [...entries.slice(0, 5), ...entries.slice(40)].map((e) => e.id),
+    );
     assert.equal(metrics.destination('a').dropped.buffer_full_drop_oldest, 35);
   });
 
@@ -90,7 +116,10 @@ describe('buffer policies', () => {
     const dir = tempDir();
     const hook = await receiver();
     const release = gate(hook);
-    const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", concurrency: 1, timeout: 30s, batch: { max_events: 5, max_wait: 10ms }, buffer: { max_events: 10, when_full: block } }`);
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${hook.url}/a", concurrency: 1, timeout: 30s, batch: { max_events: 5, max_wait: 10ms }, buffer: { max_events: 10, when_full: block } }`,
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     const entries = generate(100);
     let i = 0;
@@ -106,7 +135,11 @@ describe('buffer policies', () => {
     release();
     await producer;
     await pipeline.drain(Date.now() + 10_000);
-    assert.deepEqual(hook.entries('/a').map(idOf), entries.map((e) => e.id), 'all, in order, once');
+    assert.deepEqual(
+      hook.entries('/a').map(idOf),
+      entries.map((e) => e.id),
+      'all, in order, once',
+    );
     assert.deepEqual(metrics.destination('a').dropped, {});
   });
 
@@ -115,8 +148,12 @@ describe('buffer policies', () => {
     const slow = await receiver();
     const fast = await receiver();
     const release = gate(slow);
-    const cfg = config(dir, `  a: { type: webhook, url: "${slow.url}/a", buffer: { max_events: 5, when_full: drop_newest }, batch: { max_wait: 10ms } }
-  b: { type: webhook, url: "${fast.url}/b", batch: { max_wait: 10ms } }`, '"*": { to: [a, b] }');
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${slow.url}/a", buffer: { max_events: 5, when_full: drop_newest }, batch: { max_wait: 10ms } }
+  b: { type: webhook, url: "${fast.url}/b", batch: { max_wait: 10ms } }`,
+      '"*": { to: [a, b] }',
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     const entries = generate(200);
     for (const e of entries) pipeline.ingest(byteStringOf(e.text), null, metrics.source('t'));
@@ -131,13 +168,23 @@ describe('batching', () => {
   it('flushes on max_events, then on max_wait for the rest', async () => {
     const dir = tempDir();
     const hook = await receiver();
-    const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", encoding: json_array, concurrency: 1, batch: { max_events: 4, max_wait: 100ms } }`);
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${hook.url}/a", encoding: json_array, concurrency: 1, batch: { max_events: 4, max_wait: 100ms } }`,
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     const entries = generate(10);
     for (const e of entries) pipeline.ingest(byteStringOf(e.text), null, metrics.source('t'));
     await waitFor(() => hook.count('/a') === 10, 5_000, 'all delivered');
-    assert.deepEqual(hook.requests.map((r) => r.entries.length), [4, 4, 2]);
-    assert.deepEqual(hook.entries('/a'), entries.map((e) => e.text), 'original texts, in order, byte for byte');
+    assert.deepEqual(
+      hook.requests.map((r) => r.entries.length),
+      [4, 4, 2],
+    );
+    assert.deepEqual(
+      hook.entries('/a'),
+      entries.map((e) => e.text),
+      'original texts, in order, byte for byte',
+    );
     await pipeline.drain(Date.now() + 1_000);
   });
 
@@ -146,14 +193,23 @@ describe('batching', () => {
     // They must still be batched together, not sent one request each until concurrency is used up.
     const dir = tempDir();
     const hook = await receiver();
-    const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", encoding: json_array, concurrency: 4, batch: { max_events: 100, max_wait: 20ms } }`);
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${hook.url}/a", encoding: json_array, concurrency: 4, batch: { max_events: 100, max_wait: 20ms } }`,
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     const entries = generate(10);
     const receivedAt = Date.now() - 1_000;
     for (const e of entries) pipeline.ingest(byteStringOf(e.text), null, metrics.source('t'), receivedAt);
     await waitFor(() => hook.count('/a') === 10, 5_000, 'all delivered');
-    assert.deepEqual(hook.requests.map((r) => r.entries.length), [10]);
-    assert.deepEqual(hook.entries('/a'), entries.map((e) => e.text));
+    assert.deepEqual(
+      hook.requests.map((r) => r.entries.length),
+      [10],
+    );
+    assert.deepEqual(
+      hook.entries('/a'),
+      entries.map((e) => e.text),
+    );
     await pipeline.drain(Date.now() + 1_000);
   });
 
@@ -162,7 +218,10 @@ describe('batching', () => {
     const hook = await receiver();
     const entries = generate(12);
     const maxBytes = entries[0].text.length * 3 + 10;
-    const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", encoding: ndjson, concurrency: 1, batch: { max_events: 100, max_bytes: "${maxBytes}", max_wait: 10s } }`);
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${hook.url}/a", encoding: ndjson, concurrency: 1, batch: { max_events: 100, max_bytes: "${maxBytes}", max_wait: 10s } }`,
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     for (const e of entries) pipeline.ingest(byteStringOf(e.text), null, metrics.source('t'));
     await pipeline.drain(Date.now() + 5_000);
@@ -176,7 +235,10 @@ describe('retries and dead letters', () => {
     const dir = tempDir();
     const hook = await receiver();
     hook.fault = (_req, attempt) => (attempt <= 3 ? { status: 503 } : null);
-    const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 10ms, max_delay: 50ms }, batch: { max_wait: 10ms } }`);
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 10ms, max_delay: 50ms }, batch: { max_wait: 10ms } }`,
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     const entries = generate(30);
     const group = new AckGroup(false);
@@ -194,8 +256,14 @@ describe('retries and dead letters', () => {
     const dir = tempDir();
     const hook = await receiver();
     const seen: number[] = [];
-    hook.fault = (_req, attempt) => { seen.push(Date.now()); return attempt === 1 ? { status: 429, retryAfter: '1' } : null; };
-    const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 1ms, max_delay: 5s }, batch: { max_wait: 10ms } }`);
+    hook.fault = (_req, attempt) => {
+      seen.push(Date.now());
+      return attempt === 1 ? { status: 429, retryAfter: '1' } : null;
+    };
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 1ms, max_delay: 5s }, batch: { max_wait: 10ms } }`,
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     pipeline.ingest(byteStringOf(generate(1)[0].text), null, metrics.source('t'));
     await waitFor(() => hook.count('/a') === 1, 5_000, 'delivery after Retry-After');
@@ -208,8 +276,12 @@ describe('retries and dead letters', () => {
     const bad = await receiver();
     const good = await receiver();
     bad.fault = () => ({ status: 400, body: 'schema mismatch' });
-    const cfg = config(dir, `  a: { type: webhook, url: "${bad.url}/a", batch: { max_wait: 10ms } }
-  b: { type: webhook, url: "${good.url}/b", batch: { max_wait: 10ms } }`, '"*": { to: [a, b] }');
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${bad.url}/a", batch: { max_wait: 10ms } }
+  b: { type: webhook, url: "${good.url}/b", batch: { max_wait: 10ms } }`,
+      '"*": { to: [a, b] }',
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     const entries = generate(20);
     const group = new AckGroup(false);
@@ -230,7 +302,10 @@ describe('retries and dead letters', () => {
     const dir = tempDir();
     const hook = await receiver();
     hook.fault = () => ({ status: 500 });
-    const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 10ms, max_delay: 40ms, max_elapsed: 300ms }, batch: { max_wait: 10ms } }`);
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 10ms, max_delay: 40ms, max_elapsed: 300ms }, batch: { max_wait: 10ms } }`,
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     const group = new AckGroup(false);
     for (const e of generate(5)) pipeline.ingest(byteStringOf(e.text), group, metrics.source('t'));
@@ -252,11 +327,17 @@ describe('acknowledgements', () => {
     const a = await receiver();
     const b = await receiver();
     const releaseB = gate(b);
-    const cfg = config(dir, `  a: { type: webhook, url: "${a.url}/a", batch: { max_wait: 10ms } }
-  b: { type: webhook, url: "${b.url}/b", batch: { max_wait: 10ms }, timeout: 30s }`, '"*": { to: [a, b] }');
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${a.url}/a", batch: { max_wait: 10ms } }
+  b: { type: webhook, url: "${b.url}/b", batch: { max_wait: 10ms }, timeout: 30s }`,
+      '"*": { to: [a, b] }',
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     let done = false;
-    const group = new AckGroup(true, () => { done = true; });
+    const group = new AckGroup(true, () => {
+      done = true;
+    });
     for (const e of generate(10)) pipeline.ingest(byteStringOf(e.text), group, metrics.source('t'));
     group.seal();
     await waitFor(() => a.count('/a') === 10, 5_000, 'a delivered');
@@ -269,12 +350,15 @@ describe('acknowledgements', () => {
 
   it('an entry no rule routes finishes at once; an invalid one is handed back to the source', () => {
     const dir = tempDir();
-    const cfg = configFromYaml(`
+    const cfg = configFromYaml(
+      `
 sources: { t: { type: file, paths: ["${dir}/*.log"] } }
 rules: [{ name: none, when: { methods: [TRACE] }, to: [a] }]
 destinations: { a: { type: webhook, url: "http://127.0.0.1:9/a" } }
 state_dir: ${dir}
-`, dir);
+`,
+      dir,
+    );
     const { pipeline, metrics } = testPipeline(cfg, { a: createSink(cfg.destinations[0], quietLogger()) });
     const group = new AckGroup(true);
     const stats = metrics.source('t');
@@ -290,7 +374,10 @@ state_dir: ${dir}
     const dir = tempDir();
     const hook = await receiver();
     hook.fault = () => ({ status: 503 });
-    const cfg = config(dir, `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 10ms, max_delay: 20ms }, batch: { max_wait: 10ms } }`);
+    const cfg = config(
+      dir,
+      `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 10ms, max_delay: 20ms }, batch: { max_wait: 10ms } }`,
+    );
     const { pipeline, metrics } = realPipeline(cfg);
     const fromHttp = new AckGroup(false);
     const fromFile = new AckGroup(true);
@@ -302,7 +389,10 @@ state_dir: ${dir}
     await new Promise((r) => setTimeout(r, 100));
     await pipeline.drain(Date.now() + 200);
     const dead = deadLetters(dir, 'a');
-    assert.deepEqual(new Set(dead.map((d) => idOf(JSON.stringify(d.event)))), new Set(entries.slice(0, 10).map((e) => e.id)));
+    assert.deepEqual(
+      new Set(dead.map((d) => idOf(JSON.stringify(d.event)))),
+      new Set(entries.slice(0, 10).map((e) => e.id)),
+    );
     assert.equal(fromHttp.done, true, 'dead-lettered entries are finished');
     assert.equal(fromFile.done, false, 'file entries stay unacknowledged, so the checkpoint does not pass them');
   });

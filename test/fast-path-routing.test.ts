@@ -20,7 +20,8 @@ import { FullParseEvent } from './support/full-parse-event.ts';
 import { configFromYaml } from './support/pipeline.ts';
 import { SeededRandom } from './support/seeded-random.ts';
 
-const routing = buildRouting(configFromYaml(String.raw`
+const routing = buildRouting(
+  configFromYaml(String.raw`
 sources: { t: { type: file, paths: ["/x/*.log"] } }
 workspaces:
   payments: { id: [6e2a8d4c-1f7b-4b3e-9a5d-2c8e7f1b0a94, old-pay], to: [pay] }
@@ -47,15 +48,25 @@ destinations:
   tenant: { type: webhook, url: "http://127.0.0.1:1/tenant" }
   who: { type: webhook, url: "http://127.0.0.1:1/who" }
   writes: { type: webhook, url: "http://127.0.0.1:1/writes" }
-`));
+`),
+);
 const { decoder, router } = routing;
 
 /** Everything a rule can read, and where the entry goes. */
 function reading(e: EventFields): unknown {
   return {
-    isHttp: e.isHttp, method: e.method, path: e.path, upstreamPath: e.upstreamPath, status: e.status, host: e.host,
-    tenant: e.header('x-tenant'), agent: e.header('user-agent'), workspace: e.workspace,
-    route: [e.routeId, e.routeName], service: [e.serviceId, e.serviceName], consumer: [e.consumerId, e.consumerUsername, e.consumerCustomId],
+    isHttp: e.isHttp,
+    method: e.method,
+    path: e.path,
+    upstreamPath: e.upstreamPath,
+    status: e.status,
+    host: e.host,
+    tenant: e.header('x-tenant'),
+    agent: e.header('user-agent'),
+    workspace: e.workspace,
+    route: [e.routeId, e.routeName],
+    service: [e.serviceId, e.serviceName],
+    consumer: [e.consumerId, e.consumerUsername, e.consumerCustomId],
     to: router.route(e).map((i) => router.destinations[i]),
   };
 }
@@ -95,20 +106,31 @@ function stringLiteral(s: string, rnd: SeededRandom, escapeRate: number): string
   return `${out}"`;
 }
 
-interface Encoding { readonly rnd: SeededRandom; readonly escapeRate: number; readonly space: boolean; readonly duplicates: boolean }
+interface Encoding {
+  readonly rnd: SeededRandom;
+  readonly escapeRate: number;
+  readonly space: boolean;
+  readonly duplicates: boolean;
+}
 
 function encode(v: Json, enc: Encoding): string {
   const ws = (): string => (enc.space && enc.rnd.next() < 0.3 ? enc.rnd.pick([' ', '\n', '\t', '\r\n', '  ']) : '');
-  if (v === null || typeof v !== 'object') return typeof v === 'string' ? stringLiteral(v, enc.rnd, enc.escapeRate) : JSON.stringify(v);
+  if (v === null || typeof v !== 'object')
+    return typeof v === 'string' ? stringLiteral(v, enc.rnd, enc.escapeRate) : JSON.stringify(v);
   if (Array.isArray(v)) return `[${ws()}${v.map((x) => encode(x, enc)).join(`${ws()},${ws()}`)}${ws()}]`;
   const members = Object.entries(v);
   // Shuffled key order (Kong's varies by process).
-  for (let i = members.length - 1; i > 0; i--) { const j = enc.rnd.int(0, i); [members[i], members[j]] = [members[j], members[i]]; }
+  for (let i = members.length - 1; i > 0; i--) {
+    const j = enc.rnd.int(0, i);
+    [members[i], members[j]] = [members[j], members[i]];
+  }
   const parts = members.map(([k, x]) => `${stringLiteral(k, enc.rnd, enc.escapeRate)}${ws()}:${ws()}${encode(x, enc)}`);
   // A key written twice: JSON.parse keeps the last value, and so must the scan.
   if (enc.duplicates && members.length > 0 && enc.rnd.next() < 0.3) {
     const [k] = enc.rnd.pick(members);
-    parts.unshift(`${stringLiteral(k, enc.rnd, enc.escapeRate)}:${enc.rnd.pick(['"EARLIER"', '0', 'null', '{"method":"DELETE"}', '[]'])}`);
+    parts.unshift(
+      `${stringLiteral(k, enc.rnd, enc.escapeRate)}:${enc.rnd.pick(['"EARLIER"', '0', 'null', '{"method":"DELETE"}', '[]'])}`,
+    );
   }
   return `{${ws()}${parts.join(`${ws()},${ws()}`)}${ws()}}`;
 }
@@ -119,15 +141,55 @@ function encode(v: Json, enc: Encoding): string {
 const pick = <T>(...xs: T[]): fc.Arbitrary<T> => fc.constantFrom(...xs);
 const mutation = fc.record({
   method: pick<Json | undefined>(undefined, 'put', 'PATCH', 'Get', 42, null, ''),
-  uri: pick<Json | undefined>(undefined, '/profile/42', '/profile/42?x=1&y=/avatar', '/profile/42/avatar', '/caf%C3%A9/menu', '/café?q=ü', '/', 7),
+  uri: pick<Json | undefined>(
+    undefined,
+    '/profile/42',
+    '/profile/42?x=1&y=/avatar',
+    '/profile/42/avatar',
+    '/caf%C3%A9/menu',
+    '/café?q=ü',
+    '/',
+    7,
+  ),
   upstream: pick<Json | undefined>(undefined, '/v1/users/1?x', '/v12/', 'v1/', null),
   status: pick<Json | undefined>(undefined, 200, 204, 429, 503, '200', '502, 200', '5xx', null, 200.5),
-  host: pick<Json | undefined>(undefined, 'api.example.com:8443', 'API.Example.Org', ['shop.example.com', 'evil.example.com'], '[::1]:8000', 8080, null, 'DELETE'),
-  url: pick<Json | undefined>(undefined, 'https://user:pw@shop.example.org:8443/x?y', 'http://api.example.com', 'not a url'),
+  host: pick<Json | undefined>(
+    undefined,
+    'api.example.com:8443',
+    'API.Example.Org',
+    ['shop.example.com', 'evil.example.com'],
+    '[::1]:8000',
+    8080,
+    null,
+    'DELETE',
+  ),
+  url: pick<Json | undefined>(
+    undefined,
+    'https://user:pw@shop.example.org:8443/x?y',
+    'http://api.example.com',
+    'not a url',
+  ),
   tenant: pick<Json | undefined>(undefined, 'acme-corp', ['other', 'acme'], 7, true, [1, 'acme'], { nested: 'acme' }),
   agent: pick<Json | undefined>(undefined, 'curl/8.5', 'okhttp/4', 'Mozilla/5.0 (ünï)'),
-  workspace: pick('keep', 'drop-name', 'drop-all', 'unknown-id', 'empty-name', 'enterprise', 'route-ws', 'consumer-ws', 'name-not-string'),
-  consumer: pick<Json | undefined>(undefined, { id: 'c-1', username: 'mobile' }, { custom_id: 'cust-9' }, { username: 'ünïcode' }, null, 'mobile'),
+  workspace: pick(
+    'keep',
+    'drop-name',
+    'drop-all',
+    'unknown-id',
+    'empty-name',
+    'enterprise',
+    'route-ws',
+    'consumer-ws',
+    'name-not-string',
+  ),
+  consumer: pick<Json | undefined>(
+    undefined,
+    { id: 'c-1', username: 'mobile' },
+    { custom_id: 'cust-9' },
+    { username: 'ünïcode' },
+    null,
+    'mobile',
+  ),
   lookalikes: fc.boolean(),
 });
 type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
@@ -155,17 +217,46 @@ function mutate(entry: { [key: string]: Json }, m: Mutation): { [key: string]: J
   put(o, ['request', 'headers', 'x-tenant'], m.tenant);
   put(o, ['request', 'headers', 'user-agent'], m.agent);
   put(o, ['consumer'], m.consumer);
-  const dropWorkspace = (): void => { delete o.workspace_name; delete o.workspace; };
+  const dropWorkspace = (): void => {
+    delete o.workspace_name;
+    delete o.workspace;
+  };
   switch (m.workspace) {
-    case 'keep': break;
-    case 'drop-name': delete o.workspace_name; break;
-    case 'drop-all': dropWorkspace(); delete o.route; delete o.service; delete o.consumer; break;
-    case 'unknown-id': delete o.workspace_name; o.workspace = 'no-such-workspace-id'; break;
-    case 'empty-name': o.workspace_name = ''; break;
-    case 'enterprise': dropWorkspace(); o.workspaces = [{ id: 'old-pay' }, { name: 'search' }]; break;
-    case 'route-ws': dropWorkspace(); put(o, ['route', 'ws_id'], 'old-pay'); break;
-    case 'consumer-ws': dropWorkspace(); delete o.route; delete o.service; put(o, ['consumer', 'ws_id'], '6e2a8d4c-1f7b-4b3e-9a5d-2c8e7f1b0a94'); break;
-    case 'name-not-string': o.workspace_name = ['search']; break;
+    case 'keep':
+      break;
+    case 'drop-name':
+      delete o.workspace_name;
+      break;
+    case 'drop-all':
+      dropWorkspace();
+      delete o.route;
+      delete o.service;
+      delete o.consumer;
+      break;
+    case 'unknown-id':
+      delete o.workspace_name;
+      o.workspace = 'no-such-workspace-id';
+      break;
+    case 'empty-name':
+      o.workspace_name = '';
+      break;
+    case 'enterprise':
+      dropWorkspace();
+      o.workspaces = [{ id: 'old-pay' }, { name: 'search' }];
+      break;
+    case 'route-ws':
+      dropWorkspace();
+      put(o, ['route', 'ws_id'], 'old-pay');
+      break;
+    case 'consumer-ws':
+      dropWorkspace();
+      delete o.route;
+      delete o.service;
+      put(o, ['consumer', 'ws_id'], '6e2a8d4c-1f7b-4b3e-9a5d-2c8e7f1b0a94');
+      break;
+    case 'name-not-string':
+      o.workspace_name = ['search'];
+      break;
   }
   if (m.lookalikes) {
     // The same key names, deeper: rules must not see them.
@@ -183,21 +274,34 @@ describe('the fast path routes exactly as a full parse', () => {
   it('real Kong entries of every version (2.8, 3.4, 3.7, Enterprise, stream), as Kong writes them', () => {
     const texts = [
       ...generate(1500, { seed: 11 }),
-      ...generate(1500, { seed: 12, kongVersion: 'mixed', streamShare: 0.1, workspaces: ['default', 'payments', 'search', 'ünïcode-ws'] }),
+      ...generate(1500, {
+        seed: 12,
+        kongVersion: 'mixed',
+        streamShare: 0.1,
+        workspaces: ['default', 'payments', 'search', 'ünïcode-ws'],
+      }),
     ].map((e) => e.text);
     for (let i = 0; i < texts.length; i += 500) routesLikeFullParse(texts.slice(i, i + 500));
   });
 
   it('entries with hard values, re-encoded with escapes, unicode, shuffled keys, whitespace and duplicate keys', () => {
-    const base = generate(60, { seed: 21, kongVersion: 'mixed', streamShare: 0.05 }).map((e) => JSON.parse(e.text) as { [key: string]: Json });
-    fc.assert(fc.property(
-      fc.array(fc.tuple(fc.nat(base.length - 1), mutation), { minLength: 1, maxLength: 6 }),
-      fc.integer(), fc.constantFrom(0, 0.05, 0.5), fc.boolean(), fc.boolean(),
-      (picks, seed, escapeRate, space, duplicates) => {
-        const enc: Encoding = { rnd: new SeededRandom(seed), escapeRate, space, duplicates };
-        routesLikeFullParse(picks.map(([i, m]) => encode(mutate(base[i], m), enc)));
-      },
-    ), { numRuns: 400 });
+    const base = generate(60, { seed: 21, kongVersion: 'mixed', streamShare: 0.05 }).map(
+      (e) => JSON.parse(e.text) as { [key: string]: Json },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(base.length - 1), mutation), { minLength: 1, maxLength: 6 }),
+        fc.integer(),
+        fc.constantFrom(0, 0.05, 0.5),
+        fc.boolean(),
+        fc.boolean(),
+        (picks, seed, escapeRate, space, duplicates) => {
+          const enc: Encoding = { rnd: new SeededRandom(seed), escapeRate, space, duplicates };
+          routesLikeFullParse(picks.map(([i, m]) => encode(mutate(base[i], m), enc)));
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 
   it('entries with a custom field nested deeper than the WebAssembly kernel goes (lua-cjson writes up to 1000 levels)', () => {
@@ -216,7 +320,11 @@ describe('the fast path routes exactly as a full parse', () => {
     entries.forEach((entry, k) => {
       assert.ok(!isProblem(entry), `entry ${k}: ${isProblem(entry) ? entry.error : ''}`);
       assert.equal(entry.raw, byteStringOf(texts[k]));
-      assert.deepEqual(reading(('event' in entry ? entry.event : undefined) ?? fastPath(texts[k])), expected[k], `entry ${k}`);
+      assert.deepEqual(
+        reading(('event' in entry ? entry.event : undefined) ?? fastPath(texts[k])),
+        expected[k],
+        `entry ${k}`,
+      );
     });
   });
 });

@@ -3,7 +3,18 @@ import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path';
 import { test } from 'node:test';
 import { RecordingSink } from './support/recording-sink.ts';
-import { append, jsonLines, pause, range, readCheckpoint, runUntilRecorded, seqs, startTail, tailDirs, waitFor } from './file-tail-harness.ts';
+import {
+  append,
+  jsonLines,
+  pause,
+  range,
+  readCheckpoint,
+  runUntilRecorded,
+  seqs,
+  startTail,
+  tailDirs,
+  waitFor,
+} from './file-tail-harness.ts';
 
 test('a restart goes on from the checkpoint: nothing lost, nothing finished read again', async () => {
   const dirs = tailDirs();
@@ -22,7 +33,10 @@ test('a restart goes on from the checkpoint: nothing lost, nothing finished read
   try {
     await waitFor('lines written while stopped', () => second.recorded.length >= 110);
     await pause(100);
-    assert.deepEqual(seqs(second.recorded).sort((a, b) => a - b), range(100, 210));
+    assert.deepEqual(
+      seqs(second.recorded).sort((a, b) => a - b),
+      range(100, 210),
+    );
     assert.deepEqual(seqs(first.recorded), range(0, 100));
   } finally {
     await second.stop();
@@ -38,7 +52,10 @@ test('the checkpoint does not pass lines the destination has not delivered', asy
   const run = await startTail(dirs);
   const sink = run.sink as RecordingSink;
   try {
-    await waitFor('checkpoint after the first lines', () => readCheckpoint(dirs.stateDir)?.files[0]?.offset === a.length);
+    await waitFor(
+      'checkpoint after the first lines',
+      () => readCheckpoint(dirs.stateDir)?.files[0]?.offset === a.length,
+    );
     sink.stall();
     append(file, b);
     await waitFor('second lines read', () => run.stats.bytesRead === a.length + b.length);
@@ -49,7 +66,10 @@ test('the checkpoint does not pass lines the destination has not delivered', asy
       assert.equal(run.files()[0].ackedOffset, a.length);
     }
     sink.resume();
-    await waitFor('checkpoint after delivery', () => readCheckpoint(dirs.stateDir)?.files[0]?.offset === a.length + b.length);
+    await waitFor(
+      'checkpoint after delivery',
+      () => readCheckpoint(dirs.stateDir)?.files[0]?.offset === a.length + b.length,
+    );
     assert.deepEqual(seqs(run.recorded), range(0, 100));
   } finally {
     await run.stop();
@@ -109,7 +129,7 @@ test('a checkpoint whose file now has other first bytes (inode reuse, file repla
   const file = path.join(dirs.logDir, 'access.log');
   writeFileSync(file, jsonLines(0, 100));
   const inode = statSync(file).ino;
-  const first = await runUntilRecorded(dirs, 100);
+  const _first = await runUntilRecorded(dirs, 100);
   // Same device and inode, other content, longer than the old offset.
   writeFileSync(file, jsonLines(1000, 1200, 'replaced'));
   assert.equal(statSync(file).ino, inode);
@@ -127,7 +147,7 @@ test('a checkpoint past the end of its file (truncated while stopped) is not reu
   const dirs = tailDirs();
   const file = path.join(dirs.logDir, 'access.log');
   writeFileSync(file, jsonLines(0, 100));
-  const first = await runUntilRecorded(dirs, 100);
+  const _first = await runUntilRecorded(dirs, 100);
   writeFileSync(file, jsonLines(0, 10)); // same first bytes, shorter than the checkpoint
   const second = await startTail(dirs);
   try {
@@ -158,7 +178,10 @@ test('an unwritable state directory: checkpoint errors are counted, tailing goes
     assert.equal(run.files()[0].ackedOffset, jsonLines(0, 20).length);
     assert.equal(run.files()[0].checkpointOffset, null);
     rmSync(blocker);
-    await waitFor('checkpoint written after the directory is usable', () => readCheckpoint(dirs.stateDir)?.files[0]?.offset === jsonLines(0, 20).length);
+    await waitFor(
+      'checkpoint written after the directory is usable',
+      () => readCheckpoint(dirs.stateDir)?.files[0]?.offset === jsonLines(0, 20).length,
+    );
   } finally {
     await run.stop();
   }
@@ -174,7 +197,10 @@ test('a checkpoint file that cannot be used is reported, and every file is read 
     await waitFor('the file from its start', () => run.recorded.length >= 10);
     assert.deepEqual(seqs(run.recorded), range(0, 10));
     assert.equal(run.logged('cannot use the checkpoint file').length, 1);
-    await waitFor('a good checkpoint written', () => readCheckpoint(dirs.stateDir)?.files[0]?.offset === jsonLines(0, 10).length);
+    await waitFor(
+      'a good checkpoint written',
+      () => readCheckpoint(dirs.stateDir)?.files[0]?.offset === jsonLines(0, 10).length,
+    );
   } finally {
     await run.stop();
   }

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { append, deadLetterRecords, jsonLines, range, readCheckpoint, seqs, startTail, tailDirs, waitFor } from './file-tail-harness.ts';
+import {
+  append,
+  deadLetterRecords,
+  jsonLines,
+  range,
+  readCheckpoint,
+  seqs,
+  startTail,
+  tailDirs,
+  waitFor,
+} from './file-tail-harness.ts';
 
 test('over-long lines and lines that are not JSON objects are counted and dead-lettered; the tail goes on', async () => {
   const dirs = tailDirs();
@@ -26,7 +36,10 @@ test('over-long lines and lines that are not JSON objects are counted and dead-l
   ];
   const offsets: number[] = [];
   let at = 0;
-  for (const p of parts) { offsets.push(at); at += Buffer.byteLength(p); }
+  for (const p of parts) {
+    offsets.push(at);
+    at += Buffer.byteLength(p);
+  }
   writeFileSync(file, parts.join(''));
   const run = await startTail(dirs, { maxLineBytes: '4KiB' });
   try {
@@ -35,15 +48,21 @@ test('over-long lines and lines that are not JSON objects are counted and dead-l
     assert.equal(run.recorded[2], jsonLines(2, 3).trimEnd(), 'the CR of a CRLF line is stripped');
     assert.deepEqual(run.stats.invalid, { invalid_json: 3, line_too_long: 2 });
 
-    await waitFor('checkpoint past the dead-lettered lines', () => readCheckpoint(dirs.stateDir)?.files[0]?.offset === at);
+    await waitFor(
+      'checkpoint past the dead-lettered lines',
+      () => readCheckpoint(dirs.stateDir)?.files[0]?.offset === at,
+    );
     const records = deadLetterRecords(run.config.deadLetter.dir);
-    assert.deepEqual(records.map((r) => [r.reason, (r.context as { offset: number }).offset]), [
-      ['invalid_json', offsets[1]],
-      ['invalid_json', offsets[3]],
-      ['line_too_long', offsets[7]],
-      ['line_too_long', offsets[9]],
-      ['invalid_json', offsets[11]],
-    ]);
+    assert.deepEqual(
+      records.map((r) => [r.reason, (r.context as { offset: number }).offset]),
+      [
+        ['invalid_json', offsets[1]],
+        ['invalid_json', offsets[3]],
+        ['line_too_long', offsets[7]],
+        ['line_too_long', offsets[9]],
+        ['invalid_json', offsets[11]],
+      ],
+    );
     for (const r of records) {
       assert.equal(r.source, 'logs');
       assert.equal((r.context as { file: string }).file, file);
@@ -59,7 +78,8 @@ test('over-long lines and lines that are not JSON objects are counted and dead-l
     const logText = JSON.stringify(run.logs);
     assert.ok(run.logged('not a JSON object').length >= 1);
     assert.ok(run.logged('longer than max_line_bytes').length >= 1);
-    for (const secret of ['hunter2', 'SECRET-TOKEN', 'xxxxxxxx']) assert.ok(!logText.includes(secret), `log must not contain ${secret}`);
+    for (const secret of ['hunter2', 'SECRET-TOKEN', 'xxxxxxxx'])
+      assert.ok(!logText.includes(secret), `log must not contain ${secret}`);
 
     append(file, jsonLines(6, 10));
     await waitFor('lines after the bad ones', () => run.recorded.length >= 10);
@@ -97,7 +117,7 @@ test('a dead-letter write that fails holds the checkpoint before the bad line un
     await waitFor('valid lines', () => run.recorded.length >= 4);
     await waitFor('write failure logged', () => run.logged('cannot write the source dead-letter file').length >= 1);
     const goodPart = jsonLines(0, 2).length;
-    assert.ok((run.files()[0].ackedOffset) <= goodPart);
+    assert.ok(run.files()[0].ackedOffset <= goodPart);
     rmSync(run.config.deadLetter.dir);
     const end = Buffer.byteLength(jsonLines(0, 2) + 'garbage\n' + jsonLines(2, 4));
     await waitFor('checkpoint past the line once it is written', () => run.files()[0].ackedOffset === end);

@@ -23,7 +23,9 @@ class CountingSink implements Sink {
 /** Highest RSS seen while `run` runs, sampled every 50 ms. */
 async function peakRss<T>(run: () => Promise<T>): Promise<{ result: T; peak: number }> {
   let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 50);
   try {
     const result = await run();
     return { result, peak: Math.max(peak, process.memoryUsage().rss) };
@@ -37,7 +39,10 @@ function writeKongLog(file: string, bytes: number): { lines: number; bytes: numb
   const gen = new KongTrafficGenerator({ seed: 7 });
   let block = '';
   let blockLines = 0;
-  while (block.length < 4 * 1024 * 1024) { block += gen.next().text + '\n'; blockLines++; }
+  while (block.length < 4 * 1024 * 1024) {
+    block += gen.next().text + '\n';
+    blockLines++;
+  }
   const blockBytes = Buffer.byteLength(block);
   const copies = Math.ceil(bytes / blockBytes);
   const fd = openSync(file, 'w');
@@ -56,15 +61,26 @@ test('backpressure: a full block buffer pauses reading; after the destination re
   const size = statSync(file).size;
   const sink = new RecordingSink();
   sink.stall();
-  const run = await startTail(dirs, {
-    delivery: '    concurrency: 1\n    buffer: { max_events: 20, when_full: block }\n    batch: { max_events: 10, max_wait: 10ms }',
-  }, sink);
+  const run = await startTail(
+    dirs,
+    {
+      delivery:
+        '    concurrency: 1\n    buffer: { max_events: 20, when_full: block }\n    batch: { max_events: 10, max_wait: 10ms }',
+    },
+    sink,
+  );
   try {
-    await waitFor('pipeline blocked', () => run.test.pipeline.blocked && (run.source.status() as { paused: boolean }).paused);
+    await waitFor(
+      'pipeline blocked',
+      () => run.test.pipeline.blocked && (run.source.status() as { paused: boolean }).paused,
+    );
     const readWhenBlocked = run.stats.bytesRead;
     await pause(300); // nothing may be read while blocked
     assert.equal(run.stats.bytesRead, readWhenBlocked);
-    assert.ok(readWhenBlocked <= 2 * 64 * 1024 && readWhenBlocked < size / 10, `read ${readWhenBlocked} of ${size} bytes while blocked`);
+    assert.ok(
+      readWhenBlocked <= 2 * 64 * 1024 && readWhenBlocked < size / 10,
+      `read ${readWhenBlocked} of ${size} bytes while blocked`,
+    );
     sink.resume();
     await waitFor('every line', () => run.recorded.length >= 20_000, 30_000);
     assert.deepEqual(seqs(run.recorded), range(0, 20_000));
@@ -83,9 +99,14 @@ async function tailLargeFile(sizeBytes: number, diagnostic: (m: string) => void)
   const before = process.memoryUsage().rss;
   const started = Date.now();
   const { peak } = await peakRss(async () => {
-    const run = await startTail(dirs, {
-      delivery: '    buffer: { max_events: 20000, max_bytes: 16MiB, when_full: block }\n    batch: { max_events: 500, max_wait: 50ms }\n    concurrency: 4',
-    }, sink);
+    const run = await startTail(
+      dirs,
+      {
+        delivery:
+          '    buffer: { max_events: 20000, max_bytes: 16MiB, when_full: block }\n    batch: { max_events: 500, max_wait: 50ms }\n    concurrency: 4',
+      },
+      sink,
+    );
     try {
       await waitFor('every line of the large file', () => sink.events >= written.lines, 120_000);
     } finally {
@@ -95,11 +116,16 @@ async function tailLargeFile(sizeBytes: number, diagnostic: (m: string) => void)
   });
   const seconds = (Date.now() - started) / 1000;
   const growth = peak - before;
-  diagnostic(`${(written.bytes / MiB).toFixed(0)} MiB, ${written.lines} lines in ${seconds.toFixed(2)} s: ${(written.lines / seconds).toFixed(0)} lines/s, ${(written.bytes / MiB / seconds).toFixed(1)} MiB/s; RSS growth ${(growth / MiB).toFixed(0)} MiB`);
+  diagnostic(
+    `${(written.bytes / MiB).toFixed(0)} MiB, ${written.lines} lines in ${seconds.toFixed(2)} s: ${(written.lines / seconds).toFixed(0)} lines/s, ${(written.bytes / MiB / seconds).toFixed(1)} MiB/s; RSS growth ${(growth / MiB).toFixed(0)} MiB`,
+  );
   assert.equal(sink.events, written.lines);
   assert.equal(sink.bytes, written.bytes);
   // Bounded by the buffer settings (16 MiB of entries) and one read chunk, not by the file size.
-  assert.ok(growth < 160 * MiB, `RSS grew by ${(growth / MiB).toFixed(0)} MiB while tailing ${(written.bytes / MiB).toFixed(0)} MiB`);
+  assert.ok(
+    growth < 160 * MiB,
+    `RSS grew by ${(growth / MiB).toFixed(0)} MiB while tailing ${(written.bytes / MiB).toFixed(0)} MiB`,
+  );
 }
 
 test('a 200 MB file is tailed with flat memory', async (t) => {

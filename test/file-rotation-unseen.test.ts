@@ -15,10 +15,24 @@ import { createLogger, RateLimitedLog } from '../src/telemetry/log.ts';
 import { SourceStats } from '../src/telemetry/metrics.ts';
 import { configFromYaml } from './support/pipeline.ts';
 import { RecordingSink } from './support/recording-sink.ts';
-import { append, deadLetterRecords, jsonLines, range, readCheckpoint, runUntilRecorded, seqs, startTail, tailDirs, type LogLine, type TailRun, waitFor } from './file-tail-harness.ts';
+import {
+  append,
+  deadLetterRecords,
+  jsonLines,
+  range,
+  readCheckpoint,
+  runUntilRecorded,
+  seqs,
+  startTail,
+  tailDirs,
+  type LogLine,
+  type TailRun,
+  waitFor,
+} from './file-tail-harness.ts';
 
 /** A full buffer pauses reading after the first read (64 KiB) while the destination is stalled. */
-const SMALL_BLOCKING_BUFFER = '    concurrency: 1\n    buffer: { max_events: 20, when_full: block }\n    batch: { max_events: 10, max_wait: 10ms }';
+const SMALL_BLOCKING_BUFFER =
+  '    concurrency: 1\n    buffer: { max_events: 20, when_full: block }\n    batch: { max_events: 10, max_wait: 10ms }';
 
 /**
  * Kong writes the service and route objects first: entries of one route can share their first
@@ -52,12 +66,24 @@ test('copytruncate refilled past the read offset while the relay is behind: the 
     truncateSync(file, 0);
     const fresh = jsonLines(5000, 6000, 'new');
     writeFileSync(file, fresh);
-    assert.ok(fresh.length > offset && fresh[offset - 1] !== '\n', 'the old offset falls inside a line of the new content');
+    assert.ok(
+      fresh.length > offset && fresh[offset - 1] !== '\n',
+      'the old offset falls inside a line of the new content',
+    );
     sink.resume();
-    const readBefore = seqs(old.slice(0, offset).split('\n').filter((l) => l !== '')).length;
+    const readBefore = seqs(
+      old
+        .slice(0, offset)
+        .split('\n')
+        .filter((l) => l !== ''),
+    ).length;
     await waitFor('every new line', () => run.recorded.length >= readBefore + 1000);
     await waitFor('read to the end', () => run.files()[0].readOffset === fresh.length);
-    assert.deepEqual(seqs(run.recorded), [...range(0, readBefore), ...range(5000, 6000)], 'each new line once, in order, after the old lines read before');
+    assert.deepEqual(
+      seqs(run.recorded),
+      [...range(0, readBefore), ...range(5000, 6000)],
+      'each new line once, in order, after the old lines read before',
+    );
     assert.deepEqual(invalidJson(run), []);
     assert.deepEqual(run.stats.invalid, {});
     const warnings = run.logged('truncated or rewritten in place');
@@ -76,13 +102,20 @@ test('copytruncate refilled past the checkpoint while the relay was stopped, sam
   const file = path.join(dirs.logDir, 'access.log');
   const old = sameStartLines(0, 100, 'old');
   writeFileSync(file, old);
-  const first = await runUntilRecorded(dirs, 100);
+  const _first = await runUntilRecorded(dirs, 100);
   assert.equal(readCheckpoint(dirs.stateDir)?.files[0].offset, old.length);
   truncateSync(file, 0);
   const fresh = sameStartLines(100, 300, 'new');
   writeFileSync(file, fresh);
-  assert.equal(fresh.slice(0, FINGERPRINT_BYTES), old.slice(0, FINGERPRINT_BYTES), 'the fingerprint cannot tell the contents apart');
-  assert.ok(fresh.length > old.length && fresh[old.length - 1] !== '\n', 'the checkpoint falls inside a line of the new content');
+  assert.equal(
+    fresh.slice(0, FINGERPRINT_BYTES),
+    old.slice(0, FINGERPRINT_BYTES),
+    'the fingerprint cannot tell the contents apart',
+  );
+  assert.ok(
+    fresh.length > old.length && fresh[old.length - 1] !== '\n',
+    'the checkpoint falls inside a line of the new content',
+  );
   const second = await startTail(dirs);
   try {
     await waitFor('every new line', () => second.recorded.length >= 200);
@@ -104,24 +137,49 @@ test('growth only a read has seen still gets the first bytes checked at the next
   // the read's check; the fingerprint then notices it, and the file is read again from its start.
   const dirs = tailDirs();
   const file = path.join(dirs.logDir, 'access.log');
-  const line = (tag: string, i: number): string => `{"tag":"${tag}","seq":${String(i).padStart(4, '0')},"pad":"${'x'.repeat(200)}"}\n`;
-  writeFileSync(file, range(0, 10).map((i) => line('old', i)).join(''));
-  const config = configFromYaml(`
+  const line = (tag: string, i: number): string =>
+    `{"tag":"${tag}","seq":${String(i).padStart(4, '0')},"pad":"${'x'.repeat(200)}"}\n`;
+  writeFileSync(
+    file,
+    range(0, 10)
+      .map((i) => line('old', i))
+      .join(''),
+  );
+  const config = configFromYaml(
+    `
 state_dir: ${JSON.stringify(dirs.stateDir)}
 admin: false
 sources: { logs: { type: file, paths: [${JSON.stringify(file)}] } }
 destinations: { hook: { type: webhook, url: "http://127.0.0.1:9/unused" } }
 workspaces: { "*": { to: [hook] } }
-`, dirs.root);
+`,
+    dirs.root,
+  );
   const logs: LogLine[] = [];
-  const log = createLogger({ level: 'debug', format: 'json' }, new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l !== '') logs.push(JSON.parse(l) as LogLine); done(); } }));
-  const registry = new FileRegistry(config.sources[0] as FileSourceConfig, log, new RateLimitedLog(log), new SourceStats(), () => undefined);
+  const log = createLogger(
+    { level: 'debug', format: 'json' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n')) if (l !== '') logs.push(JSON.parse(l) as LogLine);
+        done();
+      },
+    }),
+  );
+  const registry = new FileRegistry(
+    config.sources[0] as FileSourceConfig,
+    log,
+    new RateLimitedLog(log),
+    new SourceStats(),
+    () => undefined,
+  );
   try {
     await registry.checkPath(file, 'new');
     const tracked = [...registry.files.values()][0];
     tracked.readOffset = tracked.scanEnd = tracked.size;
     truncateSync(file, 0);
-    const fresh = range(0, 20).map((i) => line('new', i)).join('');
+    const fresh = range(0, 20)
+      .map((i) => line('new', i))
+      .join('');
     writeFileSync(file, fresh);
     // What a read of the new content from the old offset records: the new size.
     tracked.observeSize(fresh.length, Date.now());
@@ -167,7 +225,12 @@ test('files moved out of their directory or deleted while the relay was stopped:
   const first = await startTail(dirs);
   const sink = first.sink as RecordingSink;
   await waitFor('the first lines', () => first.recorded.length >= 60);
-  await waitFor('both files checkpointed', () => readCheckpoint(dirs.stateDir)?.files.length === 2 && readCheckpoint(dirs.stateDir)?.files.every((f) => f.offset === f.size) === true);
+  await waitFor(
+    'both files checkpointed',
+    () =>
+      readCheckpoint(dirs.stateDir)?.files.length === 2 &&
+      readCheckpoint(dirs.stateDir)?.files.every((f) => f.offset === f.size) === true,
+  );
   // Lines read but not delivered at the shutdown: the checkpoint of access.log stays before them.
   sink.stall();
   const undelivered = jsonLines(50, 70);
@@ -202,8 +265,15 @@ test('files moved out of their directory or deleted while the relay was stopped:
     assert.equal(second.stats.bytesAbandoned, undelivered.length);
     const metrics = await second.test.metrics.text();
     assert.match(metrics, /^kong_log_relay_files_not_found_total\{source="logs"\} 2$/m);
-    assert.match(metrics, new RegExp(`^kong_log_relay_file_bytes_abandoned_total\\{source="logs"\\} ${undelivered.length}$`, 'm'));
-    assert.equal((second.source.status() as { checkpoint: { unmatchedEntries: number } }).checkpoint.unmatchedEntries, 0, 'forgotten, not reported again');
+    assert.match(
+      metrics,
+      new RegExp(`^kong_log_relay_file_bytes_abandoned_total\\{source="logs"\\} ${undelivered.length}$`, 'm'),
+    );
+    assert.equal(
+      (second.source.status() as { checkpoint: { unmatchedEntries: number } }).checkpoint.unmatchedEntries,
+      0,
+      'forgotten, not reported again',
+    );
   } finally {
     await second.stop();
   }
@@ -217,7 +287,10 @@ test('a rotated file read to its end and deleted while the relay was stopped is 
   await waitFor('the first lines', () => first.recorded.length >= 20);
   renameSync(file, `${file}.1`);
   writeFileSync(file, '');
-  await waitFor('a rotated file, read to its end, in the checkpoint', () => readCheckpoint(dirs.stateDir)?.files.some((f) => f.rotated && f.offset === f.size) === true);
+  await waitFor(
+    'a rotated file, read to its end, in the checkpoint',
+    () => readCheckpoint(dirs.stateDir)?.files.some((f) => f.rotated && f.offset === f.size) === true,
+  );
   await first.stop();
   rmSync(`${file}.1`); // logrotate's `rotate N`
   const second = await startTail(dirs);

@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { closeSync, copyFileSync, openSync, renameSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  openSync,
+  renameSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { append, jsonLines, pause, range, seqs, startTail, tailDirs, waitFor } from './file-tail-harness.ts';
@@ -11,9 +20,15 @@ test('rename rotation while writing: every line arrives once, the old file is fi
   const run = await startTail(dirs);
   try {
     // Kong with reopen: true appends by path, so after the rename its lines go to the new file.
-    for (let i = 0; i < 300; i += 20) { append(file, jsonLines(i, i + 20)); await pause(2); }
+    for (let i = 0; i < 300; i += 20) {
+      append(file, jsonLines(i, i + 20));
+      await pause(2);
+    }
     renameSync(file, `${file}.1`);
-    for (let i = 300; i < 600; i += 20) { append(file, jsonLines(i, i + 20)); await pause(2); }
+    for (let i = 300; i < 600; i += 20) {
+      append(file, jsonLines(i, i + 20));
+      await pause(2);
+    }
     await waitFor('600 lines', () => run.recorded.length >= 600);
     // One destination sending one batch at a time keeps the reading order: the old file's lines come first.
     assert.deepEqual(seqs(run.recorded), range(0, 600));
@@ -33,7 +48,10 @@ test('Kong without reopen keeps writing into the renamed file: its lines still a
   // Kong's file-log caches its descriptor: it writes through `fd` whatever the file is called.
   const fd = openSync(file, 'a');
   let next = 0;
-  const kongWrites = (n: number): void => { writeSync(fd, jsonLines(next, next + n)); next += n; };
+  const kongWrites = (n: number): void => {
+    writeSync(fd, jsonLines(next, next + n));
+    next += n;
+  };
   const run = await startTail(dirs, { rotateWait: '500ms' });
   try {
     kongWrites(50);
@@ -41,7 +59,10 @@ test('Kong without reopen keeps writing into the renamed file: its lines still a
     renameSync(file, `${file}.1`);
     writeFileSync(file, ''); // logrotate's `create`
     await waitFor('rotation seen', () => run.files().some((f) => f.rotated));
-    for (let i = 0; i < 100 && run.logged('reopen: true').length === 0; i++) { kongWrites(2); await pause(50); }
+    for (let i = 0; i < 100 && run.logged('reopen: true').length === 0; i++) {
+      kongWrites(2);
+      await pause(50);
+    }
     kongWrites(10);
     await waitFor('every line written through the old descriptor', () => run.recorded.length >= next);
     await pause(100);

@@ -49,7 +49,10 @@ test('start_at: end inside a last line longer than one read starts at that line;
     append(tooLong, tooLongLine.slice(150_000) + jsonLines(13, 14));
     await waitFor('the lines completed after the start', () => run.recorded.length >= 3);
     await waitFor('the over-long line dead-lettered', () => run.stats.invalid.line_too_long === 1);
-    assert.deepEqual(seqs(run.recorded).sort((a, b) => a - b), [2, 3, 13]);
+    assert.deepEqual(
+      seqs(run.recorded).sort((a, b) => a - b),
+      [2, 3, 13],
+    );
     assert.deepEqual(run.stats.invalid, { line_too_long: 1 });
     assert.equal(run.logged('truncated').length, 0);
   } finally {
@@ -98,8 +101,17 @@ test('the glob picks up new matching files while running and ignores the others'
     append(path.join(dirs.logDir, 'kong-1.log'), jsonLines(8, 10, 'one'));
     await waitFor('appended lines of both files', () => run.recorded.length >= 10);
     await pause(200);
-    assert.deepEqual(seqs(run.recorded).sort((a, b) => a - b), range(0, 10));
-    assert.deepEqual(run.files().map((f) => path.basename(f.path)).sort(), ['kong-1.log', 'kong-2.log']);
+    assert.deepEqual(
+      seqs(run.recorded).sort((a, b) => a - b),
+      range(0, 10),
+    );
+    assert.deepEqual(
+      run
+        .files()
+        .map((f) => path.basename(f.path))
+        .sort(),
+      ['kong-1.log', 'kong-2.log'],
+    );
     assert.equal(run.source.ready, true);
   } finally {
     await run.stop();

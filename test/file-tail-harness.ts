@@ -24,7 +24,11 @@ export interface TailOptions {
   readonly pollInterval?: string;
 }
 
-export interface LogLine { readonly level: number; readonly msg: string; readonly [key: string]: unknown }
+export interface LogLine {
+  readonly level: number;
+  readonly msg: string;
+  readonly [key: string]: unknown;
+}
 
 export class TailRun {
   readonly source: FileSource;
@@ -35,7 +39,15 @@ export class TailRun {
   readonly deadLetters: DeadLetterWriter;
   readonly logs: LogLine[];
 
-  constructor(init: { source: FileSource; sink: Sink; test: TestPipeline; stats: SourceStats; config: FileSourceConfig; deadLetters: DeadLetterWriter; logs: LogLine[] }) {
+  constructor(init: {
+    source: FileSource;
+    sink: Sink;
+    test: TestPipeline;
+    stats: SourceStats;
+    config: FileSourceConfig;
+    deadLetters: DeadLetterWriter;
+    logs: LogLine[];
+  }) {
     this.source = init.source;
     this.sink = init.sink;
     this.test = init.test;
@@ -45,7 +57,9 @@ export class TailRun {
     this.logs = init.logs;
   }
 
-  get recorded(): string[] { return (this.sink as RecordingSink).texts; }
+  get recorded(): string[] {
+    return (this.sink as RecordingSink).texts;
+  }
 
   /** What the daemon does at shutdown: stop reading, drain (bounded), write the checkpoint, close. */
   async stop(drainMs = 5_000): Promise<void> {
@@ -57,17 +71,31 @@ export class TailRun {
     await this.deadLetters.close();
   }
 
-  files(): FileStatus[] { return this.source.status().files as FileStatus[]; }
+  files(): FileStatus[] {
+    return this.source.status().files as FileStatus[];
+  }
 
-  logged(fragment: string): LogLine[] { return this.logs.filter((l) => l.msg.includes(fragment)); }
+  logged(fragment: string): LogLine[] {
+    return this.logs.filter((l) => l.msg.includes(fragment));
+  }
 }
 
 export interface FileStatus {
-  readonly path: string; readonly size: number; readonly readOffset: number; readonly ackedOffset: number;
-  readonly checkpointOffset: number | null; readonly rotated: boolean; readonly following: boolean; readonly closed: boolean;
+  readonly path: string;
+  readonly size: number;
+  readonly readOffset: number;
+  readonly ackedOffset: number;
+  readonly checkpointOffset: number | null;
+  readonly rotated: boolean;
+  readonly following: boolean;
+  readonly closed: boolean;
 }
 
-export interface TailDirs { readonly root: string; readonly logDir: string; readonly stateDir: string }
+export interface TailDirs {
+  readonly root: string;
+  readonly logDir: string;
+  readonly stateDir: string;
+}
 
 export function tailDirs(): TailDirs {
   const root = tempDir('klr-file-');
@@ -76,7 +104,11 @@ export function tailDirs(): TailDirs {
   return { root, logDir, stateDir: path.join(root, 'state') };
 }
 
-export async function startTail(dirs: TailDirs, options: TailOptions = {}, sink: Sink = new RecordingSink()): Promise<TailRun> {
+export async function startTail(
+  dirs: TailDirs,
+  options: TailOptions = {},
+  sink: Sink = new RecordingSink(),
+): Promise<TailRun> {
   const patterns = (options.patterns ?? ['*.log']).map((p) => JSON.stringify(path.join(dirs.logDir, p)));
   const yaml = `
 state_dir: ${JSON.stringify(options.stateDir ?? dirs.stateDir)}
@@ -100,12 +132,23 @@ workspaces:
   const config = configFromYaml(yaml, dirs.root);
   const test = testPipeline(config, { recorder: sink });
   const logs: LogLine[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l !== '') logs.push(JSON.parse(l) as LogLine); done(); } });
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l !== '') logs.push(JSON.parse(l) as LogLine);
+      done();
+    },
+  });
   const log = createLogger({ level: 'debug', format: 'json' }, stream);
   const sourceConfig = config.sources[0] as FileSourceConfig;
   const deadLetters = new DeadLetterWriter(sourceConfig.deadLetter, () => undefined);
   const stats = test.metrics.source(sourceConfig.name);
-  const source = new FileSource(sourceConfig, { pipeline: test.pipeline, stats, log, stateDir: config.stateDir, deadLetters });
+  const source = new FileSource(sourceConfig, {
+    pipeline: test.pipeline,
+    stats,
+    log,
+    stateDir: config.stateDir,
+    deadLetters,
+  });
   await source.start();
   return new TailRun({ source, sink, test, stats, config: sourceConfig, deadLetters, logs });
 }
@@ -128,16 +171,21 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 10
 }
 
 /** Resolves after `ms`: only for "nothing more happens" windows, never to wait for something. */
-export function pause(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
+export function pause(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
 
 /** Kong-like JSON lines with a sequence number `seq` (from..to-1), each ending in "\n". */
 export function jsonLines(from: number, to: number, tag = 'a'): string {
   let out = '';
-  for (let i = from; i < to; i++) out += `{"seq":${i},"tag":"${tag}","request":{"method":"GET","uri":"\\/items\\/${i}"},"response":{"status":200}}\n`;
+  for (let i = from; i < to; i++)
+    out += `{"seq":${i},"tag":"${tag}","request":{"method":"GET","uri":"\\/items\\/${i}"},"response":{"status":200}}\n`;
   return out;
 }
 
-export function append(file: string, text: string): void { appendFileSync(file, text); }
+export function append(file: string, text: string): void {
+  appendFileSync(file, text);
+}
 
 /** The seq numbers of recorded entries, in arrival order. */
 export function seqs(texts: readonly string[]): number[] {
@@ -148,9 +196,14 @@ export function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
 }
 
-export function readCheckpoint(stateDir: string, source = 'logs'): { files: { path: string; offset: number; size: number; rotated: boolean }[] } | null {
+export function readCheckpoint(
+  stateDir: string,
+  source = 'logs',
+): { files: { path: string; offset: number; size: number; rotated: boolean }[] } | null {
   try {
-    return JSON.parse(readFileSync(path.join(stateDir, 'checkpoints', `${source}.json`), 'utf8')) as { files: { path: string; offset: number; size: number; rotated: boolean }[] };
+    return JSON.parse(readFileSync(path.join(stateDir, 'checkpoints', `${source}.json`), 'utf8')) as {
+      files: { path: string; offset: number; size: number; rotated: boolean }[];
+    };
   } catch {
     return null;
   }
@@ -159,6 +212,15 @@ export function readCheckpoint(stateDir: string, source = 'logs'): { files: { pa
 /** Every record of the source's dead-letter files. */
 export function deadLetterRecords(dir: string): Record<string, unknown>[] {
   let names: string[];
-  try { names = readdirSync(dir).sort(); } catch { return []; }
-  return names.flatMap((n) => readFileSync(path.join(dir, n), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>));
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  return names.flatMap((n) =>
+    readFileSync(path.join(dir, n), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  );
 }

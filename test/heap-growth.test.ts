@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { HEADROOM_BYTES, MAX_PERCENT, MIN_PERCENT, YOUNG_GENERATION_BYTES, boundHeapGrowth, nextGrowingPercent, nextSemiSpaceGrowth } from '../src/delivery/heap-growth.ts';
+import {
+  HEADROOM_BYTES,
+  MAX_PERCENT,
+  MIN_PERCENT,
+  YOUNG_GENERATION_BYTES,
+  boundHeapGrowth,
+  nextGrowingPercent,
+  nextSemiSpaceGrowth,
+} from '../src/delivery/heap-growth.ts';
 
 const MB = 2 ** 20;
 
@@ -72,11 +80,17 @@ describe('young generation', () => {
       }
       process.stdout.write(JSON.stringify({ mode, sizes }));
     `;
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, KLR_HEAP_GROWTH: '' } });
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, KLR_HEAP_GROWTH: '' },
+    });
     assert.equal(run.status, 0, run.stderr);
     const { mode, sizes } = JSON.parse(run.stdout) as { mode: string; sizes: number[] };
     assert.equal(mode, 'bounded');
     const median = [...sizes].sort((a, b) => a - b)[sizes.length >> 1];
-    assert.ok(median <= YOUNG_GENERATION_BYTES, `new space: median ${median / MB} MB, sizes ${sizes.map((b) => Math.round(b / MB)).join(' ')}`);
+    assert.ok(
+      median <= YOUNG_GENERATION_BYTES,
+      `new space: median ${median / MB} MB, sizes ${sizes.map((b) => Math.round(b / MB)).join(' ')}`,
+    );
   });
 });

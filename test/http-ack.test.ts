@@ -11,7 +11,10 @@ describe('http source: ack: delivered', () => {
       const entries = kongTexts(3, 61);
       h.sink.stall();
       let answer: Answer | null = null;
-      const pending = h.post(`[${entries.join(',')}]`).then((a) => { answer = a; return a; });
+      const pending = h.post(`[${entries.join(',')}]`).then((a) => {
+        answer = a;
+        return a;
+      });
       // The batch is at the (stalled) sink and the request is still open.
       await waitFor(() => h.test.pipeline.status()[0].inFlight === 1, 'the batch in flight at the stalled sink');
       assert.equal(h.source.status().in_flight, 1);
@@ -21,7 +24,9 @@ describe('http source: ack: delivered', () => {
       assert.equal(done.status, 200);
       assert.equal(done.json().accepted, 3);
       assert.deepEqual(h.sink.texts, entries, 'delivered before the answer');
-    } finally { await h.close(); }
+    } finally {
+      await h.close();
+    }
   });
 
   it('past ack_timeout it answers 503 with Retry-After, and the entries are still delivered later', async () => {
@@ -34,7 +39,9 @@ describe('http source: ack: delivered', () => {
       assert.equal(answer.headers['retry-after'], '3');
       h.sink.resume();
       await waitFor(() => h.sink.texts.includes(entry), 'the entry delivered after all');
-    } finally { await h.close(); }
+    } finally {
+      await h.close();
+    }
   });
 
   it('a request waiting for delivery is answered 503 when the source closes, and close() does not hang', async () => {
@@ -42,7 +49,10 @@ describe('http source: ack: delivered', () => {
     const [entry] = kongTexts(1, 63);
     h.sink.stall();
     const pending = h.post(entry);
-    await waitFor(() => h.source.status().in_flight === 1 && h.test.pipeline.status()[0].inFlight === 1, 'the request waiting for delivery');
+    await waitFor(
+      () => h.source.status().in_flight === 1 && h.test.pipeline.status()[0].inFlight === 1,
+      'the request waiting for delivery',
+    );
     await h.source.stopIntake();
     await h.source.close();
     assert.equal((await pending).status, 503);
@@ -52,7 +62,14 @@ describe('http source: ack: delivered', () => {
 
 describe('http source: backpressure and shutdown', () => {
   it('while a block buffer is full: 429 with Retry-After before the body is read, nothing ingested; then 200 again', async () => {
-    const h = await startHarness({ source: { retry_after: '2s' }, destination: { buffer: { max_events: 2, when_full: 'block' }, batch: { max_events: 1, max_wait: '1ms' }, concurrency: 1 } });
+    const h = await startHarness({
+      source: { retry_after: '2s' },
+      destination: {
+        buffer: { max_events: 2, when_full: 'block' },
+        batch: { max_events: 1, max_wait: '1ms' },
+        concurrency: 1,
+      },
+    });
     try {
       const entries = kongTexts(10, 64);
       h.sink.stall();
@@ -73,7 +90,9 @@ describe('http source: backpressure and shutdown', () => {
       assert.equal((await h.post(entries[sent])).status, 200);
       await waitFor(() => h.sink.texts.length === sent + 1, 'every taken entry delivered');
       assert.deepEqual(h.sink.texts, entries.slice(0, sent + 1), 'each entry once, the refused one after its retry');
-    } finally { await h.close(); }
+    } finally {
+      await h.close();
+    }
   });
 
   it('after stopIntake new requests get 503 with Retry-After and the source is not ready', async () => {
@@ -90,7 +109,9 @@ describe('http source: backpressure and shutdown', () => {
       await waitFor(() => h.sink.texts.length === 1, 'the first entry delivered');
       assert.deepEqual(h.sink.texts, [a]);
       assert.equal(h.stats.httpRequests['503'], 1);
-    } finally { await h.close(); }
+    } finally {
+      await h.close();
+    }
   });
 
   it('a request already uploading when intake stops is still taken and answered', { timeout: 30_000 }, async () => {
@@ -99,9 +120,13 @@ describe('http source: backpressure and shutdown', () => {
       const [entry] = kongTexts(1, 68);
       const socket = connect(h.port, '127.0.0.1');
       let response = '';
-      socket.on('data', (d: Buffer) => { response += d.toString(); });
+      socket.on('data', (d: Buffer) => {
+        response += d.toString();
+      });
       const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-      socket.write(`POST /kong HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(entry)}\r\n\r\n${entry.slice(0, 10)}`);
+      socket.write(
+        `POST /kong HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(entry)}\r\n\r\n${entry.slice(0, 10)}`,
+      );
       await waitFor(() => h.source.status().in_flight === 1, 'the request reading its body');
       const stopped = h.source.stopIntake();
       socket.write(entry.slice(10));
@@ -111,7 +136,9 @@ describe('http source: backpressure and shutdown', () => {
       assert.match(response, /connection: close/i);
       await waitFor(() => h.sink.texts.length === 1, 'the entry delivered');
       assert.deepEqual(h.sink.texts, [entry]);
-    } finally { await h.close(); }
+    } finally {
+      await h.close();
+    }
   });
 
   it('close() is idempotent and does not hang on idle keep-alive connections', async () => {

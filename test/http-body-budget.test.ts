@@ -42,15 +42,26 @@ interface PartialPost {
  * A request whose body is sent in part: the headers declare its whole length, `sent` bytes of it
  * follow, the rest is sent by `finish()`. The server holds what arrived in the budget meanwhile.
  */
-function partialPost(port: number, body: string | Buffer, sent: number, headers: Record<string, string> = {}): PartialPost {
+function partialPost(
+  port: number,
+  body: string | Buffer,
+  sent: number,
+  headers: Record<string, string> = {},
+): PartialPost {
   const bytes = Buffer.from(body);
   const socket = connect(port, '127.0.0.1');
   let received = '';
-  socket.on('data', (d: Buffer) => { received += d.toString('latin1'); });
+  socket.on('data', (d: Buffer) => {
+    received += d.toString('latin1');
+  });
   socket.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  socket.write(`POST /kong HTTP/1.1\r\nHost: relay\r\nConnection: close\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${bytes.length}\r\n${extra}\r\n`);
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.write(
+    `POST /kong HTTP/1.1\r\nHost: relay\r\nConnection: close\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${bytes.length}\r\n${extra}\r\n`,
+  );
   socket.write(bytes.subarray(0, sent));
   const finish = async (): Promise<string> => {
     socket.write(bytes.subarray(sent));
@@ -67,11 +78,17 @@ function inflight(h: Harness): number {
 describe('http source: body budget under a burst of large batches', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ source: { max_body_bytes: '256KiB', max_inflight_body_bytes: '512KiB', retry_after: '2s' } });
+    h = await startHarness({
+      source: { max_body_bytes: '256KiB', max_inflight_body_bytes: '512KiB', retry_after: '2s' },
+    });
   });
-  after(async () => { await h.close(); });
+  after(async () => {
+    await h.close();
+  });
 
-  it('a body that does not fit in what is free is refused with 503, Retry-After and connection: close before it is read', { timeout: TEST_TIMEOUT_MS }, async () => {
+  it('a body that does not fit in what is free is refused with 503, Retry-After and connection: close before it is read', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     // Two bodies half received hold 300 KiB of the 512 KiB.
     const held = [arrayOf(200 * KiB, 60), arrayOf(200 * KiB, 61)];
     const partials = held.map((b) => partialPost(h.port, b.body, 150 * KiB));
@@ -121,18 +138,29 @@ describe('http source: body budget under a burst of large batches', () => {
     h.sink.texts.length = 0;
   });
 
-  it('many concurrent large POSTs: some get 503, Kong-like retries deliver every entry exactly once', { timeout: TEST_TIMEOUT_MS }, async () => {
+  it('many concurrent large POSTs: some get 503, Kong-like retries deliver every entry exactly once', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     // ~230 KiB bodies (100 entries), 12 at a time, into a budget of two bodies. Two slow uploads
     // hold 300 KiB of it at first, so that refusals do not depend on how fast this machine is.
     const held = [arrayOf(200 * KiB, 63), arrayOf(200 * KiB, 64)];
     const partials = held.map((b) => partialPost(h.port, b.body, 150 * KiB));
     await waitFor(() => inflight(h) === 300 * KiB, 'the two slow bodies held in the budget');
     const entries = [...kongEntries({ seed: 65 }, 4000)].map((e) => ({ id: e.id, text: e.text }));
-    const client = new KongHttpLogClient(entries, { url: h.url + '/kong', authorization: `Bearer ${TOKEN}`, batchSize: 100, concurrency: 12, maxRetryDelayMs: 50 });
+    const client = new KongHttpLogClient(entries, {
+      url: h.url + '/kong',
+      authorization: `Bearer ${TOKEN}`,
+      batchSize: 100,
+      concurrency: 12,
+      maxRetryDelayMs: 50,
+    });
     try {
       const sending = client.run();
       const before = h.stats.httpRefused.max_inflight_body_bytes ?? 0;
-      await waitFor(() => (h.stats.httpRefused.max_inflight_body_bytes ?? 0) >= before + 12, 'requests refused while the budget is held');
+      await waitFor(
+        () => (h.stats.httpRefused.max_inflight_body_bytes ?? 0) >= before + 12,
+        'requests refused while the budget is held',
+      );
       for (const p of partials) assert.match(await p.finish(), /^HTTP\/1\.1 200/);
       await sending;
     } finally {
@@ -148,7 +176,10 @@ describe('http source: body budget under a burst of large batches', () => {
     assert.equal(inflight(h), 0);
     const metrics = await h.test.metrics.text();
     assert.match(metrics, /^kong_log_relay_http_inflight_body_bytes\{source="kong_http"\} 0$/m);
-    assert.match(metrics, /^kong_log_relay_http_requests_refused_total\{source="kong_http",reason="max_inflight_body_bytes"\} [1-9]\d*$/m);
+    assert.match(
+      metrics,
+      /^kong_log_relay_http_requests_refused_total\{source="kong_http",reason="max_inflight_body_bytes"\} [1-9]\d*$/m,
+    );
   });
 });
 
@@ -157,9 +188,13 @@ describe('http source: every way a request ends gives back its body bytes', () =
   before(async () => {
     h = await startHarness({ source: { max_body_bytes: '256KiB', max_inflight_body_bytes: '1MiB' } });
   });
-  after(async () => { await h.close(); });
+  after(async () => {
+    await h.close();
+  });
 
-  it('good, aborted mid-body, oversize (413), broken gzip and gzip bomb requests leave the gauge at 0', { timeout: TEST_TIMEOUT_MS }, async () => {
+  it('good, aborted mid-body, oversize (413), broken gzip and gzip bomb requests leave the gauge at 0', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     // Good, plain and gzip.
     const good = arrayOf(100 * KiB, 71);
     assert.equal((await h.post(good.body)).status, 200);
@@ -207,8 +242,12 @@ describe('http source: every way a request ends gives back its body bytes', () =
     assert.equal(inflight(h), 0);
   });
 
-  it('with ack: delivered the body is given back once its entries are taken, not when they are delivered', { timeout: TEST_TIMEOUT_MS }, async () => {
-    const d = await startHarness({ source: { ack: 'delivered', max_body_bytes: '256KiB', max_inflight_body_bytes: '256KiB' } });
+  it('with ack: delivered the body is given back once its entries are taken, not when they are delivered', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    const d = await startHarness({
+      source: { ack: 'delivered', max_body_bytes: '256KiB', max_inflight_body_bytes: '256KiB' },
+    });
     try {
       d.sink.stall();
       const batch = arrayOf(200 * KiB, 75);
@@ -261,19 +300,29 @@ destinations:
     return s;
   };
 
-  it('a budget below max_body_bytes is an error at the key\'s line and column', () => {
-    const r = loadConfigText(yaml('    max_body_bytes: 10MiB\n    max_inflight_body_bytes: 4MiB'), '/etc/klr/config.yaml', {});
+  it("a budget below max_body_bytes is an error at the key's line and column", () => {
+    const r = loadConfigText(
+      yaml('    max_body_bytes: 10MiB\n    max_inflight_body_bytes: 4MiB'),
+      '/etc/klr/config.yaml',
+      {},
+    );
     assert.equal(r.config, null);
     const d = r.diagnostics.find((x) => x.severity === 'error');
     assert.ok(d);
     assert.deepEqual(d.path, ['sources', 'kong_http', 'max_inflight_body_bytes']);
     assert.equal(d.line, 8);
     assert.ok((d.col ?? 0) > 1);
-    assert.match(formatDiagnostic(d), /^\/etc\/klr\/config\.yaml:8:\d+: error KLR_CONFIG_\w+: sources\.kong_http\.max_inflight_body_bytes: 4MiB is less than max_body_bytes \(10MiB\)/);
+    assert.match(
+      formatDiagnostic(d),
+      /^\/etc\/klr\/config\.yaml:8:\d+: error KLR_CONFIG_\w+: sources\.kong_http\.max_inflight_body_bytes: 4MiB is less than max_body_bytes \(10MiB\)/,
+    );
   });
 
   it('a budget equal to max_body_bytes is accepted; without one the default is 64MiB, or 4 × max_body_bytes when larger', () => {
-    assert.equal(httpSourceOf(yaml('    max_body_bytes: 1MiB\n    max_inflight_body_bytes: 1MiB')).maxInflightBodyBytes, 1024 ** 2);
+    assert.equal(
+      httpSourceOf(yaml('    max_body_bytes: 1MiB\n    max_inflight_body_bytes: 1MiB')).maxInflightBodyBytes,
+      1024 ** 2,
+    );
     assert.equal(httpSourceOf(yaml('')).maxInflightBodyBytes, 64 * 1024 ** 2);
     // A config that raised max_body_bytes is not refused for a default it never wrote.
     assert.equal(httpSourceOf(yaml('    max_body_bytes: 100MiB')).maxInflightBodyBytes, 400 * 1024 ** 2);

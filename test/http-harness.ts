@@ -84,7 +84,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     workspaces: { '*': { to: ['recorder'] } },
     destinations: {
-      recorder: { type: 'webhook', url: 'http://127.0.0.1:9/unused', batch: { max_events: 1000, max_wait: '5ms' }, ...options.destination },
+      recorder: {
+        type: 'webhook',
+        url: 'http://127.0.0.1:9/unused',
+        batch: { max_events: 1000, max_wait: '5ms' },
+        ...options.destination,
+      },
     },
   });
   const config = configFromYaml(yaml, dir);
@@ -93,10 +98,22 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const sourceConfig = config.sources[0];
   if (sourceConfig.type !== 'http') throw new Error('expected an http source');
   let logged = '';
-  const log = createLogger({ level: 'debug', format: 'json' }, new Writable({ write(chunk, _enc, done) { logged += String(chunk); done(); } }));
+  const log = createLogger(
+    { level: 'debug', format: 'json' },
+    new Writable({
+      write(chunk, _enc, done) {
+        logged += String(chunk);
+        done();
+      },
+    }),
+  );
   const stats = test.metrics.source(sourceConfig.name);
   const deadLetterWriter = new DeadLetterWriter(sourceConfig.deadLetter, () => undefined);
-  const source = new HttpSource(sourceConfig, { pipeline: test.pipeline, stats, log, stateDir: dir, deadLetters: deadLetterWriter }, { maxConnections: options.maxConnections });
+  const source = new HttpSource(
+    sourceConfig,
+    { pipeline: test.pipeline, stats, log, stateDir: dir, deadLetters: deadLetterWriter },
+    { maxConnections: options.maxConnections },
+  );
   await source.start();
   const address = source.address();
   const unix = address.startsWith('unix:');
@@ -108,7 +125,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     if (o.contentType !== null) headers['content-type'] = o.contentType ?? 'application/json';
     if (o.authorization !== null) headers.authorization = o.authorization ?? `Bearer ${TOKEN}`;
     const res = await request(`${url}${o.path ?? '/kong'}`, {
-      method: o.method ?? 'POST', headers, body: o.method === 'GET' ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : Readable.from(body), dispatcher: o.dispatcher ?? unixAgent,
+      method: o.method ?? 'POST',
+      headers,
+      body:
+        o.method === 'GET' ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : Readable.from(body),
+      dispatcher: o.dispatcher ?? unixAgent,
     });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) as Report };
@@ -116,8 +137,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   const deadLetters = (): DeadLetter[] => {
     let files: string[];
-    try { files = readdirSync(sourceConfig.deadLetter.dir).sort(); } catch { return []; }
-    return files.flatMap((f) => readFileSync(path.join(sourceConfig.deadLetter.dir, f), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as DeadLetter));
+    try {
+      files = readdirSync(sourceConfig.deadLetter.dir).sort();
+    } catch {
+      return [];
+    }
+    return files.flatMap((f) =>
+      readFileSync(path.join(sourceConfig.deadLetter.dir, f), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as DeadLetter),
+    );
   };
 
   let closed = false;
@@ -132,7 +162,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     await unixAgent?.close();
   };
   const port = unix ? 0 : Number(address.slice(address.lastIndexOf(':') + 1));
-  return { source, sink, test, stats, config: sourceConfig, url, port, logText: () => logged, deadLetters, post, close };
+  return {
+    source,
+    sink,
+    test,
+    stats,
+    config: sourceConfig,
+    url,
+    port,
+    logText: () => logged,
+    deadLetters,
+    post,
+    close,
+  };
 }
 
 /** Kong-shaped entries (lua-cjson text), deterministic per seed. */

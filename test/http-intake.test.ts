@@ -8,8 +8,12 @@ import { kongTexts, startHarness, waitFor, type Harness } from './http-harness.t
 
 describe('http source: what Kong sends', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('a single Kong entry (max_batch_size 1, the default) is delivered as-is and answered 200 with a report', async () => {
     const [entry] = kongTexts(1, 11);
@@ -53,7 +57,10 @@ describe('http source: what Kong sends', () => {
     const lines = kongTexts(30, 16);
     const before = h.sink.texts.length;
     const a = await h.post(gzipSync(`[${array.join(',')}]`), { headers: { 'content-encoding': 'gzip' } });
-    const b = await h.post(gzipSync(lines.join('\r\n')), { contentType: 'application/x-ndjson', headers: { 'content-encoding': 'gzip' } });
+    const b = await h.post(gzipSync(lines.join('\r\n')), {
+      contentType: 'application/x-ndjson',
+      headers: { 'content-encoding': 'gzip' },
+    });
     assert.equal(a.status, 200);
     assert.equal(b.status, 200);
     assert.equal(a.json().accepted + b.json().accepted, 60);
@@ -63,7 +70,11 @@ describe('http source: what Kong sends', () => {
 
   it('invalid UTF-8 inside an entry is replaced, not fatal: the entry is delivered', async () => {
     const before = h.sink.texts.length;
-    const body = Buffer.concat([Buffer.from('{"request":{"method":"GET","uri":"\\/x"},"note":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]);
+    const body = Buffer.concat([
+      Buffer.from('{"request":{"method":"GET","uri":"\\/x"},"note":"'),
+      Buffer.from([0xff, 0xfe, 0xc3]),
+      Buffer.from('"}'),
+    ]);
     const answer = await h.post(body);
     assert.equal(answer.status, 200);
     await waitFor(() => h.sink.texts.length === before + 1, 'the entry at the sink');
@@ -72,7 +83,11 @@ describe('http source: what Kong sends', () => {
 
   it('path traversal strings and huge field values are just data', async () => {
     const before = h.sink.texts.length;
-    const entry = JSON.stringify({ request: { method: 'GET', uri: '/../../etc/passwd', headers: { host: '../../../x' } }, workspace_name: '../../../../tmp/evil', pad: 'x'.repeat(200_000) });
+    const entry = JSON.stringify({
+      request: { method: 'GET', uri: '/../../etc/passwd', headers: { host: '../../../x' } },
+      workspace_name: '../../../../tmp/evil',
+      pad: 'x'.repeat(200_000),
+    });
     const answer = await h.post(entry);
     assert.equal(answer.status, 200);
     await waitFor(() => h.sink.texts.length === before + 1, 'the entry at the sink');
@@ -106,8 +121,12 @@ describe('http source: what Kong sends', () => {
 
 describe('http source: poison payloads (invalid: dead_letter, the default)', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ source: { max_entry_bytes: '64KiB' } }); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness({ source: { max_entry_bytes: '64KiB' } });
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('a malformed JSON body is dead-lettered whole and answered 200 with the report (Kong must not retry it)', async () => {
     const answer = await h.post('{"request": {"method": "GET", oops');
@@ -139,11 +158,21 @@ describe('http source: poison payloads (invalid: dead_letter, the default)', () 
     const report = answer.json();
     assert.equal(report.accepted, 97);
     assert.equal(report.dead_lettered, 3);
-    assert.deepEqual(report.errors.map((e) => e.index), [5, 50, 99]);
+    assert.deepEqual(
+      report.errors.map((e) => e.index),
+      [5, 50, 99],
+    );
     await waitFor(() => h.sink.texts.length === before + 97, '97 entries at the sink');
     assert.deepEqual(h.sink.texts.slice(before), good);
     const dls = h.deadLetters().slice(dlBefore);
-    assert.deepEqual(dls.map((d) => [d.context.index, d.raw, d.reason]), [[5, '42', 'not_an_object'], [50, '"just a string"', 'not_an_object'], [99, '[{"nested":"array"}]', 'not_an_object']]);
+    assert.deepEqual(
+      dls.map((d) => [d.context.index, d.raw, d.reason]),
+      [
+        [5, '42', 'not_an_object'],
+        [50, '"just a string"', 'not_an_object'],
+        [99, '[{"nested":"array"}]', 'not_an_object'],
+      ],
+    );
   });
 
   it('an NDJSON body with a broken line and an oversize line: the other lines are delivered once', async () => {
@@ -157,7 +186,10 @@ describe('http source: poison payloads (invalid: dead_letter, the default)', () 
     assert.equal(answer.status, 200);
     const report = answer.json();
     assert.equal(report.accepted, 8);
-    assert.deepEqual(report.errors.map((e) => e.index), [3, 7]);
+    assert.deepEqual(
+      report.errors.map((e) => e.index),
+      [3, 7],
+    );
     assert.match(report.errors[1].error, /max_entry_bytes/);
     await waitFor(() => h.sink.texts.length === before + 8, '8 entries at the sink');
     assert.deepEqual(h.sink.texts.slice(before), good);
@@ -185,8 +217,12 @@ describe('http source: poison payloads (invalid: dead_letter, the default)', () 
 
 describe('http source: invalid: reject', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ source: { invalid: 'reject' } }); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness({ source: { invalid: 'reject' } });
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('a malformed body gets 400 with the report and nothing is ingested or dead-lettered', async () => {
     const answer = await h.post('not json');
@@ -201,7 +237,10 @@ describe('http source: invalid: reject', () => {
     const before = h.stats.received;
     const answer = await h.post(body);
     assert.equal(answer.status, 400);
-    assert.deepEqual(answer.json().errors.map((e) => e.index), [5]);
+    assert.deepEqual(
+      answer.json().errors.map((e) => e.index),
+      [5],
+    );
     assert.equal(h.stats.received - before, 1, 'only the bad entry was counted as received');
     assert.equal(h.sink.texts.length, 0);
     assert.equal(h.stats.invalid.not_an_object, 1);
@@ -209,7 +248,7 @@ describe('http source: invalid: reject', () => {
 });
 
 describe('http source: dead-letter file cannot be written', () => {
-  it('a body with bad entries gets 503 and none of its good entries is taken; Kong\'s retry after recovery is taken once', async () => {
+  it("a body with bad entries gets 503 and none of its good entries is taken; Kong's retry after recovery is taken once", async () => {
     const h = await startHarness();
     try {
       // A file where the dead-letter directory must go: every dead-letter write fails, like a full disk.
@@ -224,10 +263,15 @@ describe('http source: dead-letter file cannot be written', () => {
       rmSync(blocker);
       const retried = await h.post(body);
       assert.equal(retried.status, 200);
-      assert.deepEqual(retried.json().errors.map((e) => e.index), [2]);
+      assert.deepEqual(
+        retried.json().errors.map((e) => e.index),
+        [2],
+      );
       await waitFor(() => h.sink.texts.length === 5, 'the good entries delivered');
       assert.deepEqual(h.sink.texts, entries, 'each good entry exactly once');
       assert.equal(h.deadLetters().length, 1);
-    } finally { await h.close(); }
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -11,8 +11,12 @@ const SOCKET_TEST_TIMEOUT_MS = 30_000;
 
 describe('http source: body limits', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ source: { max_body_bytes: '256KiB' } }); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness({ source: { max_body_bytes: '256KiB' } });
+  });
+  after(async () => {
+    await h.close();
+  });
 
   it('a body declared over max_body_bytes gets 413 and nothing is ingested', async () => {
     const entries = kongTexts(200, 51);
@@ -63,18 +67,28 @@ describe('http source: body limits', () => {
 
 describe('http source: slow clients', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ source: { request_timeout: '600ms', headers_timeout: '400ms' } }); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness({ source: { request_timeout: '600ms', headers_timeout: '400ms' } });
+  });
+  after(async () => {
+    await h.close();
+  });
 
-  it('a slow-body client is cut off by the request timeout while other requests are served', { timeout: SOCKET_TEST_TIMEOUT_MS }, async () => {
+  it('a slow-body client is cut off by the request timeout while other requests are served', {
+    timeout: SOCKET_TEST_TIMEOUT_MS,
+  }, async () => {
     const [entry] = kongTexts(1, 53);
     const socket = connect(h.port, '127.0.0.1');
     let received = '';
-    socket.on('data', (d: Buffer) => { received += d.toString(); });
+    socket.on('data', (d: Buffer) => {
+      received += d.toString();
+    });
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     socket.on('error', () => undefined);
     // Headers and a first byte of the body, then nothing: the slowloris way.
-    socket.write(`POST /kong HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${entry.length}\r\n\r\n${entry.slice(0, 1)}`);
+    socket.write(
+      `POST /kong HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${entry.length}\r\n\r\n${entry.slice(0, 1)}`,
+    );
     // Meanwhile the relay serves others.
     for (const other of kongTexts(5, 54)) assert.equal((await h.post(other)).status, 200);
     await closed;
@@ -97,18 +111,31 @@ describe('http source: slow clients', () => {
 
 describe('http source: many connections', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
-  after(async () => { await h.close(); });
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
 
-  it('500 concurrent connections each posting an entry are all answered 200 and delivered', { timeout: SOCKET_TEST_TIMEOUT_MS }, async () => {
+  it('500 concurrent connections each posting an entry are all answered 200 and delivered', {
+    timeout: SOCKET_TEST_TIMEOUT_MS,
+  }, async () => {
     const entries = kongTexts(500, 55);
     const pool = new Pool(h.url, { connections: 500, pipelining: 0 });
     try {
-      const statuses = await Promise.all(entries.map(async (entry) => {
-        const res = await pool.request({ path: '/kong', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: entry });
-        await res.body.text();
-        return res.statusCode;
-      }));
+      const statuses = await Promise.all(
+        entries.map(async (entry) => {
+          const res = await pool.request({
+            path: '/kong',
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+            body: entry,
+          });
+          await res.body.text();
+          return res.statusCode;
+        }),
+      );
       assert.deepEqual(new Set(statuses), new Set([200]));
       await waitFor(() => h.sink.texts.length === 500, '500 entries at the sink');
       assert.deepEqual(new Set(h.sink.texts), new Set(entries));
@@ -118,19 +145,35 @@ describe('http source: many connections', () => {
   });
 
   it('500 idle sockets do not keep close() from finishing', { timeout: SOCKET_TEST_TIMEOUT_MS }, async () => {
-    const sockets = await Promise.all(Array.from({ length: 500 }, () => new Promise<ReturnType<typeof connect>>((resolve) => {
-      const s = connect(h.port, '127.0.0.1', () => resolve(s));
-      s.on('error', () => undefined);
-      s.resume();
-    })));
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 500 },
+        () =>
+          new Promise<ReturnType<typeof connect>>((resolve) => {
+            const s = connect(h.port, '127.0.0.1', () => resolve(s));
+            s.on('error', () => undefined);
+            s.resume();
+          }),
+      ),
+    );
     await h.close();
-    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => { if (s.destroyed || s.readableEnded) resolve(); else s.on('close', () => resolve()); })));
+    await Promise.all(
+      sockets.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.destroyed || s.readableEnded) resolve();
+            else s.on('close', () => resolve());
+          }),
+      ),
+    );
     for (const s of sockets) s.destroy();
   });
 });
 
 describe('http source: connection flood', () => {
-  it('connections beyond the cap are closed at accept and counted; once the flood is gone Kong gets through', { timeout: SOCKET_TEST_TIMEOUT_MS }, async () => {
+  it('connections beyond the cap are closed at accept and counted; once the flood is gone Kong gets through', {
+    timeout: SOCKET_TEST_TIMEOUT_MS,
+  }, async () => {
     // The cap is MAX_CONNECTIONS (1024) in production; a small one keeps the kernel's accept backlog out of the test.
     const h = await startHarness({ maxConnections: 10 });
     const sockets: Socket[] = [];
@@ -152,7 +195,10 @@ describe('http source: connection flood', () => {
       const [entry] = kongTexts(1, 56);
       let status = 0;
       for (let attempt = 0; attempt < 100 && status !== 200; attempt++) {
-        status = await h.post(entry).then((a) => a.status, () => 0);
+        status = await h.post(entry).then(
+          (a) => a.status,
+          () => 0,
+        );
         if (status !== 200) await new Promise((r) => setTimeout(r, 20));
       }
       assert.equal(status, 200);

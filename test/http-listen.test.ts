@@ -9,16 +9,22 @@ import { describe, it } from 'node:test';
 import { kongTexts, startHarness, TOKEN, waitFor } from './http-harness.ts';
 import { tempDir } from './support/pipeline.ts';
 
-const hasIpv6Loopback = Object.values(networkInterfaces()).flat().some((i) => i?.address === '::1');
+const hasIpv6Loopback = Object.values(networkInterfaces())
+  .flat()
+  .some((i) => i?.address === '::1');
 
 describe('http source: TCP addresses', () => {
-  it('"[::1]:0" listens on IPv6 loopback and reports the bound port', { skip: !hasIpv6Loopback && 'no IPv6 loopback here' }, async () => {
+  it('"[::1]:0" listens on IPv6 loopback and reports the bound port', {
+    skip: !hasIpv6Loopback && 'no IPv6 loopback here',
+  }, async () => {
     const h = await startHarness({ source: { listen: '[::1]:0' } });
     try {
       assert.match(h.source.address(), /^\[::1\]:\d+$/);
       const [entry] = kongTexts(1, 71);
       assert.equal((await h.post(entry)).status, 200);
-    } finally { await h.close(); }
+    } finally {
+      await h.close();
+    }
   });
 
   it('":0" listens on every interface, reachable on 127.0.0.1', async () => {
@@ -26,10 +32,16 @@ describe('http source: TCP addresses', () => {
     try {
       assert.ok(h.port > 0);
       const [entry] = kongTexts(1, 72);
-      const answer = await fetch(`http://127.0.0.1:${h.port}/kong`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: entry });
+      const answer = await fetch(`http://127.0.0.1:${h.port}/kong`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: entry,
+      });
       assert.equal(answer.status, 200);
-      assert.equal((await answer.json() as { accepted: number }).accepted, 1);
-    } finally { await h.close(); }
+      assert.equal(((await answer.json()) as { accepted: number }).accepted, 1);
+    } finally {
+      await h.close();
+    }
   });
 });
 
@@ -38,7 +50,10 @@ describe('http source: unix socket', () => {
     const dir = tempDir('klr-http-unix-');
     const socketPath = path.join(dir, 'http.sock');
     // A socket file left behind by a crashed relay: its process was killed, nothing listens on it.
-    const crashed = spawnSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    const crashed = spawnSync(process.execPath, [
+      '-e',
+      `require('node:net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ]);
     assert.equal(crashed.signal, 'SIGKILL');
     assert.ok(statSync(socketPath).isSocket());
     const h = await startHarness({ source: { listen: `unix:${socketPath}` } });
@@ -50,7 +65,9 @@ describe('http source: unix socket', () => {
       assert.equal(answer.status, 200);
       await waitFor(() => h.sink.texts.length === 2, 'both entries at the sink');
       assert.deepEqual(h.sink.texts, entries);
-    } finally { await h.close(); }
+    } finally {
+      await h.close();
+    }
     assert.equal(existsSync(socketPath), false);
   });
 
@@ -64,6 +81,10 @@ describe('http source: unix socket', () => {
     await new Promise<void>((resolve) => other.listen(live, resolve));
     try {
       await assert.rejects(startHarness({ source: { listen: `unix:${live}` } }), /another process is listening/);
-    } finally { await new Promise<void>((resolve) => { other.close(() => resolve()); }); }
+    } finally {
+      await new Promise<void>((resolve) => {
+        other.close(() => resolve());
+      });
+    }
   });
 });

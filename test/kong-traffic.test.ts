@@ -4,8 +4,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import {
-  DEFAULT_WORKSPACES, KongTrafficGenerator, WORKSPACE_IDS, encodeLuaCjson, formatLuaCjsonNumber, kongEntries, workspaceIdFor,
-  type KongEntry, type KongTrafficOptions,
+  DEFAULT_WORKSPACES,
+  KongTrafficGenerator,
+  WORKSPACE_IDS,
+  encodeLuaCjson,
+  formatLuaCjsonNumber,
+  kongEntries,
+  workspaceIdFor,
+  type KongEntry,
+  type KongTrafficOptions,
 } from '../src/demo/kong-traffic.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../test/fixtures');
@@ -24,7 +31,10 @@ function parseObject(text: string): JsonObject {
 }
 
 function obj(value: Json | undefined): JsonObject {
-  assert.ok(value !== null && value !== undefined && typeof value === 'object' && !Array.isArray(value), `an object: ${JSON.stringify(value)}`);
+  assert.ok(
+    value !== null && value !== undefined && typeof value === 'object' && !Array.isArray(value),
+    `an object: ${JSON.stringify(value)}`,
+  );
   return value as JsonObject;
 }
 
@@ -44,9 +54,13 @@ function duplicateKey(text: string): string | null {
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (c === '{') { stack.push(new Set()); expectKey = true; }
-    else if (c === '[') { stack.push(null); expectKey = false; }
-    else if (c === '}' || c === ']') stack.pop();
+    if (c === '{') {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === '[') {
+      stack.push(null);
+      expectKey = false;
+    } else if (c === '}' || c === ']') stack.pop();
     else if (c === ',') expectKey = stack[stack.length - 1] !== null;
     else if (c === '"') {
       let j = i + 1;
@@ -78,7 +92,10 @@ test('the same seed gives identical entries; another seed gives different ones',
     const b = take({ ...opts }, 1500);
     assert.deepEqual(a, b);
     const c = take({ ...opts, seed: opts.seed + 1000 }, 1500);
-    assert.notDeepEqual(a.map((e) => e.text), c.map((e) => e.text));
+    assert.notDeepEqual(
+      a.map((e) => e.text),
+      c.map((e) => e.text),
+    );
   }
   // kongEntries and the class agree.
   const gen = new KongTrafficGenerator({ seed: 9 });
@@ -125,7 +142,11 @@ test('every text is one lua-cjson JSON object matching its ground truth', () => 
       }
       if (opts.kongVersion !== 'mixed') assert.equal(e.kongVersion, opts.kongVersion ?? '3.7');
     }
-    if (opts.streamShare !== undefined) assert.ok(stream > 4000 * opts.streamShare * 0.7 && stream < 4000 * opts.streamShare * 1.3, `stream share ${stream}`);
+    if (opts.streamShare !== undefined)
+      assert.ok(
+        stream > 4000 * opts.streamShare * 0.7 && stream < 4000 * opts.streamShare * 1.3,
+        `stream share ${stream}`,
+      );
     else assert.equal(stream, 0);
   }
 });
@@ -160,7 +181,8 @@ test('fields follow the Kong version', () => {
     const request = obj(o.request);
     const latencies = obj(o.latencies);
     if (e.kongVersion === '2.8') {
-      for (const key of ['workspace', 'workspace_name', 'workspaces', 'source', 'upstream_status']) assert.equal(o[key], undefined, key);
+      for (const key of ['workspace', 'workspace_name', 'workspaces', 'source', 'upstream_status'])
+        assert.equal(o[key], undefined, key);
       assert.equal(request.id, undefined);
       assert.equal(latencies.receive, undefined);
       if (o.route !== undefined) assert.equal(obj(o.route).ws_id, workspaceIdFor(e.workspace ?? ''));
@@ -181,7 +203,15 @@ test('fields follow the Kong version', () => {
 
 test('traffic mix: mostly GET and 2xx, with retries, kong-generated responses and unicode paths', () => {
   const methods = new Map<string, number>();
-  let ok = 0, retries = 0, fromKong = 0, noRoute = 0, unicode = 0, percent = 0, arrays = 0, flags = 0, redacted = 0;
+  let ok = 0,
+    retries = 0,
+    fromKong = 0,
+    noRoute = 0,
+    unicode = 0,
+    percent = 0,
+    arrays = 0,
+    flags = 0,
+    redacted = 0;
   const n = 20_000;
   for (const e of kongEntries({ seed: 55 }, n)) {
     methods.set(e.method ?? '', (methods.get(e.method ?? '') ?? 0) + 1);
@@ -200,7 +230,11 @@ test('traffic mix: mostly GET and 2xx, with retries, kong-generated responses an
       assert.equal(o.upstream_status, '');
       assert.equal(obj(o.latencies).proxy, -1);
     }
-    if (o.route === undefined) { noRoute++; assert.equal(e.status, 404); assert.equal(o.service, undefined); }
+    if (o.route === undefined) {
+      noRoute++;
+      assert.equal(e.status, 404);
+      assert.equal(o.service, undefined);
+    }
     if (/[^\x00-\x7f]/.test(e.path ?? '')) unicode++;
     if (/%[0-9A-F]{2}/.test(e.path ?? '')) percent++;
     const qs = obj(request.querystring);
@@ -211,13 +245,17 @@ test('traffic mix: mostly GET and 2xx, with retries, kong-generated responses an
   assert.ok((methods.get('GET') ?? 0) > n * 0.6, 'mostly GET');
   for (const m of ['POST', 'PUT', 'PATCH', 'DELETE']) assert.ok((methods.get(m) ?? 0) > 0, m);
   assert.ok(ok > n * 0.7 && ok < n * 0.95, `2xx share ${ok}`);
-  for (const [name, count] of Object.entries({ retries, fromKong, noRoute, unicode, percent, arrays, flags, redacted })) assert.ok(count > 0, name);
+  for (const [name, count] of Object.entries({ retries, fromKong, noRoute, unicode, percent, arrays, flags, redacted }))
+    assert.ok(count > 0, name);
 });
 
 test('mean size is near targetBytes', () => {
   for (const [opts, tolerance] of [
-    [{ seed: 61 }, 0.03], [{ seed: 62, kongVersion: '2.8' }, 0.03], [{ seed: 63, kongVersion: 'mixed', streamShare: 0.1 }, 0.03],
-    [{ seed: 64, targetBytes: 6000 }, 0.03], [{ seed: 65, targetBytes: 3000 }, 0.03],
+    [{ seed: 61 }, 0.03],
+    [{ seed: 62, kongVersion: '2.8' }, 0.03],
+    [{ seed: 63, kongVersion: 'mixed', streamShare: 0.1 }, 0.03],
+    [{ seed: 64, targetBytes: 6000 }, 0.03],
+    [{ seed: 65, targetBytes: 3000 }, 0.03],
   ] as const) {
     const n = 5000;
     let bytes = 0;
@@ -226,7 +264,10 @@ test('mean size is near targetBytes', () => {
     assert.ok(Math.abs(bytes / n - target) <= target * tolerance, `${JSON.stringify(opts)}: mean ${bytes / n}`);
   }
   let big = 0;
-  for (const e of kongEntries({ seed: 66, targetBytes: 300_000 }, 40)) { parseObject(e.text); big += Buffer.byteLength(e.text); }
+  for (const e of kongEntries({ seed: 66, targetBytes: 300_000 }, 40)) {
+    parseObject(e.text);
+    big += Buffer.byteLength(e.text);
+  }
   assert.ok(Math.abs(big / 40 - 300_000) < 30_000, `large entries: ${big / 40}`);
 });
 
@@ -246,42 +287,77 @@ test('encodeLuaCjson escapes like lua-cjson', () => {
   assert.equal(encodeLuaCjson([]), '{}');
   assert.equal(encodeLuaCjson([1, 'a', true, null]), '[1,"a",true,null]');
   assert.equal(encodeLuaCjson({ b: 1, a: { d: undefined, c: [] } }), '{"b":1,"a":{"c":{}}}');
-  assert.equal(encodeLuaCjson(new Map<string, unknown>([['2', 'x'], ['1', 'y']])), '{"2":"x","1":"y"}');
+  assert.equal(
+    encodeLuaCjson(
+      new Map<string, unknown>([
+        ['2', 'x'],
+        ['1', 'y'],
+      ]),
+    ),
+    '{"2":"x","1":"y"}',
+  );
   assert.throws(() => encodeLuaCjson(Number.NaN), RangeError);
   assert.throws(() => encodeLuaCjson({ f: () => 1 }), TypeError);
-  fc.assert(fc.property(fc.string({ unit: 'grapheme-composite' }), (s) => {
-    const out = encodeLuaCjson(s);
-    assert.equal(JSON.parse(out), s);
-    assert.equal(unescapedSlash(out), -1);
-    assert.equal(/[\u0000-\u001f\u007f]/.test(out), false);
-  }));
+  fc.assert(
+    fc.property(fc.string({ unit: 'grapheme-composite' }), (s) => {
+      const out = encodeLuaCjson(s);
+      assert.equal(JSON.parse(out), s);
+      assert.equal(unescapedSlash(out), -1);
+      assert.equal(/[\u0000-\u001f\u007f]/.test(out), false);
+    }),
+  );
 });
 
 test('numbers print like C %.14g', () => {
   const cases: [number, string][] = [
-    [0, '0'], [-0, '-0'], [42, '42'], [-7, '-7'], [1726783839538, '1726783839538'], [99999999999999, '99999999999999'],
-    [1e14, '1e+14'], [123456789012345, '1.2345678901234e+14'], [1726783839539500000, '1.7267838395395e+18'],
-    [0.1, '0.1'], [1 / 3, '0.33333333333333'], [173.00000000000003, '173'], [0.0001, '0.0001'], [0.00001, '1e-05'],
-    [2.5, '2.5'], [1e21, '1e+21'], [1e100, '1e+100'], [5e-324, '4.9406564584125e-324'], [3 * 2 ** -20, '2.8610229492188e-06'],
-    [99999999999999.5, '1e+14'], [-1234.5678, '-1234.5678'],
+    [0, '0'],
+    [-0, '-0'],
+    [42, '42'],
+    [-7, '-7'],
+    [1726783839538, '1726783839538'],
+    [99999999999999, '99999999999999'],
+    [1e14, '1e+14'],
+    [123456789012345, '1.2345678901234e+14'],
+    [1726783839539500000, '1.7267838395395e+18'],
+    [0.1, '0.1'],
+    [1 / 3, '0.33333333333333'],
+    [173.00000000000003, '173'],
+    [0.0001, '0.0001'],
+    [0.00001, '1e-05'],
+    [2.5, '2.5'],
+    [1e21, '1e+21'],
+    [1e100, '1e+100'],
+    [5e-324, '4.9406564584125e-324'],
+    [3 * 2 ** -20, '2.8610229492188e-06'],
+    [99999999999999.5, '1e+14'],
+    [-1234.5678, '-1234.5678'],
   ];
   for (const [n, s] of cases) assert.equal(formatLuaCjsonNumber(n), s, String(n));
-  fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (n) => {
-    const s = formatLuaCjsonNumber(n);
-    assert.match(s, /^-?\d+(\.\d+)?(e[+-]\d{2,3})?$/);
-    const digits = s.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '');
-    assert.ok(digits.length <= 14, s);
-    const back = Number(s);
-    assert.ok(n === 0 ? back === 0 : Math.abs(back - n) <= Math.abs(n) * 5e-14, `${n} → ${s}`);
-  }));
+  fc.assert(
+    fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (n) => {
+      const s = formatLuaCjsonNumber(n);
+      assert.match(s, /^-?\d+(\.\d+)?(e[+-]\d{2,3})?$/);
+      const digits = s.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '');
+      assert.ok(digits.length <= 14, s);
+      const back = Number(s);
+      assert.ok(n === 0 ? back === 0 : Math.abs(back - n) <= Math.abs(n) * 5e-14, `${n} → ${s}`);
+    }),
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
 const FIXTURE_FILES = [
-  'kong-2.8-http.json', 'kong-3.4-http.json', 'kong-3.7-workspace.json', 'kong-enterprise-workspaces-array.json',
-  'kong-custom-fields.json', 'kong-stream-tcp.json', 'kong-unicode-escapes.json', 'kong-upstream-retries.json', 'kong-no-route.json',
+  'kong-2.8-http.json',
+  'kong-3.4-http.json',
+  'kong-3.7-workspace.json',
+  'kong-enterprise-workspaces-array.json',
+  'kong-custom-fields.json',
+  'kong-stream-tcp.json',
+  'kong-unicode-escapes.json',
+  'kong-upstream-retries.json',
+  'kong-no-route.json',
 ];
 
 function fixture(name: string): { text: string; o: JsonObject } {
@@ -303,7 +379,8 @@ test('fixtures are single-line lua-cjson JSON objects', () => {
 test('fixtures have the shapes they are named for', () => {
   {
     const { o } = fixture('kong-2.8-http.json');
-    for (const key of ['workspace', 'workspace_name', 'workspaces', 'source', 'upstream_status']) assert.equal(o[key], undefined, key);
+    for (const key of ['workspace', 'workspace_name', 'workspaces', 'source', 'upstream_status'])
+      assert.equal(o[key], undefined, key);
     assert.equal(obj(o.request).id, undefined);
     assert.equal(obj(o.route).ws_id, WORKSPACE_IDS.payments);
     assert.equal(obj(o.service).ws_id, WORKSPACE_IDS.payments);
@@ -331,8 +408,13 @@ test('fixtures have the shapes they are named for', () => {
   }
   {
     const { o } = fixture('kong-custom-fields.json');
-    for (const key of ['kong_node', 'env', 'request_body', 'trace_start_ns', 'geo', 'consumer_tier']) assert.notEqual(o[key], undefined, key);
-    assert.deepEqual(JSON.parse(String(o.request_body)), { theme: 'dark', locale: 'de-DE', avatar_url: 'https://cdn.example.com/a/1024.png' });
+    for (const key of ['kong_node', 'env', 'request_body', 'trace_start_ns', 'geo', 'consumer_tier'])
+      assert.notEqual(o[key], undefined, key);
+    assert.deepEqual(JSON.parse(String(o.request_body)), {
+      theme: 'dark',
+      locale: 'de-DE',
+      avatar_url: 'https://cdn.example.com/a/1024.png',
+    });
   }
   {
     const { o } = fixture('kong-stream-tcp.json');
@@ -347,7 +429,12 @@ test('fixtures have the shapes they are named for', () => {
     assert.equal(String(request.uri).split('?')[0], '/café/menü');
     assert.equal(String(o.upstream_uri).split('?')[0], '/café/menü');
     assert.ok(text.includes('"upstream_uri":"\\/café\\/menü?'), 'raw UTF-8 too');
-    assert.deepEqual(request.querystring, { q: 'crème brûlée', tag: ['vegan', 'bio'], fresh: true, note: 'say "bonjour"' });
+    assert.deepEqual(request.querystring, {
+      q: 'crème brûlée',
+      tag: ['vegan', 'bio'],
+      fresh: true,
+      note: 'say "bonjour"',
+    });
     const headers = obj(request.headers);
     assert.deepEqual(headers.accept, ['text/html', 'application/json']);
     assert.equal(headers['x-emoji'], headers['x-emoji-escaped']);

@@ -10,9 +10,18 @@ const MAIN = path.resolve(import.meta.dirname, '../src/main.js');
 const FIXTURES = path.resolve(import.meta.dirname, '../../test/fixtures');
 const DEMO = path.resolve(import.meta.dirname, '../../config/demo.yaml');
 
-function match(args: string[], input?: string): { status: number | null; lines: Record<string, unknown>[]; stdout: string; stderr: string } {
+function match(
+  args: string[],
+  input?: string,
+): { status: number | null; lines: Record<string, unknown>[]; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, 'match', ...args], { encoding: 'utf8', input });
-  const lines = args.includes('--json') ? r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+  const lines = args.includes('--json')
+    ? r.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
   return { status: r.status, lines, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -20,7 +29,13 @@ const fixture = (name: string): string => path.join(FIXTURES, name);
 
 describe('kong-log-relay match', () => {
   it('prints one JSON object per entry with sorted destinations, rules and workspace', () => {
-    const files = ['kong-3.7-workspace.json', 'kong-3.4-http.json', 'kong-2.8-http.json', 'kong-stream-tcp.json', 'kong-enterprise-workspaces-array.json'].map(fixture);
+    const files = [
+      'kong-3.7-workspace.json',
+      'kong-3.4-http.json',
+      'kong-2.8-http.json',
+      'kong-stream-tcp.json',
+      'kong-enterprise-workspaces-array.json',
+    ].map(fixture);
     const { status, lines } = match(['-c', DEMO, '--json', ...files]);
     assert.equal(status, 0);
     assert.equal(lines.length, 5);
@@ -31,9 +46,23 @@ describe('kong-log-relay match', () => {
       assert.ok(Array.isArray(l.rules));
       assert.ok(l.workspace === null || typeof l.workspace === 'string');
     });
-    assert.deepEqual(lines[0], { ...lines[0], destinations: ['global_view', 'payments_team'], rules: [], workspace: 'payments' });
-    assert.deepEqual(lines[1], { ...lines[1], destinations: ['global_view', 'profile_topic'], rules: ['profile-updated'], workspace: 'default' });
-    assert.equal(lines[2].workspace, 'payments', '2.8 entries resolve their workspace from route.ws_id through workspaces: ids');
+    assert.deepEqual(lines[0], {
+      ...lines[0],
+      destinations: ['global_view', 'payments_team'],
+      rules: [],
+      workspace: 'payments',
+    });
+    assert.deepEqual(lines[1], {
+      ...lines[1],
+      destinations: ['global_view', 'profile_topic'],
+      rules: ['profile-updated'],
+      workspace: 'default',
+    });
+    assert.equal(
+      lines[2].workspace,
+      'payments',
+      '2.8 entries resolve their workspace from route.ws_id through workspaces: ids',
+    );
     assert.deepEqual(lines[3].destinations, ['global_view'], 'a stream entry reaches only "*"');
     assert.equal(lines[4].workspace, 'search', 'older Enterprise entries name it in workspaces[0]');
   });
@@ -43,14 +72,23 @@ describe('kong-log-relay match', () => {
     const b = readFileSync(fixture('kong-3.7-workspace.json'), 'utf8').trim();
     const arr = match(['-c', DEMO, '--json', '-'], `[${a},\n${b}]`);
     assert.equal(arr.status, 0);
-    assert.deepEqual(arr.lines.map((l) => l.index), [0, 1]);
+    assert.deepEqual(
+      arr.lines.map((l) => l.index),
+      [0, 1],
+    );
     const nd = match(['-c', DEMO, '--json'], `${a}\n\n${b}\n`);
-    assert.deepEqual(nd.lines.map((l) => l.destinations), arr.lines.map((l) => l.destinations));
+    assert.deepEqual(
+      nd.lines.map((l) => l.destinations),
+      arr.lines.map((l) => l.destinations),
+    );
   });
 
   it('malformed entries print an error object and do not stop the run', () => {
     const good = readFileSync(fixture('kong-3.4-http.json'), 'utf8').trim();
-    const { status, lines } = match(['-c', DEMO, '--json'], `${good}\n{"request": \nnot json at all\n[1,2]\n"a string"\n${good}\n`);
+    const { status, lines } = match(
+      ['-c', DEMO, '--json'],
+      `${good}\n{"request": \nnot json at all\n[1,2]\n"a string"\n${good}\n`,
+    );
     assert.equal(status, 0);
     assert.equal(lines.length, 6);
     for (const i of [1, 2, 3, 4]) {
@@ -66,7 +104,10 @@ describe('kong-log-relay match', () => {
     assert.equal(status, 0);
     const [first, second] = stdout.trim().split('\n');
     assert.match(first, /^#0 PUT \/profile\/\d+ 200 workspace=default → .*profile_topic \(rule:profile-updated\)/);
-    assert.match(second, /payments_team \(workspace:payments\), global_view \(workspace:\*\); not matched: profile-updated: methods differs/);
+    assert.match(
+      second,
+      /payments_team \(workspace:payments\), global_view \(workspace:\*\); not matched: profile-updated: methods differs/,
+    );
   });
 
   it('a missing log file is a clear error', () => {

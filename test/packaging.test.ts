@@ -25,9 +25,12 @@ describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
 
   it('copies only files that exist in the repository', () => {
-    const copies = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].map((m) => m[1].trim().split(/\s+/).slice(0, -1));
+    const copies = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)].map((m) =>
+      m[1].trim().split(/\s+/).slice(0, -1),
+    );
     assert.ok(copies.length >= 3);
-    for (const sources of copies) for (const s of sources) assert.ok(existsSync(path.join(ROOT, s)), `COPY ${s}: missing`);
+    for (const sources of copies)
+      for (const s of sources) assert.ok(existsSync(path.join(ROOT, s)), `COPY ${s}: missing`);
   });
 
   it('is multi-stage, runs as a non-root user, on Node 24, with a health check on /healthz', () => {
@@ -41,7 +44,9 @@ describe('Dockerfile', () => {
 
   it('the config the image starts with validates', () => {
     assert.match(dockerfile, /cp config\/example\.yaml \/etc\/kong-log-relay\/config\.yaml/);
-    const r = spawnSync(process.execPath, [MAIN, 'validate', '-c', path.join(ROOT, 'config', 'example.yaml')], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [MAIN, 'validate', '-c', path.join(ROOT, 'config', 'example.yaml')], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
   });
 
@@ -49,7 +54,10 @@ describe('Dockerfile', () => {
     const compose = read('deploy/docker-compose.yaml');
     assert.match(compose, /build: \.\./);
     for (const f of ['deploy/relay.yaml', 'deploy/kong.yaml']) assert.ok(existsSync(path.join(ROOT, f)), f);
-    const r = spawnSync(process.execPath, [MAIN, 'validate', '-c', path.join(ROOT, 'deploy', 'relay.yaml')], { encoding: 'utf8', env: { ...process.env, RELAY_TOKEN: 'x' } });
+    const r = spawnSync(process.execPath, [MAIN, 'validate', '-c', path.join(ROOT, 'deploy', 'relay.yaml')], {
+      encoding: 'utf8',
+      env: { ...process.env, RELAY_TOKEN: 'x' },
+    });
     assert.equal(r.status, 0, r.stderr);
   });
 });
@@ -59,7 +67,10 @@ describe('systemd unit', () => {
 
   it('runs the installed entry point as a dedicated user, validates first, reloads with SIGHUP', () => {
     assert.match(unit, /^User=kong-log-relay$/m);
-    assert.match(unit, /^ExecStartPre=.*\/opt\/kong-log-relay\/dist\/src\/main\.js validate -c \/etc\/kong-log-relay\/config\.yaml$/m);
+    assert.match(
+      unit,
+      /^ExecStartPre=.*\/opt\/kong-log-relay\/dist\/src\/main\.js validate -c \/etc\/kong-log-relay\/config\.yaml$/m,
+    );
     assert.match(unit, /^ExecStart=.*\/opt\/kong-log-relay\/dist\/src\/main\.js run -c /m);
     assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
     assert.match(unit, /^StateDirectory=kong-log-relay$/m);
@@ -67,7 +78,15 @@ describe('systemd unit', () => {
   });
 
   it('is hardened', () => {
-    for (const line of ['ProtectSystem=strict', 'ProtectHome=yes', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'CapabilityBoundingSet=', 'SystemCallFilter=@system-service', 'Restart=on-failure']) {
+    for (const line of [
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'NoNewPrivileges=yes',
+      'PrivateTmp=yes',
+      'CapabilityBoundingSet=',
+      'SystemCallFilter=@system-service',
+      'Restart=on-failure',
+    ]) {
       assert.match(unit, new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), line);
     }
     assert.match(unit, /^RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX$/m);
@@ -75,8 +94,13 @@ describe('systemd unit', () => {
 
   it('passes systemd-analyze verify where systemd-analyze exists', (t) => {
     const probe = spawnSync('systemd-analyze', ['--version']);
-    if (probe.error !== undefined) { t.skip('systemd-analyze is not installed (.ci/run installs it)'); return; }
-    const r = spawnSync('systemd-analyze', ['verify', path.join(ROOT, 'systemd', 'kong-log-relay.service')], { encoding: 'utf8' });
+    if (probe.error !== undefined) {
+      t.skip('systemd-analyze is not installed (.ci/run installs it)');
+      return;
+    }
+    const r = spawnSync('systemd-analyze', ['verify', path.join(ROOT, 'systemd', 'kong-log-relay.service')], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
   });
 });

@@ -22,12 +22,21 @@ import { SeededRandom } from './support/seeded-random.ts';
 const report = reliabilityReport('reliability-config-fuzz');
 const fleet = new Fleet();
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const BASES = ['example.yaml', 'publish-sns.yaml', 'workspaces.yaml', 'demo.yaml'].map((f) => parse(readFileSync(path.join(ROOT, 'config', f), 'utf8')) as Parameters<typeof mutatedYaml>[0]);
+const BASES = ['example.yaml', 'publish-sns.yaml', 'workspaces.yaml', 'demo.yaml'].map(
+  (f) => parse(readFileSync(path.join(ROOT, 'config', f), 'utf8')) as Parameters<typeof mutatedYaml>[0],
+);
 /** The variables the shipped configs use, so that unmutated parts validate. */
 const ENV: Record<string, string> = {
-  RELAY_TOKEN: 'token', RELAY_PASSWORD: 'password', AUDIT_SECRET: 'secret', GLOBAL_SIGNING_SECRET: 'secret', PAYMENTS_TOKEN: 'token',
-  PAYMENTS_WS_ID: '6e2a8d4c-1f7b-4b3e-9a5d-2c8e7f1b0a94', PROFILE_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:profile',
-  GLOBAL_WEBHOOK_URL: 'https://audit.example/ingest', PAYMENTS_WEBHOOK_URL: 'https://payments.example/kong', SEARCH_WEBHOOK_URL: 'https://search.example/kong',
+  RELAY_TOKEN: 'token',
+  RELAY_PASSWORD: 'password',
+  AUDIT_SECRET: 'secret',
+  GLOBAL_SIGNING_SECRET: 'secret',
+  PAYMENTS_TOKEN: 'token',
+  PAYMENTS_WS_ID: '6e2a8d4c-1f7b-4b3e-9a5d-2c8e7f1b0a94',
+  PROFILE_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:profile',
+  GLOBAL_WEBHOOK_URL: 'https://audit.example/ingest',
+  PAYMENTS_WEBHOOK_URL: 'https://payments.example/kong',
+  SEARCH_WEBHOOK_URL: 'https://search.example/kong',
 };
 const IN_PROCESS_CASES = 1000;
 const CLI_CASES = 32;
@@ -39,12 +48,22 @@ function cases(seed: number, n: number): string[] {
 }
 
 /** Run the CLI; resolves with exit code, signal, output. Killed after 30 s (a hang is a failure). */
-function validate(file: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN, 'validate', '-c', file], { env: { ...process.env, ...ENV }, timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+function validate(
+  file: string,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, 'validate', '-c', file], {
+    env: { ...process.env, ...ENV },
+    timeout: 30_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    stdout += s;
+  });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
   return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
 }
 
@@ -57,19 +76,33 @@ describe('reliability: fuzzed configs', () => {
     for (const [i, text] of cases(0xf022, IN_PROCESS_CASES).entries()) {
       try {
         const r = loadConfigText(text, '/etc/kong-log-relay/fuzz.yaml', ENV);
-        if (r.config === null) invalid++; else valid++;
-        if (r.config === null && !r.diagnostics.some((d) => d.severity === 'error')) problems.push(`case ${i}: invalid without an error`);
+        if (r.config === null) invalid++;
+        else valid++;
+        if (r.config === null && !r.diagnostics.some((d) => d.severity === 'error'))
+          problems.push(`case ${i}: invalid without an error`);
         for (const d of r.diagnostics) {
           const line = formatDiagnostic(d);
-          if (!LINE.test(line) || (d.line ?? 0) < 1 || (d.col ?? 0) < 1) problems.push(`case ${i}: not one located line: ${JSON.stringify(line.slice(0, 200))}`);
+          if (!LINE.test(line) || (d.line ?? 0) < 1 || (d.col ?? 0) < 1)
+            problems.push(`case ${i}: not one located line: ${JSON.stringify(line.slice(0, 200))}`);
         }
       } catch (e) {
         problems.push(`case ${i}: threw ${(e as Error).stack?.split('\n').slice(0, 3).join(' | ')}`);
       }
     }
-    row.describe(`${IN_PROCESS_CASES} structure-aware mutations of the 4 shipped configs (the entry columns count configs)`, 'wrong types, missing/unknown/renamed keys, odd durations, sizes, regexes, templates, ${VAR}s, swapped and duplicated subtrees, deep nesting; text damage: alias bomb, duplicate keys, tabs, BOM, NUL, CRLF, truncation')
-      .set({ sent: IN_PROCESS_CASES, expected: IN_PROCESS_CASES, received: IN_PROCESS_CASES - problems.length, lost: problems.length })
-      .note(`${invalid} rejected with located errors, ${valid} still valid; ${problems.length} crashes or unlocated errors`);
+    row
+      .describe(
+        `${IN_PROCESS_CASES} structure-aware mutations of the 4 shipped configs (the entry columns count configs)`,
+        'wrong types, missing/unknown/renamed keys, odd durations, sizes, regexes, templates, ${VAR}s, swapped and duplicated subtrees, deep nesting; text damage: alias bomb, duplicate keys, tabs, BOM, NUL, CRLF, truncation',
+      )
+      .set({
+        sent: IN_PROCESS_CASES,
+        expected: IN_PROCESS_CASES,
+        received: IN_PROCESS_CASES - problems.length,
+        lost: problems.length,
+      })
+      .note(
+        `${invalid} rejected with located errors, ${valid} still valid; ${problems.length} crashes or unlocated errors`,
+      );
     assert.deepEqual(problems.slice(0, 20), []);
     assert.ok(invalid > IN_PROCESS_CASES / 2, 'the mutations mostly break the config');
     row.pass();
@@ -83,26 +116,46 @@ describe('reliability: fuzzed configs', () => {
     const exits: Record<string, number> = {};
     // Two at a time: one per core.
     for (let i = 0; i < texts.length; i += 2) {
-      await Promise.all(texts.slice(i, i + 2).map(async (text, k) => {
-        const n = i + k;
-        const file = path.join(dir, `case-${n}.yaml`);
-        writeFileSync(file, text);
-        const r = await validate(file);
-        exits[String(r.code ?? r.signal)] = (exits[String(r.code ?? r.signal)] ?? 0) + 1;
-        const say = (what: string): void => { problems.push(`case ${n} (${file}): ${what}`); };
-        if (r.code !== 0 && r.code !== 2) say(`exit ${r.code ?? r.signal}: ${r.stderr.slice(0, 300)}`);
-        if (/\n\s+at .+:\d+:\d+\)?$/m.test(r.stderr) || /TypeError|RangeError|ReferenceError|Maximum call stack/.test(r.stderr)) say(`stack trace: ${r.stderr.slice(0, 300)}`);
-        const lines = r.stderr.split('\n').filter((l) => l !== '');
-        const summary = lines.filter((l) => l.startsWith(`${file}: invalid: `));
-        const located = lines.filter((l) => LINE.test(l) && l.startsWith(`${file}:`));
-        if (located.length + summary.length !== lines.length) say(`lines that are neither located problems nor the summary: ${JSON.stringify(lines.filter((l) => !LINE.test(l) && !l.startsWith(`${file}: invalid: `)).slice(0, 3))}`);
-        if (r.code === 2 && (summary.length !== 1 || !located.some((l) => / error KLR_/.test(l)))) say('exit 2 without located errors and one summary line');
-        if (r.code === 0 && !/: valid: /.test(r.stdout)) say(`exit 0 without the summary: ${r.stdout}`);
-      }));
+      await Promise.all(
+        texts.slice(i, i + 2).map(async (text, k) => {
+          const n = i + k;
+          const file = path.join(dir, `case-${n}.yaml`);
+          writeFileSync(file, text);
+          const r = await validate(file);
+          exits[String(r.code ?? r.signal)] = (exits[String(r.code ?? r.signal)] ?? 0) + 1;
+          const say = (what: string): void => {
+            problems.push(`case ${n} (${file}): ${what}`);
+          };
+          if (r.code !== 0 && r.code !== 2) say(`exit ${r.code ?? r.signal}: ${r.stderr.slice(0, 300)}`);
+          if (
+            /\n\s+at .+:\d+:\d+\)?$/m.test(r.stderr) ||
+            /TypeError|RangeError|ReferenceError|Maximum call stack/.test(r.stderr)
+          )
+            say(`stack trace: ${r.stderr.slice(0, 300)}`);
+          const lines = r.stderr.split('\n').filter((l) => l !== '');
+          const summary = lines.filter((l) => l.startsWith(`${file}: invalid: `));
+          const located = lines.filter((l) => LINE.test(l) && l.startsWith(`${file}:`));
+          if (located.length + summary.length !== lines.length)
+            say(
+              `lines that are neither located problems nor the summary: ${JSON.stringify(lines.filter((l) => !LINE.test(l) && !l.startsWith(`${file}: invalid: `)).slice(0, 3))}`,
+            );
+          if (r.code === 2 && (summary.length !== 1 || !located.some((l) => / error KLR_/.test(l))))
+            say('exit 2 without located errors and one summary line');
+          if (r.code === 0 && !/: valid: /.test(r.stdout)) say(`exit 0 without the summary: ${r.stdout}`);
+        }),
+      );
     }
-    row.describe(`${CLI_CASES} mutated configs, each a \`validate -c\` child process (the entry columns count configs)`, 'the same mutations as in-process, other seed')
+    row
+      .describe(
+        `${CLI_CASES} mutated configs, each a \`validate -c\` child process (the entry columns count configs)`,
+        'the same mutations as in-process, other seed',
+      )
       .set({ sent: CLI_CASES, expected: CLI_CASES, received: CLI_CASES - problems.length, lost: problems.length })
-      .note(`exits: ${Object.entries(exits).map(([c, n]) => `${c}×${n}`).join(', ')}`);
+      .note(
+        `exits: ${Object.entries(exits)
+          .map(([c, n]) => `${c}×${n}`)
+          .join(', ')}`,
+      );
     assert.deepEqual(problems, []);
     row.pass();
   });

@@ -8,10 +8,20 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { Daemon, waitFor } from './support/daemon.ts';
+import { type Daemon, waitFor } from './support/daemon.ts';
 import { generate, idOf } from './support/kong.ts';
 import { KongHttpLogClient } from './support/kong-http-client.ts';
-import { account, Fleet, idsIn, kill9, LogWriter, readCheckpoint, settled, waitForAll, type DestinationTally } from './support/reliability-harness.ts';
+import {
+  account,
+  Fleet,
+  idsIn,
+  kill9,
+  LogWriter,
+  readCheckpoint,
+  settled,
+  waitForAll,
+  type DestinationTally,
+} from './support/reliability-harness.ts';
 import { reliabilityReport } from './support/reliability-report.ts';
 import { SeededRandom } from './support/seeded-random.ts';
 import { freePort } from './support/sns-emulator.ts';
@@ -54,7 +64,10 @@ ${routing(hook.url, topicArn, sns.endpoint)}`;
     const writes = entries.filter((e) => e.method !== undefined && WRITES.has(e.method));
     // Seeded moments: a delay after each (re)start; the writer runs for about 6 s.
     const delays = [random.int(700, 1900), random.int(700, 1900), random.int(700, 1900)];
-    row.describe(`${entries.length} entries (~${Math.round(textBytes(entries) / 1e6)} MB) appended in slices of 40 every 60 ms; webhook + SNS`, `kill -9 at ${delays.length} seeded moments (${delays.join(', ')} ms after each start), restart each time`);
+    row.describe(
+      `${entries.length} entries (~${Math.round(textBytes(entries) / 1e6)} MB) appended in slices of 40 every 60 ms; webhook + SNS`,
+      `kill -9 at ${delays.length} seeded moments (${delays.join(', ')} ms after each start), restart each time`,
+    );
 
     let daemon = await fleet.daemon(dir, config);
     const writer = new LogWriter(logFile);
@@ -66,8 +79,13 @@ ${routing(hook.url, topicArn, sns.endpoint)}`;
       await kill9(daemon);
       await settled(() => hook.entries('/all').length, 'receiver quiet after the kill');
       await queue.drain();
-      const checkpoint = readCheckpoint(path.join(dir, 'state'), 'tail').find((f) => f.ino === statSync(logFile).ino)?.offset ?? 0;
-      atKill.push({ hook: new Set(idsIn(hook.entries('/all')).counts.keys()), topic: new Set(idsIn(queue.bodies).counts.keys()), checkpoint });
+      const checkpoint =
+        readCheckpoint(path.join(dir, 'state'), 'tail').find((f) => f.ino === statSync(logFile).ino)?.offset ?? 0;
+      atKill.push({
+        hook: new Set(idsIn(hook.entries('/all')).counts.keys()),
+        topic: new Set(idsIn(queue.bodies).counts.keys()),
+        checkpoint,
+      });
       daemon = await fleet.daemon(dir, config);
     }
     await writing;
@@ -83,7 +101,10 @@ ${routing(hook.url, topicArn, sns.endpoint)}`;
     // it had arrived before that kill and lay at or past the checkpoint then on disk.
     let inFlight = 0;
     const unexplained: string[] = [];
-    for (const [name, key] of [['hook', 'hook'], ['topic', 'topic']] as const) {
+    for (const [name, key] of [
+      ['hook', 'hook'],
+      ['topic', 'topic'],
+    ] as const) {
       for (const k of atKill) for (const id of k[key]) if ((writer.offsets.get(id) ?? -1) >= k.checkpoint) inFlight++;
       for (const [id, copies] of result.duplicates[name]) {
         const offset = writer.offsets.get(id) ?? -1;
@@ -91,7 +112,11 @@ ${routing(hook.url, topicArn, sns.endpoint)}`;
         if (copies - 1 > rereads) unexplained.push(`${name} ${id}: ${copies} copies, ${rereads} re-reads`);
       }
     }
-    row.set(result).note(`${writes.length} entries routed to SNS too; on-disk checkpoint at the kills: ${atKill.map((k) => `${(k.checkpoint / 1e6).toFixed(1)} MB`).join(', ')}; duplicates ≤ delivered past it (${inFlight})`);
+    row
+      .set(result)
+      .note(
+        `${writes.length} entries routed to SNS too; on-disk checkpoint at the kills: ${atKill.map((k) => `${(k.checkpoint / 1e6).toFixed(1)} MB`).join(', ')}; duplicates ≤ delivered past it (${inFlight})`,
+      );
     assert.deepEqual(result.missing, { hook: [], topic: [] }, 'nothing lost');
     assert.deepEqual(result.unexpected, { hook: [], topic: [] }, 'nothing foreign or misrouted');
     assert.deepEqual(unexplained, [], 'every duplicate was in flight at a kill');
@@ -115,10 +140,18 @@ ${routing(hook.url, topicArn, sns.endpoint)}`;
 
     const entries = generate(3000, { seed: 202 });
     const writes = entries.filter((e) => e.method !== undefined && WRITES.has(e.method));
-    const client = new KongHttpLogClient(entries, { url: `http://127.0.0.1:${port}/kong`, authorization: `Bearer ${TOKEN}`, batchSize: 20, concurrency: 4 });
+    const client = new KongHttpLogClient(entries, {
+      url: `http://127.0.0.1:${port}/kong`,
+      authorization: `Bearer ${TOKEN}`,
+      batchSize: 20,
+      concurrency: 4,
+    });
     fleet.onCleanup(() => client.close());
     const kills = random.points(3, 15, client.batches.length - 15);
-    row.describe(`${entries.length} entries in ${client.batches.length} POSTs of 20, 4 at a time (Kong-like retries); webhook + SNS`, `kill -9 at ${kills.length} seeded points (after ${kills.join(', ')} batches acknowledged), restart each time`);
+    row.describe(
+      `${entries.length} entries in ${client.batches.length} POSTs of 20, 4 at a time (Kong-like retries); webhook + SNS`,
+      `kill -9 at ${kills.length} seeded points (after ${kills.join(', ')} batches acknowledged), restart each time`,
+    );
 
     let daemon: Daemon = await fleet.daemon(dir, config);
     const sending = client.run();
@@ -144,11 +177,20 @@ ${routing(hook.url, topicArn, sns.endpoint)}`;
     for (const [name, dups] of Object.entries(result.duplicates)) {
       for (const [id, copies] of dups) {
         const batch = client.batchOf(id);
-        if (batch === undefined || copies > batch.attempts) unexplained.push(`${name} ${id}: ${copies} copies, ${batch?.attempts ?? 0} attempts`);
+        if (batch === undefined || copies > batch.attempts)
+          unexplained.push(`${name} ${id}: ${copies} copies, ${batch?.attempts ?? 0} attempts`);
       }
     }
-    const errors = (client.answers.error ?? 0) + Object.entries(client.answers).filter(([s]) => s !== 'error' && Number(s) >= 300).reduce((n, [, c]) => n + c, 0);
-    row.set(result).note(`${writes.length} entries routed to SNS too; ${errors} POSTs failed and were sent again (${resent} entries in resent batches)`);
+    const errors =
+      (client.answers.error ?? 0) +
+      Object.entries(client.answers)
+        .filter(([s]) => s !== 'error' && Number(s) >= 300)
+        .reduce((n, [, c]) => n + c, 0);
+    row
+      .set(result)
+      .note(
+        `${writes.length} entries routed to SNS too; ${errors} POSTs failed and were sent again (${resent} entries in resent batches)`,
+      );
     assert.deepEqual(result.missing, { hook: [], topic: [] }, 'every acknowledged entry arrived');
     assert.deepEqual(result.unexpected, { hook: [], topic: [] });
     assert.deepEqual(unexplained, [], 'no entry arrived more often than its batch was sent');

@@ -23,7 +23,9 @@ function replay(config: string, file: string, to?: string): Promise<{ code: numb
   const args = [MAIN, 'replay', '-c', config, file, ...(to === undefined ? [] : ['--to', to])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
 }
 
@@ -34,8 +36,11 @@ describe('reliability: permanent failure', () => {
     const state = path.join(dir, 'state');
     const hook = await fleet.receiver();
     let badFixed = false;
-    hook.fault = (req) => (req.url === '/bad' && !badFixed ? { status: 400, body: '{"error":"schema mismatch"}' } : null);
-    const daemon = await fleet.daemon(dir, `
+    hook.fault = (req) =>
+      req.url === '/bad' && !badFixed ? { status: 400, body: '{"error":"schema mismatch"}' } : null;
+    const daemon = await fleet.daemon(
+      dir,
+      `
 sources:
   tail: { type: file, paths: ["${logFile}"], start_at: beginning, poll_interval: 50ms }
   kong: { type: http, listen: "127.0.0.1:0", path: /kong, auth: { none: true }, ack: delivered }
@@ -48,12 +53,16 @@ state_dir: ${state}
 shutdown_timeout: 5s
 admin: { listen: "127.0.0.1:0" }
 log: { level: info, format: json }
-`);
+`,
+    );
     const listen = ((await daemon.status()).sources as Record<string, { listen: string }>).kong.listen;
     const fileEntries = generate(1000, { seed: 401 });
     const httpEntries = generate(500, { seed: 402 });
     const all = [...fileEntries, ...httpEntries];
-    row.describe(`${fileEntries.length} entries from a file + ${httpEntries.length} POSTed (ack: delivered), each routed to two webhooks`, 'one webhook answers every request with HTTP 400; later fixed, and replay (once to it, once with --to another)');
+    row.describe(
+      `${fileEntries.length} entries from a file + ${httpEntries.length} POSTed (ack: delivered), each routed to two webhooks`,
+      'one webhook answers every request with HTTP 400; later fixed, and replay (once to it, once with --to another)',
+    );
 
     const writer = new LogWriter(logFile);
     writer.append(fileEntries);
@@ -61,10 +70,21 @@ log: { level: info, format: json }
     fleet.onCleanup(() => client.close());
     await client.run();
     const ids = all.map((e) => e.id);
-    await waitForAll(() => [{ name: 'good', owed: ids, arrived: hook.entries('/good') }], 30_000, 'the healthy destination got everything');
+    await waitForAll(
+      () => [{ name: 'good', owed: ids, arrived: hook.entries('/good') }],
+      30_000,
+      'the healthy destination got everything',
+    );
     await waitFor(() => deadLetters(state, 'bad').length >= all.length, 30_000, 'every entry in the dead-letter file');
-    await waitFor(() => readCheckpoint(state, 'tail')[0]?.offset === statSync(logFile).size, 10_000, 'the checkpoint moved past dead-lettered entries');
-    assert.ok(client.batches.every((b) => b.attempts === 1), 'Kong got 200 at once for entries that were dead-lettered (it must not retry them)');
+    await waitFor(
+      () => readCheckpoint(state, 'tail')[0]?.offset === statSync(logFile).size,
+      10_000,
+      'the checkpoint moved past dead-lettered entries',
+    );
+    assert.ok(
+      client.batches.every((b) => b.attempts === 1),
+      'Kong got 200 at once for entries that were dead-lettered (it must not retry them)',
+    );
     const dead = deadLetters(state, 'bad');
     assert.equal(hook.count('/bad'), 0);
     for (const d of dead) {
@@ -91,7 +111,11 @@ log: { level: info, format: json }
       { name: 'bad', owed: ids, arrived: hook.entries('/bad') },
     ]);
     const archived = account(all.length, [{ name: 'archive', owed: ids, arrived: hook.entries('/archive') }]);
-    row.set(result).note(`${dead.length} dead letters in ${files.length} file(s), each with reason and 1 attempt; the file checkpoint and ack: delivered moved past them; replay --to archive delivered ${archived.received}`);
+    row
+      .set(result)
+      .note(
+        `${dead.length} dead letters in ${files.length} file(s), each with reason and 1 attempt; the file checkpoint and ack: delivered moved past them; replay --to archive delivered ${archived.received}`,
+      );
     assert.deepEqual(result.missing, { good: [], bad: [] });
     assert.deepEqual(result.unexpected, { good: [], bad: [] });
     assert.equal(result.duplicated, 0, 'no destination got anything twice');
@@ -103,14 +127,19 @@ log: { level: info, format: json }
     const dir = fleet.dir('klr-rel-dlq-torn-');
     const hook = await fleet.receiver();
     const config = path.join(dir, 'config.yaml');
-    writeFileSync(config, `
+    writeFileSync(
+      config,
+      `
 sources: { t: { type: file, paths: ["${dir}/none.log"] } }
 workspaces: { "*": { to: [hook] } }
 destinations: { hook: { type: webhook, url: "${hook.url}/hook", batch: { max_wait: 10ms } } }
 state_dir: ${dir}/state
 admin: false
-`);
-    const [a, b, c] = generate(3, { seed: 403 }).map((e) => `{"destination":"hook","reason":"HTTP 400","attempts":1,"event":${e.text}}`);
+`,
+    );
+    const [a, b, c] = generate(3, { seed: 403 }).map(
+      (e) => `{"destination":"hook","reason":"HTTP 400","attempts":1,"event":${e.text}}`,
+    );
     const tornAtEnd = path.join(dir, 'torn-at-end.ndjson');
     writeFileSync(tornAtEnd, `${a}\n${b}\n${c.slice(0, 300)}`);
     const ok = await replay(config, tornAtEnd);

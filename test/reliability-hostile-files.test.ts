@@ -56,7 +56,8 @@ admin: { listen: "127.0.0.1:0" }
 log: { level: info, format: json }
 `;
     // validate warns about regexes that can backtrack; this one is safe, a nested one is not.
-    const codes = (y: string): string[] => loadConfigText(y, path.join(dir, 'c.yaml'), {}).diagnostics.map((d) => d.code);
+    const codes = (y: string): string[] =>
+      loadConfigText(y, path.join(dir, 'c.yaml'), {}).diagnostics.map((d) => d.code);
     assert.ok(!codes(yaml).includes('KLR_CONFIG_UNSAFE_REGEX'));
     assert.ok(codes(yaml.replace(PROFILE, '^/(a+)+$')).includes('KLR_CONFIG_UNSAFE_REGEX'));
     const daemon = await fleet.daemon(dir, yaml);
@@ -65,27 +66,71 @@ log: { level: info, format: json }
     const valid: { id: string; bytes: Buffer; uri: string }[] = [];
     const invalid: { what: string; bytes: Buffer }[] = [];
     const lines: Buffer[] = [];
-    const addValid = (id: string, bytes: Buffer, uri: string): void => { valid.push({ id, bytes, uri }); lines.push(bytes); };
-    const addInvalid = (what: string, bytes: Buffer): void => { invalid.push({ what, bytes }); lines.push(bytes); };
+    const addValid = (id: string, bytes: Buffer, uri: string): void => {
+      valid.push({ id, bytes, uri });
+      lines.push(bytes);
+    };
+    const addInvalid = (what: string, bytes: Buffer): void => {
+      invalid.push({ what, bytes });
+      lines.push(bytes);
+    };
     const uriOf = (text: string): string => (JSON.parse(text) as { request: { uri: string } }).request.uri;
 
     let next = 0;
     const take = (): { id: string; text: string } => base[next++];
-    for (let i = 0; i < 200; i++) { const e = take(); addValid(e.id, Buffer.from(e.text), uriOf(e.text)); }
-    for (let i = 0; i < 20; i++) addInvalid('binary garbage', Buffer.from(random.bytes(random.int(1, 2000)).map((b) => (b === 0x0a ? 0x0b : b))));
-    for (let i = 0; i < 10; i++) { const e = take(); addValid(e.id, withRawBytes(e.text, [0xff, 0xfe, 0xc3, 0x28, 0xed, 0xa0, 0x80]), uriOf(e.text)); }
-    for (let i = 0; i < 5; i++) addInvalid('invalid UTF-8 only', Buffer.from([0xc0, 0xaf, 0xff, 0xfe, 0xfd, 0x80, 0x81]));
+    for (let i = 0; i < 200; i++) {
+      const e = take();
+      addValid(e.id, Buffer.from(e.text), uriOf(e.text));
+    }
+    for (let i = 0; i < 20; i++)
+      addInvalid('binary garbage', Buffer.from(random.bytes(random.int(1, 2000)).map((b) => (b === 0x0a ? 0x0b : b))));
+    for (let i = 0; i < 10; i++) {
+      const e = take();
+      addValid(e.id, withRawBytes(e.text, [0xff, 0xfe, 0xc3, 0x28, 0xed, 0xa0, 0x80]), uriOf(e.text));
+    }
+    for (let i = 0; i < 5; i++)
+      addInvalid('invalid UTF-8 only', Buffer.from([0xc0, 0xaf, 0xff, 0xfe, 0xfd, 0x80, 0x81]));
     for (let i = 0; i < 3; i++) addInvalid('NUL run', Buffer.alloc(4096));
-    for (let i = 0; i < 3; i++) { const e = take(); addInvalid('NUL inside an entry', withRawBytes(e.text, [0x00])); }
-    for (let i = 0; i < 2; i++) { const e = take(); addInvalid('NULs before an entry', Buffer.concat([Buffer.alloc(16), Buffer.from(e.text)])); }
-    for (const text of ['[{"request":{"method":"GET"}}]', '"just a string"', '42', 'null', 'true', `${'['.repeat(600)}${']'.repeat(600)}`, `${take().text} trailing`, '{"unterminated": "value']) addInvalid('JSON but not one object', Buffer.from(text));
+    for (let i = 0; i < 3; i++) {
+      const e = take();
+      addInvalid('NUL inside an entry', withRawBytes(e.text, [0x00]));
+    }
+    for (let i = 0; i < 2; i++) {
+      const e = take();
+      addInvalid('NULs before an entry', Buffer.concat([Buffer.alloc(16), Buffer.from(e.text)]));
+    }
+    for (const text of [
+      '[{"request":{"method":"GET"}}]',
+      '"just a string"',
+      '42',
+      'null',
+      'true',
+      `${'['.repeat(600)}${']'.repeat(600)}`,
+      `${take().text} trailing`,
+      '{"unterminated": "value',
+    ])
+      addInvalid('JSON but not one object', Buffer.from(text));
     // Pathological paths against the rule regex (safe: linear), a few that match.
     const patho = [
-      `/profile/${'1'.repeat(200_000)}/settingsX`, `/profile/${'1'.repeat(200_000)}/settings`, `/${'/'.repeat(200_000)}`, `/profile/${'%2F'.repeat(60_000)}`,
-      `/profile/${'1/'.repeat(100_000)}settings`, `/${'a'.repeat(300_000)}!`, '/profile/42/settings', '/profile/42/settings?tab=1', '/profile/42/settings/', `/profile/42/settings${'\u00e9'.repeat(50_000)}`,
+      `/profile/${'1'.repeat(200_000)}/settingsX`,
+      `/profile/${'1'.repeat(200_000)}/settings`,
+      `/${'/'.repeat(200_000)}`,
+      `/profile/${'%2F'.repeat(60_000)}`,
+      `/profile/${'1/'.repeat(100_000)}settings`,
+      `/${'a'.repeat(300_000)}!`,
+      '/profile/42/settings',
+      '/profile/42/settings?tab=1',
+      '/profile/42/settings/',
+      `/profile/42/settings${'\u00e9'.repeat(50_000)}`,
     ];
-    for (const uri of patho) { const e = take(); addValid(e.id, Buffer.from(withUri(e.text, uri)), uri); }
-    for (let i = 0; i < 10; i++) { const e = take(); addValid(e.id, Buffer.from(`${e.text}\r`), uriOf(e.text)); } // CRLF line endings
+    for (const uri of patho) {
+      const e = take();
+      addValid(e.id, Buffer.from(withUri(e.text, uri)), uri);
+    }
+    for (let i = 0; i < 10; i++) {
+      const e = take();
+      addValid(e.id, Buffer.from(`${e.text}\r`), uriOf(e.text));
+    } // CRLF line endings
     lines.push(Buffer.from(''), Buffer.from('   \t  '), Buffer.from('\r')); // blank lines: skipped, not invalid
     const tail = base.slice(next, next + 100);
     next += 100;
@@ -109,24 +154,44 @@ log: { level: info, format: json }
       { name: 'all', owed: valid.map((v) => v.id), arrived: hook.entries('/all') },
       { name: 'profile', owed: owedProfile, arrived: hook.entries('/profile') },
     ];
-    await waitForAll(() => { maxRss = Math.max(maxRss, rssBytes(daemon.proc.pid) ?? 0); return tallies(); }, 90_000, 'every valid entry');
-    await waitFor(() => deadLetters(path.join(dir, 'state'), 'source-tail').length >= invalid.length, 30_000, 'every invalid line dead-lettered');
+    await waitForAll(
+      () => {
+        maxRss = Math.max(maxRss, rssBytes(daemon.proc.pid) ?? 0);
+        return tallies();
+      },
+      90_000,
+      'every valid entry',
+    );
+    await waitFor(
+      () => deadLetters(path.join(dir, 'state'), 'source-tail').length >= invalid.length,
+      30_000,
+      'every invalid line dead-lettered',
+    );
     const dead = deadLetters(path.join(dir, 'state'), 'source-tail');
     const invalidMetric = await daemon.metric('kong_log_relay_events_invalid_total', { source: 'tail' });
     assert.equal(daemon.proc.exitCode, null, 'the daemon is still running');
     await daemon.stop();
 
     const result = account(valid.length, tallies());
-    row.describe(`${valid.length} valid entries (10 with raw invalid UTF-8, 10 with CRLF, 10 with 200–300 KB pathological paths) mixed with ${invalid.length} invalid lines`,
-      `binary garbage, invalid UTF-8, NUL runs and NULs in entries, non-object JSON, 600-deep nesting, one ${HUGE_LINE_BYTES / MiB} MB line; rule regex ${PROFILE}`)
-      .set(result).note(`${dead.length} dead letters (${[...new Set(dead.map((d) => d.reason))].join(', ')}), events_invalid_total ${invalidMetric}; ${owedProfile.length} routed by the rule; max RSS ${Math.round(maxRss / MiB)} MiB`);
+    row
+      .describe(
+        `${valid.length} valid entries (10 with raw invalid UTF-8, 10 with CRLF, 10 with 200–300 KB pathological paths) mixed with ${invalid.length} invalid lines`,
+        `binary garbage, invalid UTF-8, NUL runs and NULs in entries, non-object JSON, 600-deep nesting, one ${HUGE_LINE_BYTES / MiB} MB line; rule regex ${PROFILE}`,
+      )
+      .set(result)
+      .note(
+        `${dead.length} dead letters (${[...new Set(dead.map((d) => d.reason))].join(', ')}), events_invalid_total ${invalidMetric}; ${owedProfile.length} routed by the rule; max RSS ${Math.round(maxRss / MiB)} MiB`,
+      );
     assert.deepEqual(result.missing, { all: [], profile: [] });
     assert.deepEqual(result.unexpected, { all: [], profile: [] }, 'nothing invalid, nothing misrouted');
     assert.equal(result.duplicated, 0);
     assert.equal(dead.length, invalid.length, 'each invalid line dead-lettered once');
     assert.equal(invalidMetric, invalid.length, 'and counted');
     assert.equal(dead.filter((d) => d.reason === 'line_too_long').length, 1);
-    assert.ok(dead.every((d) => (d.raw ?? '').length <= 64 * 1024), 'a dead letter keeps at most 64 KiB of a line');
+    assert.ok(
+      dead.every((d) => (d.raw ?? '').length <= 64 * 1024),
+      'a dead letter keeps at most 64 KiB of a line',
+    );
     for (const text of hook.entries('/all')) {
       const parsed: unknown = JSON.parse(text);
       assert.ok(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed));

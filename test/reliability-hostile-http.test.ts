@@ -15,7 +15,15 @@ import { MAX_DEPTH } from '../src/event/json-scan.ts';
 import type { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
 import type { Daemon } from './support/daemon.ts';
 import { waitFor } from './support/daemon.ts';
-import { chunked, gzipBomb, idleConnections, rawExchange, rawRequest, send, type Answer } from './support/hostile-client.ts';
+import {
+  chunked,
+  gzipBomb,
+  idleConnections,
+  rawExchange,
+  rawRequest,
+  send,
+  type Answer,
+} from './support/hostile-client.ts';
 import { generate } from './support/kong.ts';
 import { KongHttpLogClient } from './support/kong-http-client.ts';
 import { account, deadLetters, Fleet, idsIn, MiB, rssBytes, waitForAll } from './support/reliability-harness.ts';
@@ -41,9 +49,14 @@ const ledger = {
 };
 let seed = 700;
 /** Fresh entries with unique ids. */
-function fresh(n: number): { id: string; text: string }[] { return generate(n, { seed: seed++ }); }
+function fresh(n: number): { id: string; text: string }[] {
+  return generate(n, { seed: seed++ });
+}
 
-function count(status: number | 'error'): void { ledger.answers[status] = (ledger.answers[status] ?? 0) + 1; ledger.hostileRequests++; }
+function count(status: number | 'error'): void {
+  ledger.answers[status] = (ledger.answers[status] ?? 0) + 1;
+  ledger.hostileRequests++;
+}
 
 describe('reliability: hostile input on the HTTP receiver', () => {
   let dir = '';
@@ -60,7 +73,9 @@ describe('reliability: hostile input on the HTTP receiver', () => {
     dir = fleet.dir('klr-rel-hostile-http-');
     hook = await fleet.receiver();
     const limits = 'max_body_bytes: 1MiB, max_entry_bytes: 256KiB, request_timeout: 3s, headers_timeout: 1s';
-    daemon = await fleet.daemon(dir, `
+    daemon = await fleet.daemon(
+      dir,
+      `
 sources:
   lenient: { type: http, listen: "127.0.0.1:0", path: /kong, auth: { bearer: "${TOKEN}" }, invalid: dead_letter, ${limits} }
   strict: { type: http, listen: "127.0.0.1:0", path: /kong, auth: { basic: { user: ${USER}, password: "${PASSWORD}" } }, invalid: reject, ${limits} }
@@ -70,7 +85,8 @@ destinations:
 state_dir: ${dir}/state
 admin: { listen: "127.0.0.1:0" }
 log: { level: info, format: json }
-`);
+`,
+    );
     const sources = (await daemon.status()).sources as Record<string, { listen: string }>;
     lenient = `http://${sources.lenient.listen}/kong`;
     strict = `http://${sources.strict.listen}/kong`;
@@ -82,13 +98,23 @@ log: { level: info, format: json }
    * POST the same kind of body to both sources. The lenient one must answer 200, take the entries
    * at `good` and dead-letter `bad` items; the strict one must answer 400 and take nothing.
    */
-  async function both(body: (e: { id: string; text: string }[]) => string | Buffer, spec: { entries: number; good: number[]; bad: number }, headers: Record<string, string> = JSON_TYPE): Promise<void> {
+  async function both(
+    body: (e: { id: string; text: string }[]) => string | Buffer,
+    spec: { entries: number; good: number[]; bad: number },
+    headers: Record<string, string> = JSON_TYPE,
+  ): Promise<void> {
     const mine = fresh(spec.entries);
-    const a = await send(agent, lenient, { headers: { ...headers, authorization: `Bearer ${TOKEN}` }, body: body(mine) });
+    const a = await send(agent, lenient, {
+      headers: { ...headers, authorization: `Bearer ${TOKEN}` },
+      body: body(mine),
+    });
     count(a.status);
     assert.equal(a.status, 200, `lenient: ${a.text}`);
     const r = JSON.parse(a.text) as { accepted: number; dead_lettered: number };
-    assert.deepEqual({ accepted: r.accepted, dead_lettered: r.dead_lettered }, { accepted: spec.good.length, dead_lettered: spec.bad });
+    assert.deepEqual(
+      { accepted: r.accepted, dead_lettered: r.dead_lettered },
+      { accepted: spec.good.length, dead_lettered: spec.bad },
+    );
     ledger.reportedDeadLettered += r.dead_lettered;
     mine.forEach((e, i) => (spec.good.includes(i) ? ledger.owed : ledger.forbidden).add(e.id));
     const other = fresh(spec.entries);
@@ -103,8 +129,18 @@ log: { level: info, format: json }
    * A request that must be refused with `status` by both sources (or, for a body too large to
    * upload, a connection closed under it); its entries must never arrive.
    */
-  async function refused(status: number, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer | AsyncIterable<Buffer> }, opts: { lenientOnly?: boolean; orReset?: boolean } = {}): Promise<void> {
-    const targets = opts.lenientOnly === true ? [[lenient, `Bearer ${TOKEN}`]] : [[lenient, `Bearer ${TOKEN}`], [strict, BASIC]];
+  async function refused(
+    status: number,
+    options: { method?: string; headers?: Record<string, string>; body?: string | Buffer | AsyncIterable<Buffer> },
+    opts: { lenientOnly?: boolean; orReset?: boolean } = {},
+  ): Promise<void> {
+    const targets =
+      opts.lenientOnly === true
+        ? [[lenient, `Bearer ${TOKEN}`]]
+        : [
+            [lenient, `Bearer ${TOKEN}`],
+            [strict, BASIC],
+          ];
     for (const [url, auth] of targets) {
       const a: Answer = await send(agent, url, { ...options, headers: { authorization: auth, ...options.headers } });
       count(a.status);
@@ -120,14 +156,20 @@ log: { level: info, format: json }
     await both(() => `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`, { entries: 0, good: [], bad: 1 });
     // Nested deeper than lua-cjson writes (1000 levels) but within the scanner's limit: delivered.
     const nested = fresh(2);
-    const n = await send(agent, lenient, { headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` }, body: `[${nested[0].text},${nested[1].text.replace(/\}$/, `,"deep":${'['.repeat(1500)}${']'.repeat(1500)}}`)}]` });
+    const n = await send(agent, lenient, {
+      headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` },
+      body: `[${nested[0].text},${nested[1].text.replace(/\}$/, `,"deep":${'['.repeat(1500)}${']'.repeat(1500)}}`)}]`,
+    });
     count(n.status);
     assert.equal(n.status, 200);
     assert.deepEqual(JSON.parse(n.text), { accepted: 2, dead_lettered: 0, errors: [] });
     for (const e of nested) ledger.owed.add(e.id);
     // An entry nested past the limit (MAX_DEPTH) inside an array of good ones: the array cannot be split, all of it is dead-lettered.
     const deep = fresh(3);
-    const a = await send(agent, lenient, { headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` }, body: `[${deep[0].text},${deep[1].text.replace(/\}$/, `,"deep":${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}}`)},${deep[2].text}]` });
+    const a = await send(agent, lenient, {
+      headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` },
+      body: `[${deep[0].text},${deep[1].text.replace(/\}$/, `,"deep":${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}}`)},${deep[2].text}]`,
+    });
     count(a.status);
     assert.equal(a.status, 200);
     ledger.reportedDeadLettered += (JSON.parse(a.text) as { dead_lettered: number }).dead_lettered;
@@ -136,7 +178,11 @@ log: { level: info, format: json }
   });
 
   it('huge strings and bodies: an entry over max_entry_bytes is dead-lettered or rejected; a body over max_body_bytes is 413, also chunked', async () => {
-    await both((e) => `[${e[0].text},${e[1].text.replace(/\}$/, `,"huge":"${'A'.repeat(600 * 1024)}"}`)}]`, { entries: 2, good: [0], bad: 1 });
+    await both((e) => `[${e[0].text},${e[1].text.replace(/\}$/, `,"huge":"${'A'.repeat(600 * 1024)}"}`)}]`, {
+      entries: 2,
+      good: [0],
+      bad: 1,
+    });
     const big = fresh(1)[0];
     // Answered before the upload ends: the client may see the 413 or only the connection closing (Kong retries either way).
     await refused(413, { headers: JSON_TYPE, body: `[${big.text},"${'B'.repeat(5 * MiB)}"]` }, { orReset: true });
@@ -145,7 +191,13 @@ log: { level: info, format: json }
   });
 
   it('wrong content types and encodings: 415, nothing taken', async () => {
-    for (const type of ['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/json; charset=iso-8859-1', 'application/x-www-form-urlencoded']) {
+    for (const type of [
+      'text/plain',
+      'application/xml',
+      'multipart/form-data; boundary=x',
+      'application/json; charset=iso-8859-1',
+      'application/x-www-form-urlencoded',
+    ]) {
       const e = fresh(1)[0];
       await refused(415, { headers: { 'content-type': type }, body: e.text });
       ledger.forbidden.add(e.id);
@@ -163,7 +215,11 @@ log: { level: info, format: json }
   it('gzip: a bomb is cut at max_body_bytes (413); a broken stream is dead-lettered or rejected', async () => {
     const bomb = await gzipBomb(256);
     await refused(413, { headers: { ...JSON_TYPE, 'content-encoding': 'gzip' }, body: bomb });
-    await both(() => Buffer.from('this is not gzip at all'), { entries: 0, good: [], bad: 1 }, { ...JSON_TYPE, 'content-encoding': 'gzip' });
+    await both(
+      () => Buffer.from('this is not gzip at all'),
+      { entries: 0, good: [], bad: 1 },
+      { ...JSON_TYPE, 'content-encoding': 'gzip' },
+    );
   });
 
   it('credentials: missing, wrong, the other scheme, oversized: 401 (or 431) and nothing ingested', async () => {
@@ -194,9 +250,22 @@ log: { level: info, format: json }
   });
 
   it('paths and methods: traversal, encoded dots, other paths are 404 as written (never normalized); other methods 405', async () => {
-    for (const p of ['/kong/../kong', '/x/../kong', '/%6bong', '/kong%2f', '/./kong', '//kong', '/KONG', '/kong/', '/kong/..%2f..%2fetc%2fpasswd', '/../../../../etc/passwd']) {
+    for (const p of [
+      '/kong/../kong',
+      '/x/../kong',
+      '/%6bong',
+      '/kong%2f',
+      '/./kong',
+      '//kong',
+      '/KONG',
+      '/kong/',
+      '/kong/..%2f..%2fetc%2fpasswd',
+      '/../../../../etc/passwd',
+    ]) {
       const e = fresh(1)[0];
-      const a = await rawExchange(lenientPort, [rawRequest('POST', p, { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` }, e.text)]);
+      const a = await rawExchange(lenientPort, [
+        rawRequest('POST', p, { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` }, e.text),
+      ]);
       count(a.status);
       assert.equal(a.status, 404, `${p}: ${a.text.slice(0, 200)}`);
       ledger.forbidden.add(e.id);
@@ -228,11 +297,18 @@ log: { level: info, format: json }
   it('slow clients: headers or body trickling in are cut off (408) while others are served; nothing of them is taken', async () => {
     const slowEntry = fresh(1)[0];
     const head = `POST /kong HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(slowEntry.text)}\r\n\r\n`;
-    const slowHeaders = rawExchange(lenientPort, ['POST /kong HTTP/1.1\r\nHost: x\r\n', ...'X-Slow: abcdefghijklmnopqrstuvwxyz'.split('')], 200);
+    const slowHeaders = rawExchange(
+      lenientPort,
+      ['POST /kong HTTP/1.1\r\nHost: x\r\n', ...'X-Slow: abcdefghijklmnopqrstuvwxyz'.split('')],
+      200,
+    );
     const slowBody = rawExchange(lenientPort, [head, ...slowEntry.text.slice(0, 200).split('')], 100);
     // Meanwhile an ordinary request is answered at once.
     const normal = fresh(5);
-    const n = await send(agent, lenient, { headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` }, body: `[${normal.map((x) => x.text).join(',')}]` });
+    const n = await send(agent, lenient, {
+      headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` },
+      body: `[${normal.map((x) => x.text).join(',')}]`,
+    });
     assert.equal(n.status, 200);
     for (const x of normal) ledger.owed.add(x.id);
     const [h, b] = await Promise.all([slowHeaders, slowBody]);
@@ -247,21 +323,38 @@ log: { level: info, format: json }
     const idle = await idleConnections(lenientPort, 2_000, 30_000);
     ledger.hostileRequests += 2_000;
     idle.destroy();
-    assert.equal(idle.closedByServer, 2_000, 'every idle connection was closed by the relay (max connections, headers_timeout)');
+    assert.equal(
+      idle.closedByServer,
+      2_000,
+      'every idle connection was closed by the relay (max connections, headers_timeout)',
+    );
     const burst = fresh(1_500);
-    const client = new KongHttpLogClient(burst, { url: lenient, authorization: `Bearer ${TOKEN}`, batchSize: 1, concurrency: 1_500, maxRetryDelayMs: 500 });
+    const client = new KongHttpLogClient(burst, {
+      url: lenient,
+      authorization: `Bearer ${TOKEN}`,
+      batchSize: 1,
+      concurrency: 1_500,
+      maxRetryDelayMs: 500,
+    });
     fleet.onCleanup(() => client.close());
     await client.run();
     for (const x of burst) ledger.owed.add(x.id);
     assert.equal(client.acked, burst.length);
     ledger.answers['burst 200'] = burst.length;
-    ledger.answers['burst refused or reset, retried'] = Object.entries(client.answers).filter(([s]) => s !== '200').reduce((n, [, c]) => n + c, 0);
+    ledger.answers['burst refused or reset, retried'] = Object.entries(client.answers)
+      .filter(([s]) => s !== '200')
+      .reduce((n, [, c]) => n + c, 0);
   });
 
   it('path traversal in file-name-like fields of entries: delivered as data, no file is created from them', async () => {
     const entries = fresh(4).map((e, i) => {
       const o = JSON.parse(e.text) as Record<string, unknown> & { request: { uri: string } };
-      const evil = [`../../../../../../tmp/${MARKER}`, `..\\..\\..\\${MARKER}`, `/${MARKER}/../../etc/passwd`, `%2e%2e%2f%2e%2e%2f${MARKER}`][i];
+      const evil = [
+        `../../../../../../tmp/${MARKER}`,
+        `..\\..\\..\\${MARKER}`,
+        `/${MARKER}/../../etc/passwd`,
+        `%2e%2e%2f%2e%2e%2f${MARKER}`,
+      ][i];
       o.workspace_name = evil;
       o.workspace = evil;
       o.service = { id: evil, name: evil, ws_id: evil };
@@ -272,7 +365,10 @@ log: { level: info, format: json }
       o.source = evil;
       return { id: e.id, text: JSON.stringify(o) };
     });
-    const a = await send(agent, lenient, { headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` }, body: `[${entries.map((e) => e.text).join(',')}]` });
+    const a = await send(agent, lenient, {
+      headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` },
+      body: `[${entries.map((e) => e.text).join(',')}]`,
+    });
     count(a.status);
     assert.equal(a.status, 200);
     for (const e of entries) ledger.owed.add(e.id);
@@ -282,32 +378,57 @@ log: { level: info, format: json }
     const row = report.row('hostile input on the HTTP receiver');
     const owed = [...ledger.owed];
     await waitForAll(() => [{ name: 'hook', owed, arrived: hook.entries('/all') }], 60_000, 'every accepted entry');
-    await waitFor(() => deadLetters(path.join(dir, 'state'), 'source-lenient').length >= ledger.reportedDeadLettered, 10_000, 'dead letters on disk');
+    await waitFor(
+      () => deadLetters(path.join(dir, 'state'), 'source-lenient').length >= ledger.reportedDeadLettered,
+      10_000,
+      'dead letters on disk',
+    );
     assert.equal(daemon.proc.exitCode, null, 'the daemon is still running');
     assert.equal((await fetch(`${daemon.adminUrl}/healthz`)).status, 200);
     const rss = rssBytes(daemon.proc.pid) ?? 0;
-    const dropped = ((await daemon.status()).sources as Record<string, { dropped_connections: number }>).lenient.dropped_connections;
+    const dropped = ((await daemon.status()).sources as Record<string, { dropped_connections: number }>).lenient
+      .dropped_connections;
     const arrived = hook.entries('/all');
     const result = account(owed.length, [{ name: 'hook', owed, arrived }]);
     const { counts, foreign } = idsIn(arrived);
     const leaked = [...counts.keys()].filter((id) => ledger.forbidden.has(id));
     for (const text of arrived) {
       const parsed: unknown = JSON.parse(text);
-      assert.ok(parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed), 'only JSON objects are delivered');
+      assert.ok(
+        parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed),
+        'only JSON objects are delivered',
+      );
     }
     const lenientDead = deadLetters(path.join(dir, 'state'), 'source-lenient');
     const strictDead = deadLetters(path.join(dir, 'state'), 'source-strict');
     const logs = JSON.stringify(daemon.logs);
     // Nothing is written where an entry's fields point: only the relay's own tree exists.
     const tree = listTree(path.join(dir, 'state'));
-    const unexpectedFiles = tree.filter((f) => !/^(checkpoints\/[^/]+\.json|dead-letter\/(source-lenient|source-strict|hook)\/dead-letter-[0-9TZ-]+(-\d+)?\.ndjson)$/.test(f));
-    const statuses = Object.entries(ledger.answers).map(([s, n]) => `${s}×${n}`).join(', ');
-    row.describe(`${owed.length} valid entries accepted (incl. a burst of 1500 concurrent posts) next to ${ledger.hostileRequests} hostile requests and connections`,
-      'invalid/nested/huge JSON, 413/415 bodies, 256 MiB gzip bomb, broken gzip, 2000 idle connections, slow headers and body, 11 credential variants, 10 traversal paths, malformed HTTP, traversal in entry fields')
-      .set(result).note(`answers: ${statuses}; forbidden ids that arrived: ${leaked.length}; ${dropped} connections over the limit closed at accept; dead letters ${lenientDead.length} = reported ${ledger.reportedDeadLettered}; RSS ${Math.round(rss / MiB)} MiB`);
+    const unexpectedFiles = tree.filter(
+      (f) =>
+        !/^(checkpoints\/[^/]+\.json|dead-letter\/(source-lenient|source-strict|hook)\/dead-letter-[0-9TZ-]+(-\d+)?\.ndjson)$/.test(
+          f,
+        ),
+    );
+    const statuses = Object.entries(ledger.answers)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(', ');
+    row
+      .describe(
+        `${owed.length} valid entries accepted (incl. a burst of 1500 concurrent posts) next to ${ledger.hostileRequests} hostile requests and connections`,
+        'invalid/nested/huge JSON, 413/415 bodies, 256 MiB gzip bomb, broken gzip, 2000 idle connections, slow headers and body, 11 credential variants, 10 traversal paths, malformed HTTP, traversal in entry fields',
+      )
+      .set(result)
+      .note(
+        `answers: ${statuses}; forbidden ids that arrived: ${leaked.length}; ${dropped} connections over the limit closed at accept; dead letters ${lenientDead.length} = reported ${ledger.reportedDeadLettered}; RSS ${Math.round(rss / MiB)} MiB`,
+      );
     assert.deepEqual(result.missing, { hook: [] });
     assert.deepEqual(leaked, [], 'nothing refused, unauthenticated or dead-lettered was delivered');
-    assert.deepEqual(foreign.map((t) => t.slice(0, 80)), [], 'nothing without a generator id (an invalid fragment) was delivered');
+    assert.deepEqual(
+      foreign.map((t) => t.slice(0, 80)),
+      [],
+      'nothing without a generator id (an invalid fragment) was delivered',
+    );
     assert.equal(result.duplicated, 0);
     assert.equal(lenientDead.length, ledger.reportedDeadLettered, 'each reported dead letter is on disk, no more');
     assert.equal(strictDead.length, 0, 'invalid: reject writes no dead letters');

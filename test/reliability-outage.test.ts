@@ -10,7 +10,16 @@ import { describe, it } from 'node:test';
 import { waitFor } from './support/daemon.ts';
 import { generate } from './support/kong.ts';
 import { KongHttpLogClient } from './support/kong-http-client.ts';
-import { account, deadLetters, Fleet, LogWriter, MiB, rssBytes, waitForAll, type DestinationTally } from './support/reliability-harness.ts';
+import {
+  account,
+  deadLetters,
+  Fleet,
+  LogWriter,
+  MiB,
+  rssBytes,
+  waitForAll,
+  type DestinationTally,
+} from './support/reliability-harness.ts';
 import { reliabilityReport } from './support/reliability-report.ts';
 import { freePort, TcpGate } from './support/sns-emulator.ts';
 
@@ -24,7 +33,11 @@ const HTTP_CONCURRENCY = 3;
 /** Generous: the relay's own heap plus 2 × 300 buffered entries is a small fraction of this. */
 const RSS_LIMIT = 300 * MiB;
 
-interface DestinationView { bufferedEvents: number; inFlight: number; blocking: boolean }
+interface DestinationView {
+  bufferedEvents: number;
+  inFlight: number;
+  blocking: boolean;
+}
 interface StatusView {
   blocked_by: string[];
   sources: { tail: { paused: boolean; files: { size: number; readOffset: number }[] } };
@@ -42,7 +55,9 @@ describe('reliability: destination outage', () => {
     fleet.onCleanup(() => gate.close());
     const port = await freePort();
     const destinationDefaults = `buffer: { max_events: ${BUFFER_EVENTS}, when_full: block }, retry: { initial_delay: 50ms, max_delay: 300ms, max_elapsed: 10m }`;
-    const daemon = await fleet.daemon(dir, `
+    const daemon = await fleet.daemon(
+      dir,
+      `
 sources:
   tail: { type: file, paths: ["${logFile}"], start_at: beginning, poll_interval: 50ms }
   kong: { type: http, listen: "127.0.0.1:${port}", path: /kong, auth: { bearer: "${TOKEN}" }, ack: accepted }
@@ -55,12 +70,18 @@ destinations:
 state_dir: ${dir}/state
 admin: { listen: "127.0.0.1:0" }
 log: { level: info, format: json }
-`);
+`,
+    );
 
     // The webhook's behaviour by phase; attempts are counted per phase.
     type Phase = 'status 500' | 'connection reset' | 'stall past timeout' | 'healthy';
     let phase: Phase = 'status 500';
-    const attempts: Record<Phase, number> = { 'status 500': 0, 'connection reset': 0, 'stall past timeout': 0, healthy: 0 };
+    const attempts: Record<Phase, number> = {
+      'status 500': 0,
+      'connection reset': 0,
+      'stall past timeout': 0,
+      healthy: 0,
+    };
     hook.fault = () => {
       attempts[phase]++;
       if (phase === 'status 500') return { status: 500 };
@@ -74,10 +95,11 @@ log: { level: info, format: json }
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        const s = await daemon.status().catch(() => null) as StatusView | null;
+        const s = (await daemon.status().catch(() => null)) as StatusView | null;
         if (s !== null) {
           seen.samples++;
-          for (const d of ['hook', 'topic'] as const) seen.maxBuffered[d] = Math.max(seen.maxBuffered[d], s.destinations[d].bufferedEvents);
+          for (const d of ['hook', 'topic'] as const)
+            seen.maxBuffered[d] = Math.max(seen.maxBuffered[d], s.destinations[d].bufferedEvents);
           const f = s.sources.tail.files[0];
           if (s.sources.tail.paused && f !== undefined && f.readOffset < f.size) seen.pausedBehind++;
         }
@@ -91,23 +113,44 @@ log: { level: info, format: json }
     const all = [...fileEntries, ...httpEntries];
     const writer = new LogWriter(logFile);
     const writing = writer.appendSteadily(fileEntries, 100, 20);
-    const client = new KongHttpLogClient(httpEntries, { url: `http://127.0.0.1:${port}/kong`, authorization: `Bearer ${TOKEN}`, batchSize: HTTP_BATCH, concurrency: HTTP_CONCURRENCY });
+    const client = new KongHttpLogClient(httpEntries, {
+      url: `http://127.0.0.1:${port}/kong`,
+      authorization: `Bearer ${TOKEN}`,
+      batchSize: HTTP_BATCH,
+      concurrency: HTTP_CONCURRENCY,
+    });
     fleet.onCleanup(() => client.close());
     const sending = client.run();
 
     // Each phase lasts until its fault was hit a few times (and, first, until backpressure is visible).
-    await waitFor(() => attempts['status 500'] >= 10 && (client.answers[429] ?? 0) > 0 && seen.pausedBehind > 0, 60_000, 'retries, 429s and a paused file reader');
+    await waitFor(
+      () => attempts['status 500'] >= 10 && (client.answers[429] ?? 0) > 0 && seen.pausedBehind > 0,
+      60_000,
+      'retries, 429s and a paused file reader',
+    );
     phase = 'connection reset';
     await waitFor(() => attempts['connection reset'] >= 10, 60_000, 'connection resets');
     phase = 'stall past timeout';
     await waitFor(() => attempts['stall past timeout'] >= 3, 60_000, 'stalled requests');
     phase = 'healthy';
     // The webhook drains; SNS, still unreachable, alone holds the sources back now.
-    await waitFor(async () => {
-      const s = await daemon.status() as unknown as StatusView;
-      return s.destinations.hook.bufferedEvents === 0 && s.destinations.hook.inFlight === 0 && s.blocked_by.join() === 'topic';
-    }, 60_000, 'the webhook drained while SNS still blocks');
-    const probe = await fetch(`http://127.0.0.1:${port}/kong`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '[]' });
+    await waitFor(
+      async () => {
+        const s = (await daemon.status()) as unknown as StatusView;
+        return (
+          s.destinations.hook.bufferedEvents === 0 &&
+          s.destinations.hook.inFlight === 0 &&
+          s.blocked_by.join() === 'topic'
+        );
+      },
+      60_000,
+      'the webhook drained while SNS still blocks',
+    );
+    const probe = await fetch(`http://127.0.0.1:${port}/kong`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: '[]',
+    });
     assert.equal(probe.status, 429, 'backpressure reaches Kong');
     assert.match(probe.headers.get('retry-after') ?? '', /^\d+$/, '429 says when to retry');
     await gate.open();
@@ -115,7 +158,11 @@ log: { level: info, format: json }
     await Promise.all([writing, sending]);
     const tallies = async (): Promise<DestinationTally[]> => [
       { name: 'hook', owed: all.map((e) => e.id), arrived: hook.entries('/all') },
-      { name: 'topic', owed: all.filter((e) => e.method !== undefined && WRITES.has(e.method)).map((e) => e.id), arrived: await queue.drain() },
+      {
+        name: 'topic',
+        owed: all.filter((e) => e.method !== undefined && WRITES.has(e.method)).map((e) => e.id),
+        arrived: await queue.drain(),
+      },
     ];
     await waitForAll(tallies, 90_000, 'every entry after the recovery');
     watching = false;
@@ -128,16 +175,28 @@ log: { level: info, format: json }
     const minEntryBytes = Math.min(...all.map((e) => Buffer.byteLength(e.text)));
     // A full buffer still takes what is already on its way: requests past the 429 check and the
     // file read being handed over (up to 256 KiB when the reader works through a backlog).
-    const bufferBound = BUFFER_EVENTS + HTTP_CONCURRENCY * HTTP_BATCH + Math.ceil(256 * 1024 / minEntryBytes);
-    row.describe(
-      `${fileEntries.length} entries appended to a file + ${httpEntries.length} POSTed in batches of ${HTTP_BATCH}; block buffers of ${BUFFER_EVENTS}`,
-      `webhook: ${attempts['status 500']}× HTTP 500, ${attempts['connection reset']}× reset, ${attempts['stall past timeout']}× stall 1.5 s > timeout 400 ms; SNS endpoint unreachable until the webhook recovered`,
-    ).set(result).note(`Kong saw ${client.answers[429] ?? 0}× 429; file reader seen paused ${seen.pausedBehind}×; max buffered ${seen.maxBuffered.hook} (webhook) / ${seen.maxBuffered.topic} (SNS), bound ${bufferBound}; max RSS ${Math.round(seen.maxRss / MiB)} MiB; ${snsRetries} SNS retries`);
+    const bufferBound = BUFFER_EVENTS + HTTP_CONCURRENCY * HTTP_BATCH + Math.ceil((256 * 1024) / minEntryBytes);
+    row
+      .describe(
+        `${fileEntries.length} entries appended to a file + ${httpEntries.length} POSTed in batches of ${HTTP_BATCH}; block buffers of ${BUFFER_EVENTS}`,
+        `webhook: ${attempts['status 500']}× HTTP 500, ${attempts['connection reset']}× reset, ${attempts['stall past timeout']}× stall 1.5 s > timeout 400 ms; SNS endpoint unreachable until the webhook recovered`,
+      )
+      .set(result)
+      .note(
+        `Kong saw ${client.answers[429] ?? 0}× 429; file reader seen paused ${seen.pausedBehind}×; max buffered ${seen.maxBuffered.hook} (webhook) / ${seen.maxBuffered.topic} (SNS), bound ${bufferBound}; max RSS ${Math.round(seen.maxRss / MiB)} MiB; ${snsRetries} SNS retries`,
+      );
     assert.deepEqual(result.missing, { hook: [], topic: [] }, 'nothing lost');
     assert.deepEqual(result.unexpected, { hook: [], topic: [] });
     assert.ok(snsRetries > 0, 'SNS deliveries were retried while it was unreachable');
-    assert.deepEqual(deadLetters(path.join(dir, 'state')).length, 0, 'nothing dead-lettered: max_elapsed was not reached');
-    assert.ok(seen.maxBuffered.hook <= bufferBound && seen.maxBuffered.topic <= bufferBound, `buffers bounded: ${JSON.stringify(seen.maxBuffered)} ≤ ${bufferBound} (entries ≤ ${maxEntryBytes} bytes)`);
+    assert.deepEqual(
+      deadLetters(path.join(dir, 'state')).length,
+      0,
+      'nothing dead-lettered: max_elapsed was not reached',
+    );
+    assert.ok(
+      seen.maxBuffered.hook <= bufferBound && seen.maxBuffered.topic <= bufferBound,
+      `buffers bounded: ${JSON.stringify(seen.maxBuffered)} ≤ ${bufferBound} (entries ≤ ${maxEntryBytes} bytes)`,
+    );
     if (seen.maxRss > 0) assert.ok(seen.maxRss < RSS_LIMIT, `memory bounded: ${Math.round(seen.maxRss / MiB)} MiB`);
     row.pass();
   });

@@ -9,7 +9,20 @@ import { readRows, renderReport, type ReportRow } from './support/reliability-re
 const fleet = new Fleet();
 
 function row(file: string, scenario: string, lost: number, notes = ''): ReportRow {
-  return { file, scenario, load: 'load', faults: 'faults', notes, result: 'pass', measuredAt: new Date().toISOString(), sent: 10, expected: 10, received: 10 - lost, duplicated: 0, lost };
+  return {
+    file,
+    scenario,
+    load: 'load',
+    faults: 'faults',
+    notes,
+    result: 'pass',
+    measuredAt: new Date().toISOString(),
+    sent: 10,
+    expected: 10,
+    received: 10 - lost,
+    duplicated: 0,
+    lost,
+  };
 }
 
 describe('reliability report', () => {
@@ -18,10 +31,19 @@ describe('reliability report', () => {
     renderReport([row('reliability-crash', 'kill', 0), row('reliability-outage', 'outage', 0)], target);
     renderReport([row('reliability-crash', 'kill', 3, 'a note with --> and | pipes\nand a newline')], target);
     const rows = readRows(target);
-    assert.deepEqual(rows.map((r) => [r.file, r.scenario, r.lost]), [['reliability-crash', 'kill', 3], ['reliability-outage', 'outage', 0]]);
+    assert.deepEqual(
+      rows.map((r) => [r.file, r.scenario, r.lost]),
+      [
+        ['reliability-crash', 'kill', 3],
+        ['reliability-outage', 'outage', 0],
+      ],
+    );
     assert.equal(rows[0].notes, 'a note with --> and | pipes\nand a newline');
     const text = readFileSync(target, 'utf8');
-    assert.match(text, /\| kill \| load \| faults \| 10 \| 10 \| 7 \| 0 \| 3 \| pass \| a note with --> and \\\| pipes and a newline \|/);
+    assert.match(
+      text,
+      /\| kill \| load \| faults \| 10 \| 10 \| 7 \| 0 \| 3 \| pass \| a note with --> and \\\| pipes and a newline \|/,
+    );
     assert.equal(text.split('\n').filter((l) => l.startsWith('| ')).length, 3, 'header and two rows');
   });
 });

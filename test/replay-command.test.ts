@@ -15,7 +15,9 @@ import { configFromYaml, quietLogger, tempDir } from './support/pipeline.ts';
 import { byteStringOf } from '../src/event/byte-string.ts';
 
 const receivers: WebhookReceiver[] = [];
-after(async () => { await Promise.all(receivers.map((r) => r.close())); });
+after(async () => {
+  await Promise.all(receivers.map((r) => r.close()));
+});
 
 function yaml(dir: string, hook: WebhookReceiver): string {
   return `
@@ -30,7 +32,11 @@ state_dir: ${dir}/state
 }
 
 /** Make a dead-letter file the way the daemon does: a destination that answers 400. */
-async function deadLetterFile(dir: string, hook: WebhookReceiver, count: number): Promise<{ file: string; ids: string[] }> {
+async function deadLetterFile(
+  dir: string,
+  hook: WebhookReceiver,
+  count: number,
+): Promise<{ file: string; ids: string[] }> {
   hook.fault = (req) => (req.url === '/strict' ? { status: 400 } : null);
   const config = configFromYaml(yaml(dir, hook), dir);
   const log = quietLogger();
@@ -51,7 +57,9 @@ function replay(args: string[]): Promise<{ code: number | null; stderr: string }
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [MAIN, 'replay', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    p.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    p.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     p.on('exit', (code) => resolve({ code, stderr }));
   });
 }

@@ -9,7 +9,10 @@ import { byteStringOf } from '../src/event/byte-string.ts';
 function entry(overrides: Record<string, unknown> = {}): string {
   const base: Record<string, unknown> = {
     request: {
-      method: 'PUT', uri: '/profile/42?x=1', url: 'https://api.example.com:8443/profile/42?x=1', size: 120,
+      method: 'PUT',
+      uri: '/profile/42?x=1',
+      url: 'https://api.example.com:8443/profile/42?x=1',
+      size: 120,
       headers: { host: 'api.example.com:8443', 'x-tenant': ['acme', 'other'], 'user-agent': 'curl/8' },
       querystring: { x: '1' },
     },
@@ -18,8 +21,10 @@ function entry(overrides: Record<string, unknown> = {}): string {
     route: { id: 'r-1', name: 'profile-route', ws_id: 'ws-default' },
     service: { id: 's-1', name: 'profiles', ws_id: 'ws-default' },
     consumer: { id: 'c-1', username: 'mobile', custom_id: 'cust-9' },
-    workspace: 'ws-default', workspace_name: 'default',
-    client_ip: '10.0.0.1', started_at: 1726783839539,
+    workspace: 'ws-default',
+    workspace_name: 'default',
+    client_ip: '10.0.0.1',
+    started_at: 1726783839539,
   };
   const merged = { ...base, ...overrides };
   for (const [k, v] of Object.entries(overrides)) if (v === undefined) delete merged[k];
@@ -27,7 +32,10 @@ function entry(overrides: Record<string, unknown> = {}): string {
 }
 
 const req = (o: Record<string, unknown>): Record<string, unknown> => ({
-  method: 'PUT', uri: '/profile/42', headers: { host: 'api.example.com' }, ...o,
+  method: 'PUT',
+  uri: '/profile/42',
+  headers: { host: 'api.example.com' },
+  ...o,
 });
 
 function router(rulesYaml: string, extra = ''): (text: string) => string[] {
@@ -67,7 +75,11 @@ describe('rules', () => {
     assert.equal(m(entry()), true, 'query string is not part of the path');
     assert.equal(m(entry({ request: req({ uri: '/profile/42/avatar' }) })), false);
     assert.equal(m(entry({ request: req({ uri: '/profile/abc?id=42' }) })), false);
-    assert.equal(one(`{ path: '^/caf%C3%A9/' }`)(entry({ request: req({ uri: '/caf%C3%A9/1' }) })), true, 'percent-encoding is kept');
+    assert.equal(
+      one(`{ path: '^/caf%C3%A9/' }`)(entry({ request: req({ uri: '/caf%C3%A9/1' }) })),
+      true,
+      'percent-encoding is kept',
+    );
   });
 
   it('upstream_path matches upstream_uri without its query', () => {
@@ -118,7 +130,7 @@ describe('rules', () => {
   });
 
   it('every when field must match and unless must not', () => {
-    const m = one(String.raw`{ methods: [PUT], path: '^/profile/', status: [2xx] }`, `{ path: '/avatar$' }`);
+    const m = one(`{ methods: [PUT], path: '^/profile/', status: [2xx] }`, `{ path: '/avatar$' }`);
     assert.equal(m(entry()), true);
     assert.equal(m(entry({ request: req({ uri: '/profile/42/avatar' }) })), false, 'unless excludes');
     assert.equal(m(entry({ response: { status: 500 } })), false, 'one when field failing is enough');
@@ -127,7 +139,13 @@ describe('rules', () => {
   });
 
   it('a stream (TCP) entry never matches rules that ask for method, path or status', () => {
-    const tcp = JSON.stringify({ session: { status: 200, received: 10, sent: 20 }, route: { id: 'r-1', name: 'tcp' }, service: { name: 'db' }, client_ip: '1.2.3.4', started_at: 1 });
+    const tcp = JSON.stringify({
+      session: { status: 200, received: 10, sent: 20 },
+      route: { id: 'r-1', name: 'tcp' },
+      service: { name: 'db' },
+      client_ip: '1.2.3.4',
+      started_at: 1,
+    });
     assert.equal(one('{ methods: [GET] }')(tcp), false);
     assert.equal(one(`{ path: '.*' }`)(tcp), false);
     assert.equal(one('{ status: [2xx] }')(tcp), false);
@@ -145,14 +163,20 @@ describe('rules', () => {
 });
 
 describe('workspace routing', () => {
-  const routeWs = router('  []', `
+  const routeWs = router(
+    '  []',
+    `
 workspaces:
   payments: { id: [6e2a-pay, old-pay-id], to: [a] }
   search: { to: [b] }
-  "*": { to: [c] }`);
+  "*": { to: [c] }`,
+  );
 
   it('"*" gets every entry, even one without a workspace', () => {
-    assert.deepEqual(routeWs(entry({ workspace: undefined, workspace_name: undefined, route: undefined, service: undefined })), ['c']);
+    assert.deepEqual(
+      routeWs(entry({ workspace: undefined, workspace_name: undefined, route: undefined, service: undefined })),
+      ['c'],
+    );
   });
 
   it('workspace_name wins over the workspace id', () => {
@@ -164,19 +188,40 @@ workspaces:
   });
 
   it('older Enterprise entries name it in workspaces[0]', () => {
-    assert.deepEqual(routeWs(entry({ workspace_name: undefined, workspace: undefined, workspaces: [{ id: 'old-pay-id', name: 'payments' }] })), ['a', 'c']);
-    assert.deepEqual(routeWs(entry({ workspace_name: undefined, workspace: undefined, workspaces: [{ id: 'old-pay-id' }] })), ['a', 'c']);
+    assert.deepEqual(
+      routeWs(
+        entry({
+          workspace_name: undefined,
+          workspace: undefined,
+          workspaces: [{ id: 'old-pay-id', name: 'payments' }],
+        }),
+      ),
+      ['a', 'c'],
+    );
+    assert.deepEqual(
+      routeWs(entry({ workspace_name: undefined, workspace: undefined, workspaces: [{ id: 'old-pay-id' }] })),
+      ['a', 'c'],
+    );
   });
 
   it('2.x entries fall back to route, service, then consumer ws_id', () => {
     const bare = { workspace_name: undefined, workspace: undefined };
     assert.deepEqual(routeWs(entry({ ...bare, route: { id: 'r', ws_id: 'old-pay-id' } })), ['a', 'c']);
-    assert.deepEqual(routeWs(entry({ ...bare, route: undefined, service: { name: 's', ws_id: '6e2a-pay' } })), ['a', 'c']);
-    assert.deepEqual(routeWs(entry({ ...bare, route: undefined, service: undefined, consumer: { id: 'c', ws_id: '6e2a-pay' } })), ['a', 'c']);
+    assert.deepEqual(routeWs(entry({ ...bare, route: undefined, service: { name: 's', ws_id: '6e2a-pay' } })), [
+      'a',
+      'c',
+    ]);
+    assert.deepEqual(
+      routeWs(entry({ ...bare, route: undefined, service: undefined, consumer: { id: 'c', ws_id: '6e2a-pay' } })),
+      ['a', 'c'],
+    );
   });
 
   it('rules can match a workspace by name, also when the entry only has its id', () => {
-    const route = router('  - { name: pay, when: { workspace: payments }, to: [b] }', 'workspaces:\n  payments: { id: 6e2a-pay }');
+    const route = router(
+      '  - { name: pay, when: { workspace: payments }, to: [b] }',
+      'workspaces:\n  payments: { id: 6e2a-pay }',
+    );
     assert.deepEqual(route(entry({ workspace_name: undefined, workspace: '6e2a-pay' })), ['b']);
     assert.deepEqual(route(entry({ workspace_name: 'payments' })), ['b']);
     assert.deepEqual(route(entry()), []);

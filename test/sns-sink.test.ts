@@ -9,7 +9,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
 import { AckGroup } from '../src/delivery/ack.ts';
 import { buildRouting } from '../src/route/routing.ts';
@@ -26,7 +33,11 @@ process.env.AWS_SECRET_ACCESS_KEY = 'test';
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 const REGION = 'us-east-1';
 
-interface Emulator { readonly endpoint: string; readonly port: number; close(): Promise<void> }
+interface Emulator {
+  readonly endpoint: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
 
 /** fauxqs bound to loopback only (its startFauxqs() listens on every interface). */
 async function startEmulator(port = 0): Promise<Emulator> {
@@ -49,10 +60,22 @@ class Aws {
   }
 
   /** A queue subscribed to the topic; returns its URL. */
-  async subscribedQueue(topicArn: string, name: string, subscription: Record<string, string>, queue: Record<string, string> = {}): Promise<string> {
+  async subscribedQueue(
+    topicArn: string,
+    name: string,
+    subscription: Record<string, string>,
+    queue: Record<string, string> = {},
+  ): Promise<string> {
     const { QueueUrl } = await this.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: queue }));
     const attrs = await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
-    await this.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: attrs.Attributes?.QueueArn, Attributes: subscription }));
+    await this.sns.send(
+      new SubscribeCommand({
+        TopicArn: topicArn,
+        Protocol: 'sqs',
+        Endpoint: attrs.Attributes?.QueueArn,
+        Attributes: subscription,
+      }),
+    );
     return QueueUrl as string;
   }
 
@@ -60,24 +83,49 @@ class Aws {
   async drainQueue(url: string): Promise<Message[]> {
     const all: Message[] = [];
     for (let round = 0; round < 1000; round++) {
-      const out = await this.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }));
+      const out = await this.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: url,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
       const messages = out.Messages ?? [];
       if (messages.length === 0) return all;
       all.push(...messages);
-      await this.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+      await this.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: url,
+          Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
     }
     throw new Error('queue never ran dry');
   }
 
-  close(): void { this.sns.destroy(); this.sqs.destroy(); }
+  close(): void {
+    this.sns.destroy();
+    this.sqs.destroy();
+  }
 }
 
 /** A Kong 3.x entry the way lua-cjson writes it: "/" escaped, non-ASCII raw. */
 function kongEntry(n: number, o: { method?: string; consumer?: string; pad?: number } = {}): string {
   const e: Record<string, unknown> = {
-    request: { method: o.method ?? 'PUT', uri: `/profile/${n}?x=1`, url: `https://api.example.com/profile/${n}?x=1`, headers: { host: 'api.example.com' }, size: 100 },
+    request: {
+      method: o.method ?? 'PUT',
+      uri: `/profile/${n}?x=1`,
+      url: `https://api.example.com/profile/${n}?x=1`,
+      headers: { host: 'api.example.com' },
+      size: 100,
+    },
     response: { status: 200, size: 10 },
-    workspace_name: 'default', started_at: 1726783839539 + n, client_ip: '10.0.0.1', note: `café ☕ #${n}`,
+    workspace_name: 'default',
+    started_at: 1726783839539 + n,
+    client_ip: '10.0.0.1',
+    note: `café ☕ #${n}`,
   };
   if (o.consumer !== undefined) e.consumer = { id: `c-${o.consumer}`, username: o.consumer };
   if (o.pad !== undefined) e.pad = 'x'.repeat(o.pad);
@@ -85,7 +133,8 @@ function kongEntry(n: number, o: { method?: string; consumer?: string; pad?: num
 }
 
 function pipelineFor(destinationYaml: string, dir: string): TestPipeline {
-  const config = configFromYaml(`
+  const config = configFromYaml(
+    `
 sources: { t: { type: file, paths: ["${dir}/never/*.log"] } }
 rules: [ { name: all, to: [topic] } ]
 destinations:
@@ -93,7 +142,9 @@ destinations:
 ${destinationYaml.replace(/^/gm, '    ')}
 state_dir: ${dir}
 admin: false
-`, dir);
+`,
+    dir,
+  );
   const log = quietLogger();
   return testPipeline(config, { topic: createSink(config.destinations[0], log) });
 }
@@ -109,16 +160,36 @@ async function relay(p: TestPipeline, texts: readonly string[], timeoutMs = 15_0
     return group.whenDone();
   });
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`entries not settled within ${timeoutMs}ms: ${JSON.stringify(p.pipeline.status())}`)), timeoutMs); });
-  try { await Promise.race([Promise.all(done), timeout]); } finally { clearTimeout(timer); }
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`entries not settled within ${timeoutMs}ms: ${JSON.stringify(p.pipeline.status())}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([Promise.all(done), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
-interface DeadLetter { readonly reason: string; readonly attempts: number; readonly event: unknown }
+interface DeadLetter {
+  readonly reason: string;
+  readonly attempts: number;
+  readonly event: unknown;
+}
 
 function deadLetters(dir: string, destination = 'topic'): DeadLetter[] {
   const d = path.join(dir, 'dead-letter', destination);
   if (!existsSync(d)) return [];
-  return readdirSync(d).sort().flatMap((f) => readFileSync(path.join(d, f), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as DeadLetter));
+  return readdirSync(d)
+    .sort()
+    .flatMap((f) =>
+      readFileSync(path.join(d, f), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as DeadLetter),
+    );
 }
 
 const FAST_RETRY = 'retry: { initial_delay: 10ms, max_delay: 100ms, max_elapsed: 5s }\nbatch: { max_wait: 10ms }';
@@ -126,54 +197,89 @@ const FAST_RETRY = 'retry: { initial_delay: 10ms, max_delay: 100ms, max_elapsed:
 describe('SNS sink (fauxqs)', () => {
   let emulator: Emulator;
   let aws: Aws;
-  before(async () => { emulator = await startEmulator(); aws = new Aws(emulator.endpoint); });
-  after(async () => { aws.close(); await emulator.close(); });
+  before(async () => {
+    emulator = await startEmulator();
+    aws = new Aws(emulator.endpoint);
+  });
+  after(async () => {
+    aws.close();
+    await emulator.close();
+  });
 
   it('publishes each entry text unchanged, once, with rendered attributes; filter policies see them', async () => {
     const topicArn = await aws.topic('profile-updated');
     const raw = await aws.subscribedQueue(topicArn, 'raw', { RawMessageDelivery: 'true' });
     const wrapped = await aws.subscribedQueue(topicArn, 'wrapped', { RawMessageDelivery: 'false' });
-    const putsOnly = await aws.subscribedQueue(topicArn, 'puts', { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ method: ['PUT'] }) });
+    const putsOnly = await aws.subscribedQueue(topicArn, 'puts', {
+      RawMessageDelivery: 'true',
+      FilterPolicy: JSON.stringify({ method: ['PUT'] }),
+    });
     const dir = tempDir();
-    const p = pipelineFor(`type: sns
+    const p = pipelineFor(
+      `type: sns
 topic_arn: ${topicArn}
 endpoint: ${emulator.endpoint}
 subject: "{method} {path}"
 message_attributes: { method: "{request.method}", workspace: "{workspace}", missing: "{no.such.field}" }
-${FAST_RETRY}`, dir);
+${FAST_RETRY}`,
+      dir,
+    );
     // 25 entries: three PublishBatch calls of up to 10.
     const texts = Array.from({ length: 25 }, (_, n) => kongEntry(n, { method: n % 3 === 0 ? 'PATCH' : 'PUT' }));
     await relay(p, texts);
 
     const rawMessages = await aws.drainQueue(raw);
-    assert.deepEqual(rawMessages.map((m) => m.Body).sort(), [...texts].sort(), 'every text exactly once, byte for byte');
+    assert.deepEqual(
+      rawMessages.map((m) => m.Body).sort(),
+      [...texts].sort(),
+      'every text exactly once, byte for byte',
+    );
     const first = rawMessages.find((m) => m.Body === texts[0]) as Message;
     assert.equal(first.MessageAttributes?.method?.StringValue, 'PATCH');
     assert.equal(first.MessageAttributes?.method?.DataType, 'String');
     assert.equal(first.MessageAttributes?.workspace?.StringValue, 'default');
     assert.equal(first.MessageAttributes?.missing, undefined, 'an attribute that renders empty is left out');
 
-    const envelopes = (await aws.drainQueue(wrapped)).map((m) => JSON.parse(m.Body as string) as { Message: string; Subject: string | null; MessageAttributes: Record<string, { Value: string }> });
+    const envelopes = (await aws.drainQueue(wrapped)).map(
+      (m) =>
+        JSON.parse(m.Body as string) as {
+          Message: string;
+          Subject: string | null;
+          MessageAttributes: Record<string, { Value: string }>;
+        },
+    );
     assert.deepEqual(envelopes.map((e) => e.Message).sort(), [...texts].sort());
     const env1 = envelopes.find((e) => e.Message === texts[1]);
     assert.equal(env1?.Subject, 'PUT /profile/1');
     assert.equal(env1?.MessageAttributes.method.Value, 'PUT');
 
     const puts = (await aws.drainQueue(putsOnly)).map((m) => m.Body);
-    assert.deepEqual(puts.sort(), texts.filter((_, n) => n % 3 !== 0).sort(), 'the filtered subscription gets only PUT entries');
+    assert.deepEqual(
+      puts.sort(),
+      texts.filter((_, n) => n % 3 !== 0).sort(),
+      'the filtered subscription gets only PUT entries',
+    );
     assert.deepEqual(deadLetters(dir), []);
     await p.pipeline.drain(Date.now() + 2_000);
   });
 
   it('FIFO topic: entries of each message group arrive in the order they were read', async () => {
     const topicArn = await aws.topic('orders.fifo', { FifoTopic: 'true' });
-    const queue = await aws.subscribedQueue(topicArn, 'orders.fifo', { RawMessageDelivery: 'true' }, { FifoQueue: 'true' });
+    const queue = await aws.subscribedQueue(
+      topicArn,
+      'orders.fifo',
+      { RawMessageDelivery: 'true' },
+      { FifoQueue: 'true' },
+    );
     const dir = tempDir();
-    const p = pipelineFor(`type: sns
+    const p = pipelineFor(
+      `type: sns
 topic_arn: ${topicArn}
 endpoint: ${emulator.endpoint}
 message_group_id: "{consumer.username}"
-${FAST_RETRY}`, dir);
+${FAST_RETRY}`,
+      dir,
+    );
     const consumers = ['alice', 'bob', 'carol', undefined];
     const texts = Array.from({ length: 40 }, (_, n) => kongEntry(n, { consumer: consumers[n % 4] }));
     await relay(p, texts);
@@ -185,9 +291,17 @@ ${FAST_RETRY}`, dir);
       const group = m.Attributes?.MessageGroupId ?? '?';
       byGroup.set(group, [...(byGroup.get(group) ?? []), m.Body as string]);
     }
-    assert.deepEqual([...byGroup.keys()].sort(), ['alice', 'bob', 'carol', 'kong-log-relay'], 'no consumer → the default group');
+    assert.deepEqual(
+      [...byGroup.keys()].sort(),
+      ['alice', 'bob', 'carol', 'kong-log-relay'],
+      'no consumer → the default group',
+    );
     consumers.forEach((c, i) => {
-      assert.deepEqual(byGroup.get(c ?? 'kong-log-relay'), texts.filter((_, n) => n % 4 === i), `order of group ${c ?? 'default'}`);
+      assert.deepEqual(
+        byGroup.get(c ?? 'kong-log-relay'),
+        texts.filter((_, n) => n % 4 === i),
+        `order of group ${c ?? 'default'}`,
+      );
     });
     await p.pipeline.drain(Date.now() + 2_000);
   });
@@ -196,10 +310,13 @@ ${FAST_RETRY}`, dir);
     const topicArn = await aws.topic('big');
     const queue = await aws.subscribedQueue(topicArn, 'big-q', { RawMessageDelivery: 'true' });
     const dir = tempDir();
-    const p = pipelineFor(`type: sns
+    const p = pipelineFor(
+      `type: sns
 topic_arn: ${topicArn}
 endpoint: ${emulator.endpoint}
-${FAST_RETRY}`, dir);
+${FAST_RETRY}`,
+      dir,
+    );
     const big = kongEntry(99, { pad: 300 * 1024 });
     const small = [0, 1, 2, 3].map((n) => kongEntry(n));
     await relay(p, [small[0], small[1], big, small[2], small[3]]);
@@ -215,10 +332,13 @@ ${FAST_RETRY}`, dir);
 
   it('a topic that does not exist: entries are dead-lettered after one attempt, not retried', async () => {
     const dir = tempDir();
-    const p = pipelineFor(`type: sns
+    const p = pipelineFor(
+      `type: sns
 topic_arn: arn:aws:sns:us-east-1:000000000000:no-such-topic
 endpoint: ${emulator.endpoint}
-${FAST_RETRY}`, dir);
+${FAST_RETRY}`,
+      dir,
+    );
     const texts = [kongEntry(1), kongEntry(2)];
     await relay(p, texts);
     const dead = deadLetters(dir);
@@ -234,11 +354,14 @@ ${FAST_RETRY}`, dir);
   it('endpoint unreachable for good: retried with backoff, then dead-lettered with the reason', async () => {
     const dir = tempDir();
     const port = await freePort();
-    const p = pipelineFor(`type: sns
+    const p = pipelineFor(
+      `type: sns
 topic_arn: arn:aws:sns:us-east-1:000000000000:anything
 endpoint: http://127.0.0.1:${port}
 retry: { initial_delay: 10ms, max_delay: 50ms, max_elapsed: 400ms }
-batch: { max_wait: 10ms }`, dir);
+batch: { max_wait: 10ms }`,
+      dir,
+    );
     await relay(p, [kongEntry(1)]);
     const dead = deadLetters(dir);
     assert.equal(dead.length, 1);
@@ -253,11 +376,14 @@ batch: { max_wait: 10ms }`, dir);
     // The sink talks to a port where nothing listens yet; later a forwarder to fauxqs opens there.
     const port = await freePort();
     const dir = tempDir();
-    const p = pipelineFor(`type: sns
+    const p = pipelineFor(
+      `type: sns
 topic_arn: ${topicArn}
 endpoint: http://127.0.0.1:${port}
 retry: { initial_delay: 20ms, max_delay: 100ms, max_elapsed: 30s }
-batch: { max_wait: 10ms }`, dir);
+batch: { max_wait: 10ms }`,
+      dir,
+    );
     const texts = [kongEntry(1), kongEntry(2), kongEntry(3)];
     const delivered = relay(p, texts);
     await waitFor(() => p.pipeline.status()[0].retries >= 3, 'retries while the endpoint is down');
@@ -292,10 +418,24 @@ destinations:
     const events = [...Array.from({ length: 12 }, (_, n) => kongEntry(n)), wide(1), wide(2), wide(3)].map(decode);
     const { calls, rejected } = new SnsRequestBuilder(destination).build(events);
     assert.deepEqual(rejected, []);
-    assert.deepEqual(calls.map((c) => c.map((r) => r.index)), [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [10, 11, 12, 13], [14]]);
+    assert.deepEqual(
+      calls.map((c) => c.map((r) => r.index)),
+      [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [10, 11, 12, 13], [14]],
+    );
     for (const call of calls) {
-      assert.deepEqual(call.map((r) => r.entry.Id), call.map((_, i) => String(i)));
-      const bytes = call.reduce((sum, r) => sum + Buffer.byteLength(r.entry.Message as string) + Buffer.byteLength('method') + Buffer.byteLength('String') + Buffer.byteLength('GET'), 0);
+      assert.deepEqual(
+        call.map((r) => r.entry.Id),
+        call.map((_, i) => String(i)),
+      );
+      const bytes = call.reduce(
+        (sum, r) =>
+          sum +
+          Buffer.byteLength(r.entry.Message as string) +
+          Buffer.byteLength('method') +
+          Buffer.byteLength('String') +
+          Buffer.byteLength('GET'),
+        0,
+      );
       assert.ok(bytes <= 256 * 1024, `call of ${bytes} bytes`);
     }
   });
@@ -324,12 +464,20 @@ async function forward(from: number, to: number): Promise<{ close(): Promise<voi
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(to, '127.0.0.1');
-    for (const s of [client, upstream]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => undefined); }
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
     client.pipe(upstream).pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(from, '127.0.0.1', resolve));
   return {
-    close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -44,15 +44,27 @@ class Receiver {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const received: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), at: Date.now() };
+        const received: Received = {
+          method: req.method ?? '',
+          url: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks),
+          at: Date.now(),
+        };
         const n = this.requests.push(received) - 1;
         const reply = this.#reply(n, received);
-        if (reply === 'reset') { req.socket.destroy(); return; }
+        if (reply === 'reset') {
+          req.socket.destroy();
+          return;
+        }
         if (reply === 'stall') return;
         res.writeHead(reply.status, reply.headers).end(reply.body ?? '');
       });
     });
-    this.#server.on('connection', (s: net.Socket) => { this.#sockets.add(s); s.on('close', () => this.#sockets.delete(s)); });
+    this.#server.on('connection', (s: net.Socket) => {
+      this.#sockets.add(s);
+      s.on('close', () => this.#sockets.delete(s));
+    });
   }
 
   static async start(reply: (n: number, r: Received) => Reply = () => ({ status: 200 })): Promise<Receiver> {
@@ -62,7 +74,9 @@ class Receiver {
     return r;
   }
 
-  get url(): string { return `http://127.0.0.1:${(this.#server.address() as net.AddressInfo).port}`; }
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server.address() as net.AddressInfo).port}`;
+  }
 
   close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();
@@ -92,17 +106,28 @@ interface Setup {
 /** A pipeline whose every entry goes to each destination given (YAML bodies by name), logging at debug into a buffer. */
 function setup(destinations: Record<string, string>): Setup {
   const dir = tempDir();
-  const yaml = Object.entries(destinations).map(([name, body]) => `  ${name}:\n${body.trim().replace(/^\s*/gm, '    ')}`).join('\n');
-  const config = configFromYaml(`
+  const yaml = Object.entries(destinations)
+    .map(([name, body]) => `  ${name}:\n${body.trim().replace(/^\s*/gm, '    ')}`)
+    .join('\n');
+  const config = configFromYaml(
+    `
 sources: { t: { type: file, paths: ["${dir}/never/*.log"] } }
 rules: [ { name: all, to: [${Object.keys(destinations).join(', ')}] } ]
 destinations:
 ${yaml}
 state_dir: ${dir}
 admin: false
-`, dir, { HOOK_TOKEN: 'Bearer from-env-123' });
+`,
+    dir,
+    { HOOK_TOKEN: 'Bearer from-env-123' },
+  );
   let logText = '';
-  const sinkLog = new Writable({ write(chunk: Buffer, _enc, cb) { logText += chunk.toString('utf8'); cb(); } });
+  const sinkLog = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logText += chunk.toString('utf8');
+      cb();
+    },
+  });
   const log = createLogger({ level: 'debug', format: 'json' }, sinkLog);
   const pipeline = new Pipeline(config, (d) => createSink(d, log), new RelayMetrics('test', 'node'), log);
   pipelines.push(pipeline);
@@ -119,15 +144,35 @@ async function relay(s: Setup, texts: readonly string[], timeoutMs = 15_000): Pr
     return group.whenDone();
   });
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`entries not settled within ${timeoutMs}ms: ${JSON.stringify(s.pipeline.status())}`)), timeoutMs); });
-  try { await Promise.race([Promise.all(done), timeout]); } finally { clearTimeout(timer); }
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`entries not settled within ${timeoutMs}ms: ${JSON.stringify(s.pipeline.status())}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([Promise.all(done), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
-interface DeadLetter { readonly reason: string; readonly attempts: number; readonly event: unknown }
+interface DeadLetter {
+  readonly reason: string;
+  readonly attempts: number;
+  readonly event: unknown;
+}
 function deadLetters(dir: string, destination: string): DeadLetter[] {
   const d = path.join(dir, 'dead-letter', destination);
   if (!existsSync(d)) return [];
-  return readdirSync(d).sort().flatMap((f) => readFileSync(path.join(d, f), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as DeadLetter));
+  return readdirSync(d)
+    .sort()
+    .flatMap((f) =>
+      readFileSync(path.join(d, f), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as DeadLetter),
+    );
 }
 
 /** Batches of exactly `max_events` (long max_wait), fast retries. */
@@ -138,7 +183,9 @@ concurrency: 1`;
 describe('webhook sink: what is sent', () => {
   it('json_array: one request per batch, "[" + entries joined by "," + "]", byte for byte', async () => {
     const rx = await Receiver.start();
-    const s = setup({ hook: `type: webhook\nurl: ${rx.url}/in\nencoding: json_array\nmethod: PUT\nheaders: { Authorization: "\${HOOK_TOKEN}", X-Team: payments }\n${batching(3)}` });
+    const s = setup({
+      hook: `type: webhook\nurl: ${rx.url}/in\nencoding: json_array\nmethod: PUT\nheaders: { Authorization: "\${HOOK_TOKEN}", X-Team: payments }\n${batching(3)}`,
+    });
     const texts = entries(6);
     await relay(s, texts);
     assert.equal(rx.requests.length, 2);
@@ -167,7 +214,11 @@ describe('webhook sink: what is sent', () => {
     assert.equal(nd.requests.length, 1);
     assert.equal(nd.requests[0].body.toString('utf8'), `${texts.join('\n')}\n`);
     assert.equal(nd.requests[0].headers['content-type'], 'application/x-ndjson');
-    assert.deepEqual(one.requests.map((r) => r.body.toString('utf8')), texts, 'one request per entry, in order');
+    assert.deepEqual(
+      one.requests.map((r) => r.body.toString('utf8')),
+      texts,
+      'one request per entry, in order',
+    );
     assert.equal(one.requests[0].headers['content-type'], 'application/json');
   });
 
@@ -194,15 +245,30 @@ describe('webhook sink: what is sent', () => {
       const id = String(r.headers['webhook-id']);
       const ts = String(r.headers['webhook-timestamp']);
       assert.match(id, /^msg_[A-Za-z0-9_-]+$/);
-      assert.ok(Number(ts) >= before && Number(ts) <= Math.floor(Date.now() / 1000), 'timestamp is unix seconds of the attempt');
-      const expected = createHmac('sha256', secretKey).update(Buffer.concat([Buffer.from(`${id}.${ts}.`), payload])).digest();
-      const sigs = String(r.headers['webhook-signature']).split(' ').filter((x) => x.startsWith('v1,')).map((x) => Buffer.from(x.slice(3), 'base64'));
-      assert.ok(sigs.some((sig) => sig.length === expected.length && timingSafeEqual(sig, expected)), 'a v1 signature matches');
+      assert.ok(
+        Number(ts) >= before && Number(ts) <= Math.floor(Date.now() / 1000),
+        'timestamp is unix seconds of the attempt',
+      );
+      const expected = createHmac('sha256', secretKey)
+        .update(Buffer.concat([Buffer.from(`${id}.${ts}.`), payload]))
+        .digest();
+      const sigs = String(r.headers['webhook-signature'])
+        .split(' ')
+        .filter((x) => x.startsWith('v1,'))
+        .map((x) => Buffer.from(x.slice(3), 'base64'));
+      assert.ok(
+        sigs.some((sig) => sig.length === expected.length && timingSafeEqual(sig, expected)),
+        'a v1 signature matches',
+      );
     };
     // Signed over the payload before compression.
     verify(whsec.requests[0], key, gunzipSync(whsec.requests[0].body));
     for (const r of raw.requests) verify(r, Buffer.from('plain text secret'), r.body);
-    assert.notEqual(raw.requests[0].headers['webhook-id'], raw.requests[1].headers['webhook-id'], 'a new id per message');
+    assert.notEqual(
+      raw.requests[0].headers['webhook-id'],
+      raw.requests[1].headers['webhook-id'],
+      'a new id per message',
+    );
   });
 });
 
@@ -220,7 +286,9 @@ describe('webhook sink: failures', () => {
   });
 
   it('429 with Retry-After: the next attempt waits at least that long', async () => {
-    const rx = await Receiver.start((n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
+    const rx = await Receiver.start((n) =>
+      n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 },
+    );
     const s = setup({ hook: `type: webhook\nurl: ${rx.url}/in\n${batching(2)}` });
     await relay(s, entries(2));
     assert.equal(rx.requests.length, 2);
@@ -229,7 +297,10 @@ describe('webhook sink: failures', () => {
   });
 
   it('400: dead-lettered at once with status and response snippet; other destinations unaffected', async () => {
-    const bad = await Receiver.start(() => ({ status: 400, body: `{"error":"bad\nrequest",\t"detail":"${'x'.repeat(500)}"}` }));
+    const bad = await Receiver.start(() => ({
+      status: 400,
+      body: `{"error":"bad\nrequest",\t"detail":"${'x'.repeat(500)}"}`,
+    }));
     const good = await Receiver.start();
     const s = setup({
       bad: `type: webhook\nurl: ${bad.url}/in\n${batching(2)}`,
@@ -241,7 +312,10 @@ describe('webhook sink: failures', () => {
     assert.equal(good.requests.length, 1);
     assert.equal(good.requests[0].body.toString(), `[${texts.join(',')}]`);
     const dead = deadLetters(s.dir, 'bad');
-    assert.deepEqual(dead.map((d) => d.event), texts.map((t) => JSON.parse(t)));
+    assert.deepEqual(
+      dead.map((d) => d.event),
+      texts.map((t) => JSON.parse(t)),
+    );
     assert.equal(dead[0].attempts, 1);
     assert.match(dead[0].reason, /^HTTP 400 from http:\/\/127\.0\.0\.1:\d+\/in: \{"error":"bad request", "detail":"x+/);
     assert.ok(dead[0].reason.length < 300, 'snippet is short');
@@ -253,7 +327,10 @@ describe('webhook sink: failures', () => {
     const s = setup({ hook: `type: webhook\nurl: ${rx.url}/in\nencoding: json\n${batching(3)}` });
     const texts = entries(3);
     await relay(s, texts);
-    assert.deepEqual(deadLetters(s.dir, 'hook').map((d) => d.event), [JSON.parse(texts[1])]);
+    assert.deepEqual(
+      deadLetters(s.dir, 'hook').map((d) => d.event),
+      [JSON.parse(texts[1])],
+    );
     assert.equal(s.pipeline.status()[0].delivered, 2);
   });
 
@@ -292,7 +369,9 @@ describe('webhook sink: failures', () => {
     const rx = await Receiver.start();
     const url = rx.url;
     await rx.close();
-    const s = setup({ hook: `type: webhook\nurl: ${url}/in\nbatch: { max_events: 1, max_wait: 10ms }\nretry: { initial_delay: 10ms, max_delay: 50ms, max_elapsed: 300ms }` });
+    const s = setup({
+      hook: `type: webhook\nurl: ${url}/in\nbatch: { max_events: 1, max_wait: 10ms }\nretry: { initial_delay: 10ms, max_delay: 50ms, max_elapsed: 300ms }`,
+    });
     await relay(s, entries(1));
     const dead = deadLetters(s.dir, 'hook');
     assert.equal(dead.length, 1);
@@ -301,17 +380,26 @@ describe('webhook sink: failures', () => {
   });
 
   it('a token in the URL (query or userinfo) never appears in dead letters or logs; userinfo becomes Basic auth', async () => {
-    const rx = await Receiver.start((_, r) => ({ status: 403, body: `token ${new URL(r.url, 'http://x').searchParams.get('token')} is not valid for ${r.url}` }));
+    const rx = await Receiver.start((_, r) => ({
+      status: 403,
+      body: `token ${new URL(r.url, 'http://x').searchParams.get('token')} is not valid for ${r.url}`,
+    }));
     const port = new URL(rx.url).port;
-    const s = setup({ hook: `type: webhook\nurl: "http://relay:pa55w0rd-x@127.0.0.1:${port}/hook/in?token=TOPSECRET-42&tenant=acme"\n${batching(1)}` });
+    const s = setup({
+      hook: `type: webhook\nurl: "http://relay:pa55w0rd-x@127.0.0.1:${port}/hook/in?token=TOPSECRET-42&tenant=acme"\n${batching(1)}`,
+    });
     await relay(s, entries(1));
     assert.equal(rx.requests[0].url, '/hook/in?token=TOPSECRET-42&tenant=acme', 'the query string is sent');
     assert.equal(rx.requests[0].headers.authorization, `Basic ${Buffer.from('relay:pa55w0rd-x').toString('base64')}`);
     const dead = deadLetters(s.dir, 'hook');
     assert.equal(dead.length, 1);
-    assert.match(dead[0].reason, new RegExp(`^HTTP 403 from http://127\\.0\\.0\\.1:${port}/hook/in: token \\[redacted\\] is not valid`));
+    assert.match(
+      dead[0].reason,
+      new RegExp(`^HTTP 403 from http://127\\.0\\.0\\.1:${port}/hook/in: token \\[redacted\\] is not valid`),
+    );
     const everything = JSON.stringify(dead) + s.logs() + JSON.stringify(s.pipeline.status());
     assert.ok(s.logs().includes(`http://127.0.0.1:${port}/hook/in`), 'the safe URL is logged');
-    for (const secret of ['TOPSECRET-42', 'pa55w0rd-x', 'cmVsYXk6cGE1NXcwcmQteA']) assert.ok(!everything.includes(secret), `${secret} leaked`);
+    for (const secret of ['TOPSECRET-42', 'pa55w0rd-x', 'cmVsYXk6cGE1NXcwcmQteA'])
+      assert.ok(!everything.includes(secret), `${secret} leaked`);
   });
 });

@@ -22,12 +22,16 @@ export class AdminServer {
     this.#listen = listen;
     this.#view = view;
     this.#log = log;
-    this.#server = createServer((req, res) => { void this.#handle(req, res); });
+    this.#server = createServer((req, res) => {
+      void this.#handle(req, res);
+    });
     this.#server.keepAliveTimeout = 5_000;
     this.#server.requestTimeout = 10_000;
   }
 
-  get address(): string | null { return this.#address; }
+  get address(): string | null {
+    return this.#address;
+  }
 
   async start(): Promise<void> {
     this.#address = await bind(this.#server, this.#listen);
@@ -39,14 +43,18 @@ export class AdminServer {
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
       switch (path) {
-        case '/healthz': return send(res, 200, 'text/plain', 'ok\n');
+        case '/healthz':
+          return send(res, 200, 'text/plain', 'ok\n');
         case '/readyz': {
           const r = this.#view.readiness();
           return send(res, r.ready ? 200 : 503, 'application/json', `${JSON.stringify(r)}\n`);
         }
-        case '/metrics': return send(res, 200, this.#view.metrics.registry.contentType, await this.#view.metrics.text());
-        case '/status': return send(res, 200, 'application/json', `${JSON.stringify(this.#view.status(), null, 2)}\n`);
-        default: return send(res, 404, 'text/plain', 'not found: try /healthz /readyz /metrics /status\n');
+        case '/metrics':
+          return send(res, 200, this.#view.metrics.registry.contentType, await this.#view.metrics.text());
+        case '/status':
+          return send(res, 200, 'application/json', `${JSON.stringify(this.#view.status(), null, 2)}\n`);
+        default:
+          return send(res, 404, 'text/plain', 'not found: try /healthz /readyz /metrics /status\n');
       }
     } catch (e) {
       this.#log.error({ err: (e as Error).message, path }, 'admin request failed');
@@ -56,7 +64,10 @@ export class AdminServer {
 
   async close(): Promise<void> {
     if (!this.#server.listening) return;
-    await new Promise<void>((resolve) => { this.#server.close(() => resolve()); this.#server.closeAllConnections(); });
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
   }
 }
 

@@ -42,8 +42,14 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   process.env.AWS_ACCESS_KEY_ID ??= 'demo';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'demo';
   Object.assign(process.env, {
-    DEMO_LOG_DIR: logDir, DEMO_STATE_DIR: path.join(work, 'state'), DEMO_HTTP_LISTEN: '127.0.0.1:0', DEMO_ADMIN_LISTEN: '127.0.0.1:0',
-    DEMO_TOKEN: 'demo-token', DEMO_SNS_ENDPOINT: emulator.endpoint, DEMO_TOPIC_ARN: emulator.topicArn, DEMO_WEBHOOK_BASE: receiver.url,
+    DEMO_LOG_DIR: logDir,
+    DEMO_STATE_DIR: path.join(work, 'state'),
+    DEMO_HTTP_LISTEN: '127.0.0.1:0',
+    DEMO_ADMIN_LISTEN: '127.0.0.1:0',
+    DEMO_TOKEN: 'demo-token',
+    DEMO_SNS_ENDPOINT: emulator.endpoint,
+    DEMO_TOPIC_ARN: emulator.topicArn,
+    DEMO_WEBHOOK_BASE: receiver.url,
   });
   const { config, diagnostics } = loadConfigFile(configFile);
   if (config === null) {
@@ -60,12 +66,16 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   out.write(`kong-log-relay demo — config ${path.relative(process.cwd(), configFile) || configFile}\n`);
   out.write(`  Kong file-log → ${path.join(logDir, 'requests.log')}\n  Kong http-log → http://${httpListen}/kong\n`);
   out.write(`  SNS topic ${emulator.topicArn} → SQS queue cache-invalidation (emulator at ${emulator.endpoint})\n`);
-  out.write(`  webhooks at ${receiver.url}: /payments (payments workspace), /search (search workspace), /global ("*")\n`);
+  out.write(
+    `  webhooks at ${receiver.url}: /payments (payments workspace), /search (search workspace), /global ("*")\n`,
+  );
   if (admin !== '') out.write(`  admin: http://${admin}/metrics  /status\n`);
   out.write('Ctrl-C to stop.\n\n');
 
   const generator = new KongTrafficGenerator({ seed: 42 });
-  let generated = 0, profileUpdates = 0, sqsMessages = 0;
+  let generated = 0,
+    profileUpdates = 0,
+    sqsMessages = 0;
   const expected = { payments: 0, search: 0 };
   const perTick = Math.max(2, Math.round(options.rate / 10));
   const traffic = setInterval(() => {
@@ -76,22 +86,42 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
       generated++;
       if (e.workspace === 'payments') expected.payments++;
       if (e.workspace === 'search') expected.search++;
-      if ((e.method === 'PUT' || e.method === 'PATCH') && /^\/profile\/\d+$/.test(e.path ?? '') && (e.status ?? 0) >= 200 && (e.status ?? 0) < 300) profileUpdates++;
+      if (
+        (e.method === 'PUT' || e.method === 'PATCH') &&
+        /^\/profile\/\d+$/.test(e.path ?? '') &&
+        (e.status ?? 0) >= 200 &&
+        (e.status ?? 0) < 300
+      )
+        profileUpdates++;
       (i % 2 === 0 ? lines : batch).push(e.text);
     }
     appendFileSync(path.join(logDir, 'requests.log'), `${lines.join('\n')}\n`);
-    void fetch(`http://${httpListen}/kong`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer demo-token' }, body: `[${batch.join(',')}]` })
-      .then((r) => r.body?.cancel(), () => undefined);
+    void fetch(`http://${httpListen}/kong`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer demo-token' },
+      body: `[${batch.join(',')}]`,
+    }).then(
+      (r) => r.body?.cancel(),
+      () => undefined,
+    );
   }, 100);
 
   const report = async (): Promise<void> => {
     sqsMessages += await emulator.receive();
-    out.write(`generated ${generated} Kong entries | SNS→SQS profile updates ${sqsMessages}/${profileUpdates} | webhooks: payments ${receiver.count('/payments')}/${expected.payments}, search ${receiver.count('/search')}/${expected.search}, global ${receiver.count('/global')}/${generated}\n`);
+    out.write(
+      `generated ${generated} Kong entries | SNS→SQS profile updates ${sqsMessages}/${profileUpdates} | webhooks: payments ${receiver.count('/payments')}/${expected.payments}, search ${receiver.count('/search')}/${expected.search}, global ${receiver.count('/global')}/${generated}\n`,
+    );
   };
-  const reporter = setInterval(() => { void report(); }, 3_000);
+  const reporter = setInterval(() => {
+    void report();
+  }, 3_000);
 
   await new Promise<void>((resolve) => {
-    const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     if (options.duration !== undefined) setTimeout(stop, options.duration * 1000);
@@ -115,27 +145,43 @@ async function startEmulator(): Promise<Emulator> {
     fauxqs = await import('fauxqs');
     sqs = await import('@aws-sdk/client-sqs');
   } catch {
-    throw new Error('the demo needs the dev dependencies (fauxqs, @aws-sdk/client-sqs): run `npm ci` without --omit=dev');
+    throw new Error(
+      'the demo needs the dev dependencies (fauxqs, @aws-sdk/client-sqs): run `npm ci` without --omit=dev',
+    );
   }
   const server = await fauxqs.startFauxqs({ port: 0, logger: false });
   const endpoint = `http://127.0.0.1:${server.port}`;
   const { topicArn } = server.createTopic('profile-updated');
   const { queueUrl } = server.createQueue('cache-invalidation');
   server.subscribe({ topic: 'profile-updated', queue: 'cache-invalidation' });
-  const client = new sqs.SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' } });
+  const client = new sqs.SQSClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
+  });
   return {
     endpoint,
     topicArn,
     async receive() {
       let n = 0;
       for (;;) {
-        const r = await client.send(new sqs.ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        const r = await client.send(
+          new sqs.ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+        );
         const messages = r.Messages ?? [];
         if (messages.length === 0) return n;
         n += messages.length;
-        await client.send(new sqs.DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+        await client.send(
+          new sqs.DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        );
       }
     },
-    async stop() { client.destroy(); await server.stop(); },
+    async stop() {
+      client.destroy();
+      await server.stop();
+    },
   };
 }

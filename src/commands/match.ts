@@ -7,9 +7,15 @@ import { JsonSyntaxError } from '../event/json-scan.ts';
 import { buildRouting } from '../route/routing.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 
-export interface MatchOptions { readonly json: boolean }
+export interface MatchOptions {
+  readonly json: boolean;
+}
 
-export async function matchCommand(configFile: string, logs: readonly string[], options: MatchOptions): Promise<number> {
+export async function matchCommand(
+  configFile: string,
+  logs: readonly string[],
+  options: MatchOptions,
+): Promise<number> {
   const { config, diagnostics } = loadConfigFile(configFile);
   if (config === null) {
     for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
@@ -19,7 +25,12 @@ export async function matchCommand(configFile: string, logs: readonly string[], 
   const inputs = logs.length === 0 ? ['-'] : logs;
   let index = 0;
   const out: string[] = [];
-  const flush = (): void => { if (out.length > 0) { process.stdout.write(out.join('')); out.length = 0; } };
+  const flush = (): void => {
+    if (out.length > 0) {
+      process.stdout.write(out.join(''));
+      out.length = 0;
+    }
+  };
   for (const input of inputs) {
     let text: string;
     try {
@@ -38,19 +49,35 @@ export async function matchCommand(configFile: string, logs: readonly string[], 
       }
       const why = router.explain(event);
       if (options.json) {
-        out.push(`${JSON.stringify({
-          index: i,
-          destinations: [...why.destinations].sort(),
-          rules: why.rules,
-          workspace: why.workspace,
-          request: { method: event.method ?? null, path: event.path ?? null, status: event.status ?? null, id: event.requestId ?? null },
-          reasons: why.reasons,
-        })}\n`);
+        out.push(
+          `${JSON.stringify({
+            index: i,
+            destinations: [...why.destinations].sort(),
+            rules: why.rules,
+            workspace: why.workspace,
+            request: {
+              method: event.method ?? null,
+              path: event.path ?? null,
+              status: event.status ?? null,
+              id: event.requestId ?? null,
+            },
+            reasons: why.reasons,
+          })}\n`,
+        );
       } else {
-        const what = event.isHttp ? `${event.method ?? '?'} ${event.path ?? '?'} ${event.status ?? '?'}` : 'stream entry';
-        const to = why.destinations.length === 0 ? 'no destination' : why.destinations.map((d) => `${d} (${why.reasons[d].join(', ')})`).join(', ');
-        const misses = Object.entries(why.misses).map(([rule, field]) => `${rule}: ${field === 'unless' ? 'excluded by unless' : `${field} differs`}`);
-        out.push(`#${i} ${what} workspace=${why.workspace ?? '-'} → ${to}${misses.length > 0 ? `; not matched: ${misses.join('; ')}` : ''}\n`);
+        const what = event.isHttp
+          ? `${event.method ?? '?'} ${event.path ?? '?'} ${event.status ?? '?'}`
+          : 'stream entry';
+        const to =
+          why.destinations.length === 0
+            ? 'no destination'
+            : why.destinations.map((d) => `${d} (${why.reasons[d].join(', ')})`).join(', ');
+        const misses = Object.entries(why.misses).map(
+          ([rule, field]) => `${rule}: ${field === 'unless' ? 'excluded by unless' : `${field} differs`}`,
+        );
+        out.push(
+          `#${i} ${what} workspace=${why.workspace ?? '-'} → ${to}${misses.length > 0 ? `; not matched: ${misses.join('; ')}` : ''}\n`,
+        );
       }
       if (out.length >= 256) flush();
     }

@@ -21,9 +21,15 @@ import { EXIT_INVALID_CONFIG } from './validate.ts';
 
 const RECORD_PLAN = new FieldPlan([['event'], ['raw'], ['destination'], ['source']]);
 
-export interface ReplayOptions { readonly to: string | undefined }
+export interface ReplayOptions {
+  readonly to: string | undefined;
+}
 
-export async function replayCommand(configFile: string, deadLetterFile: string, options: ReplayOptions): Promise<number> {
+export async function replayCommand(
+  configFile: string,
+  deadLetterFile: string,
+  options: ReplayOptions,
+): Promise<number> {
   const { config, diagnostics } = loadConfigFile(configFile);
   if (config === null) {
     for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
@@ -31,7 +37,9 @@ export async function replayCommand(configFile: string, deadLetterFile: string, 
   }
   const names = config.destinations.map((d) => d.name);
   if (options.to !== undefined && !names.includes(options.to)) {
-    process.stderr.write(`kong-log-relay replay: --to ${options.to}: no such destination (have: ${names.join(', ')})\n`);
+    process.stderr.write(
+      `kong-log-relay replay: --to ${options.to}: no such destination (have: ${names.join(', ')})\n`,
+    );
     return 2;
   }
   const log = createLogger({ level: 'warn', format: config.log.format });
@@ -41,28 +49,57 @@ export async function replayCommand(configFile: string, deadLetterFile: string, 
   const progress = new Progress(process.stderr);
   const group = new AckGroup(false, undefined);
   const spans = new Int32Array(RECORD_PLAN.size * 2);
-  let read = 0, skipped = 0, sent = 0;
+  let read = 0,
+    skipped = 0,
+    sent = 0;
 
   const lines = createInterface({ input: createReadStream(deadLetterFile, { encoding: 'utf8' }), crlfDelay: Infinity });
   // An invalid line is reported once the next one is read: the last line of a file that does not
   // end in a newline is a record torn by a crash mid-write, whose entries were never acknowledged
   // (so they were written again, re-read or retried by Kong): it is noted, not counted as skipped.
   let invalidLine = 0;
-  const reportInvalid = (): void => { if (invalidLine > 0) { skipped++; warn(`line ${invalidLine}: not a dead-letter record (invalid JSON), skipped`); invalidLine = 0; } };
+  const reportInvalid = (): void => {
+    if (invalidLine > 0) {
+      skipped++;
+      warn(`line ${invalidLine}: not a dead-letter record (invalid JSON), skipped`);
+      invalidLine = 0;
+    }
+  };
   try {
     for await (const line of lines) {
       if (line.trim() === '') continue;
       read++;
       reportInvalid();
-      if (scanObject(line, RECORD_PLAN, spans) !== null) { invalidLine = read; continue; }
-      const eventText = spans[0] >= 0 ? line.slice(spans[0], spans[1]) : spans[2] >= 0 ? decodeString(line, spans[2], spans[3]) : undefined;
-      if (eventText === undefined) { skipped++; warn(`line ${read}: record has no event, skipped`); continue; }
+      if (scanObject(line, RECORD_PLAN, spans) !== null) {
+        invalidLine = read;
+        continue;
+      }
+      const eventText =
+        spans[0] >= 0
+          ? line.slice(spans[0], spans[1])
+          : spans[2] >= 0
+            ? decodeString(line, spans[2], spans[3])
+            : undefined;
+      if (eventText === undefined) {
+        skipped++;
+        warn(`line ${read}: record has no event, skipped`);
+        continue;
+      }
       const recorded = spans[4] >= 0 ? decodeString(line, spans[4], spans[5]) : undefined;
       const target = options.to ?? recorded;
-      if (target !== undefined && !names.includes(target)) { skipped++; warn(`line ${read}: destination "${target}" is not in this config (use --to), skipped`); continue; }
+      if (target !== undefined && !names.includes(target)) {
+        skipped++;
+        warn(`line ${read}: destination "${target}" is not in this config (use --to), skipped`);
+        continue;
+      }
       const raw = byteStringOf(eventText);
-      const result = target === undefined ? pipeline.ingest(raw, group, stats) : pipeline.ingestTo(target, raw, group, stats);
-      if (result instanceof Error) { skipped++; warn(`line ${read}: the entry is still not a JSON object (${result.message}), skipped`); continue; }
+      const result =
+        target === undefined ? pipeline.ingest(raw, group, stats) : pipeline.ingestTo(target, raw, group, stats);
+      if (result instanceof Error) {
+        skipped++;
+        warn(`line ${read}: the entry is still not a JSON object (${result.message}), skipped`);
+        continue;
+      }
       sent++;
       if (pipeline.blocked) await pipeline.whenUnblocked();
       progress.update(sent, metrics);
@@ -73,7 +110,9 @@ export async function replayCommand(configFile: string, deadLetterFile: string, 
     return 1;
   }
   if (invalidLine > 0 && !(await endsWithNewline(deadLetterFile))) {
-    warn(`line ${invalidLine}: incomplete last record (torn by a crash or a full disk while it was written; its entries were never acknowledged), ignored`);
+    warn(
+      `line ${invalidLine}: incomplete last record (torn by a crash or a full disk while it was written; its entries were never acknowledged), ignored`,
+    );
     invalidLine = 0;
   }
   reportInvalid();
@@ -83,10 +122,15 @@ export async function replayCommand(configFile: string, deadLetterFile: string, 
   clearInterval(timer);
   await pipeline.drain(Date.now() + config.shutdownTimeoutMs);
   const totals = progress.totals(metrics);
-  progress.done(`replayed ${sent} entries: ${totals.delivered} delivered, ${totals.deadLettered} dead-lettered again, ${skipped} skipped`);
+  progress.done(
+    `replayed ${sent} entries: ${totals.delivered} delivered, ${totals.deadLettered} dead-lettered again, ${skipped} skipped`,
+  );
   return totals.deadLettered > 0 || skipped > 0 ? 1 : 0;
 
-  function warn(message: string): void { progress.clear(); process.stderr.write(`kong-log-relay replay: ${message}\n`); }
+  function warn(message: string): void {
+    progress.clear();
+    process.stderr.write(`kong-log-relay replay: ${message}\n`);
+  }
 }
 
 async function endsWithNewline(file: string): Promise<boolean> {
@@ -106,11 +150,17 @@ async function endsWithNewline(file: string): Promise<boolean> {
 class Progress {
   readonly #out: NodeJS.WriteStream;
   #lastDraw = 0;
-  constructor(out: NodeJS.WriteStream) { this.#out = out; }
+  constructor(out: NodeJS.WriteStream) {
+    this.#out = out;
+  }
 
   totals(metrics: RelayMetrics): { delivered: number; deadLettered: number } {
-    let delivered = 0, deadLettered = 0;
-    for (const d of metrics.destinations.values()) { delivered += d.delivered; deadLettered += Object.values(d.deadLettered).reduce((a, b) => a + b, 0); }
+    let delivered = 0,
+      deadLettered = 0;
+    for (const d of metrics.destinations.values()) {
+      delivered += d.delivered;
+      deadLettered += Object.values(d.deadLettered).reduce((a, b) => a + b, 0);
+    }
     return { delivered, deadLettered };
   }
 
@@ -121,6 +171,11 @@ class Progress {
     this.#out.write(`\r\x1b[2Kreplay: ${sent} read, ${t.delivered} delivered, ${t.deadLettered} dead-lettered`);
   }
 
-  clear(): void { if (this.#out.isTTY) this.#out.write('\r\x1b[2K'); }
-  done(message: string): void { this.clear(); this.#out.write(`${message}\n`); }
+  clear(): void {
+    if (this.#out.isTTY) this.#out.write('\r\x1b[2K');
+  }
+  done(message: string): void {
+    this.clear();
+    this.#out.write(`${message}\n`);
+  }
 }

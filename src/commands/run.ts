@@ -18,7 +18,10 @@ export async function runCommand(file: string): Promise<number> {
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {
-      log.warn({ signal }, 'second signal: exiting now (checkpoints on disk stay valid; undelivered entries are re-read or were dead-lettered)');
+      log.warn(
+        { signal },
+        'second signal: exiting now (checkpoints on disk stay valid; undelivered entries are re-read or were dead-lettered)',
+      );
       process.exit(1);
     }
     log.info({ signal }, 'signal received: draining');
@@ -26,8 +29,13 @@ export async function runCommand(file: string): Promise<number> {
   };
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
-  process.on('SIGHUP', () => { log.info('SIGHUP: reloading config'); relay.reload(); });
-  process.on('unhandledRejection', (e) => { log.error({ err: e instanceof Error ? e.message : String(e) }, 'unhandled rejection (bug): the relay goes on'); });
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading config');
+    relay.reload();
+  });
+  process.on('unhandledRejection', (e) => {
+    log.error({ err: e instanceof Error ? e.message : String(e) }, 'unhandled rejection (bug): the relay goes on');
+  });
 
   try {
     await relay.start();
@@ -35,7 +43,8 @@ export async function runCommand(file: string): Promise<number> {
     log.fatal({ err: (e as Error).message }, 'could not start');
     return EXIT_START_FAILED;
   }
-  const summary = process.stderr.isTTY && config.log.format !== 'json' ? new LiveSummary(relay.metrics, process.stderr) : null;
+  const summary =
+    process.stderr.isTTY && config.log.format !== 'json' ? new LiveSummary(relay.metrics, process.stderr) : null;
   await relay.whenStopped();
   summary?.stop();
   return 0;

@@ -3,7 +3,18 @@
  * resolution. Every problem is collected (not just the first) and located as FILE:LINE:COL.
  */
 import { readFileSync } from 'node:fs';
-import { Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Node, type Scalar } from 'yaml';
+import {
+  type Document,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Node,
+  type Scalar,
+} from 'yaml';
 import type { ZodType } from 'zod';
 import { ConfigError, type ConfigPath, type Diagnostic } from './diagnostics.ts';
 import { checkReferences, resolveConfig, type ResolvedConfig } from './resolve.ts';
@@ -24,13 +35,21 @@ export function loadConfigFile(file: string, env: Environment = process.env): Lo
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
-    return { config: null, diagnostics: [{ severity: 'error', code: 'KLR_CONFIG_READ', path: [], message: `cannot read config: ${reason}`, file }] };
+    return {
+      config: null,
+      diagnostics: [
+        { severity: 'error', code: 'KLR_CONFIG_READ', path: [], message: `cannot read config: ${reason}`, file },
+      ],
+    };
   }
   return loadConfigText(text, file, env);
 }
 
 /** Like loadConfigFile, or a ConfigError with every problem. */
-export function loadConfigOrThrow(file: string, env: Environment = process.env): { config: ResolvedConfig; diagnostics: readonly Diagnostic[] } {
+export function loadConfigOrThrow(
+  file: string,
+  env: Environment = process.env,
+): { config: ResolvedConfig; diagnostics: readonly Diagnostic[] } {
   const result = loadConfigFile(file, env);
   if (result.config === null) throw new ConfigError(result.diagnostics);
   return { config: result.config, diagnostics: result.diagnostics };
@@ -48,16 +67,31 @@ export function loadConfigText(text: string, file: string, env: Environment = pr
     const duplicate = e.code === 'DUPLICATE_KEY';
     const key = duplicate ? /^["']?([^"':\n]+)/.exec(text.slice(e.pos[0], e.pos[0] + 200))?.[1]?.trim() : undefined;
     diagnostics.push({
-      severity: 'error', code: duplicate ? 'KLR_CONFIG_DUPLICATE' : 'KLR_CONFIG_YAML', path: [],
-      message: duplicate ? `duplicate key${key ? ` "${key}"` : ''}: each name may be defined once in a map` : `YAML: ${firstLine(e.message)}`,
-      file, line, col,
+      severity: 'error',
+      code: duplicate ? 'KLR_CONFIG_DUPLICATE' : 'KLR_CONFIG_YAML',
+      path: [],
+      message: duplicate
+        ? `duplicate key${key ? ` "${key}"` : ''}: each name may be defined once in a map`
+        : `YAML: ${firstLine(e.message)}`,
+      file,
+      line,
+      col,
     });
   }
   if (doc.errors.length > MAX_YAML_ERRORS) {
     const { line, col } = at(doc.errors[MAX_YAML_ERRORS].pos[0]);
-    diagnostics.push({ severity: 'error', code: 'KLR_CONFIG_YAML', path: [], message: `YAML: ${doc.errors.length - MAX_YAML_ERRORS} more syntax errors from here on (fix the first ones)`, file, line, col });
+    diagnostics.push({
+      severity: 'error',
+      code: 'KLR_CONFIG_YAML',
+      path: [],
+      message: `YAML: ${doc.errors.length - MAX_YAML_ERRORS} more syntax errors from here on (fix the first ones)`,
+      file,
+      line,
+      col,
+    });
   }
-  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { config: null, diagnostics: sortByPlace(diagnostics) };
+  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY'))
+    return { config: null, diagnostics: sortByPlace(diagnostics) };
 
   interpolate(doc, env, (node, yamlPath, message) => {
     const { line, col } = at(node.range?.[0] ?? 0);
@@ -69,7 +103,15 @@ export function loadConfigText(text: string, file: string, env: Environment = pr
     raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
   } catch (e) {
     // Unresolved aliases and alias bombs surface only when the document is built.
-    diagnostics.push({ severity: 'error', code: 'KLR_CONFIG_YAML', path: [], message: `YAML: ${firstLine((e as Error).message)}`, file, line: 1, col: 1 });
+    diagnostics.push({
+      severity: 'error',
+      code: 'KLR_CONFIG_YAML',
+      path: [],
+      message: `YAML: ${firstLine((e as Error).message)}`,
+      file,
+      line: 1,
+      col: 1,
+    });
     return { config: null, diagnostics: sortByPlace(diagnostics) };
   }
   const place = (d: Diagnostic): Diagnostic => ({ ...d, file, ...at(offsetOf(doc, d.path, d.atKey === true)) });
@@ -82,10 +124,25 @@ export function loadConfigText(text: string, file: string, env: Environment = pr
         const expected = expectedKeys(configSchema, raw, p);
         for (const key of issue.keys) {
           const hint = expected.length > 0 ? `; expected one of: ${expected.join(', ')}` : '';
-          diagnostics.push(place({ severity: 'error', code: 'KLR_CONFIG_UNKNOWN_KEY', path: [...p, key], atKey: true, message: `unknown key "${key}"${hint}` }));
+          diagnostics.push(
+            place({
+              severity: 'error',
+              code: 'KLR_CONFIG_UNKNOWN_KEY',
+              path: [...p, key],
+              atKey: true,
+              message: `unknown key "${key}"${hint}`,
+            }),
+          );
         }
       } else {
-        diagnostics.push(place({ severity: 'error', code: 'KLR_CONFIG_INVALID', path: p, message: describeIssue(issue.message, issue.code) }));
+        diagnostics.push(
+          place({
+            severity: 'error',
+            code: 'KLR_CONFIG_INVALID',
+            path: p,
+            message: describeIssue(issue.message, issue.code),
+          }),
+        );
       }
     }
     return { config: null, diagnostics: sortByPlace(diagnostics) };
@@ -102,7 +159,11 @@ const MAX_YAML_ERRORS = 20;
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$\{/g;
 
 /** Replace `${VAR}` / `${VAR:-default}` in every string scalar; `$${` is a literal `${`. */
-function interpolate(doc: Document, env: Environment, report: (node: Scalar, path: ConfigPath, message: string) => void): void {
+function interpolate(
+  doc: Document,
+  env: Environment,
+  report: (node: Scalar, path: ConfigPath, message: string) => void,
+): void {
   visit(doc, {
     Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
@@ -116,10 +177,15 @@ function interpolate(doc: Document, env: Environment, report: (node: Scalar, pat
         return whole;
       });
       if (missing.length > 0) {
-        report(node, yamlPathOf(ancestors, node), `environment variable ${missing.map((m) => `\${${m}}`).join(', ')} is not set (use \${NAME:-default} for a default)`);
+        report(
+          node,
+          yamlPathOf(ancestors, node),
+          `environment variable ${missing.map((m) => `\${${m}}`).join(', ')} is not set (use \${NAME:-default} for a default)`,
+        );
         return;
       }
-      if (/\$\{(?!\})/.test(value.replace(ENV_REF, ''))) report(node, yamlPathOf(ancestors, node), 'malformed ${…} reference: expected ${NAME} or ${NAME:-default}');
+      if (/\$\{(?!\})/.test(value.replace(ENV_REF, '')))
+        report(node, yamlPathOf(ancestors, node), 'malformed ${…} reference: expected ${NAME} or ${NAME:-default}');
       // An unquoted `${PORT}` takes the type the value would have had if written there.
       node.value = node.type === 'PLAIN' ? plainScalar(value) : value;
     },
@@ -191,24 +257,39 @@ function expectedKeys(schema: ZodType, data: unknown, p: ConfigPath): string[] {
   return def.type === 'object' ? Object.keys(def.shape as Record<string, ZodType>) : [];
 }
 
-interface ZodDefLike { type: string; [k: string]: unknown }
-function defOf(s: ZodType): ZodDefLike { return (s as unknown as { _zod: { def: ZodDefLike } })._zod.def; }
+interface ZodDefLike {
+  type: string;
+  [k: string]: unknown;
+}
+function defOf(s: ZodType): ZodDefLike {
+  return (s as unknown as { _zod: { def: ZodDefLike } })._zod.def;
+}
 
 /** Look through optional/default wrappers and pick the union member the data selects. */
 function unwrap(s: ZodType, data: unknown): ZodType {
   for (;;) {
     const def = defOf(s);
-    if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault') { s = def.innerType as ZodType; continue; }
-    if (def.type === 'pipe') { s = def.in as ZodType; continue; }
+    if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault') {
+      s = def.innerType as ZodType;
+      continue;
+    }
+    if (def.type === 'pipe') {
+      s = def.in as ZodType;
+      continue;
+    }
     if (def.type === 'union') {
       const options = def.options as ZodType[];
       const discriminator = def.discriminator as string | undefined;
-      const tag = discriminator !== undefined && data !== null && typeof data === 'object' ? (data as Record<string, unknown>)[discriminator] : undefined;
+      const tag =
+        discriminator !== undefined && data !== null && typeof data === 'object'
+          ? (data as Record<string, unknown>)[discriminator]
+          : undefined;
       const objects = options.map((o) => unwrap(o, data)).filter((o) => defOf(o).type === 'object');
-      const chosen = objects.find((o) => {
-        const lit = (defOf(o).shape as Record<string, ZodType>)[discriminator ?? ''];
-        return lit !== undefined && (defOf(lit).values as unknown[] | undefined)?.includes(tag);
-      }) ?? objects[0];
+      const chosen =
+        objects.find((o) => {
+          const lit = (defOf(o).shape as Record<string, ZodType>)[discriminator ?? ''];
+          return lit !== undefined && (defOf(lit).values as unknown[] | undefined)?.includes(tag);
+        }) ?? objects[0];
       if (chosen === undefined) return s;
       s = chosen;
       continue;
@@ -218,7 +299,8 @@ function unwrap(s: ZodType, data: unknown): ZodType {
 }
 
 function describeIssue(message: string, code: string): string {
-  if (code === 'invalid_type' && message.includes('received undefined')) return message.replace(/^Invalid input: expected (.*), received undefined$/, 'missing required key (expected $1)');
+  if (code === 'invalid_type' && message.includes('received undefined'))
+    return message.replace(/^Invalid input: expected (.*), received undefined$/, 'missing required key (expected $1)');
   return message.replace(/^Invalid input: /, '');
 }
 

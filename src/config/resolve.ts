@@ -12,11 +12,27 @@ import type { ConfigPath, Diagnostic } from './diagnostics.ts';
 import type { DestinationConfig, MatchConfig, ParsedConfig, SourceConfig, StatusPattern } from './schema.ts';
 import { parseDuration, parseSize } from './units.ts';
 
-export interface BatchSettings { readonly maxEvents: number; readonly maxBytes: number; readonly maxWaitMs: number }
-export interface RetrySettings { readonly initialDelayMs: number; readonly maxDelayMs: number; readonly maxElapsedMs: number }
+export interface BatchSettings {
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+  readonly maxWaitMs: number;
+}
+export interface RetrySettings {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly maxElapsedMs: number;
+}
 export type WhenFull = 'block' | 'drop_newest' | 'drop_oldest';
-export interface BufferSettings { readonly maxEvents: number; readonly maxBytes: number; readonly whenFull: WhenFull }
-export interface DeadLetterSettings { readonly dir: string; readonly maxFileBytes: number; readonly maxFiles: number }
+export interface BufferSettings {
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+  readonly whenFull: WhenFull;
+}
+export interface DeadLetterSettings {
+  readonly dir: string;
+  readonly maxFileBytes: number;
+  readonly maxFiles: number;
+}
 
 export interface DeliverySettings {
   readonly batch: BatchSettings;
@@ -71,7 +87,11 @@ export interface HttpSource {
   readonly name: string;
   readonly listen: string;
   readonly path: string;
-  readonly auth: { readonly bearer?: string; readonly basic?: { readonly user: string; readonly password: string }; readonly none: boolean };
+  readonly auth: {
+    readonly bearer?: string;
+    readonly basic?: { readonly user: string; readonly password: string };
+    readonly none: boolean;
+  };
   readonly maxBodyBytes: number;
   /** Decoded body bytes the source holds at once (>= maxBodyBytes). */
   readonly maxInflightBodyBytes: number;
@@ -101,7 +121,10 @@ export interface ResolvedConfig {
   readonly stateDir: string;
   readonly shutdownTimeoutMs: number;
   readonly admin: { readonly listen: string } | null;
-  readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; readonly format: 'json' | 'pretty' | 'auto' };
+  readonly log: {
+    readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+    readonly format: 'json' | 'pretty' | 'auto';
+  };
 }
 
 export const DEFAULT_DELIVERY = {
@@ -151,7 +174,8 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
   let everyEvent: readonly string[] = [];
   for (const [ws, spec] of Object.entries(parsed.workspaces)) {
     if (ws === '*') {
-      if (spec.id !== undefined) error('KLR_CONFIG_CONFLICT', ['workspaces', ws, 'id'], '"*" is every workspace and takes no id');
+      if (spec.id !== undefined)
+        error('KLR_CONFIG_CONFLICT', ['workspaces', ws, 'id'], '"*" is every workspace and takes no id');
       everyEvent = spec.to;
       continue;
     }
@@ -159,7 +183,12 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
     const ids = spec.id === undefined ? [] : Array.isArray(spec.id) ? spec.id : [spec.id];
     ids.forEach((id, i) => {
       const other = workspaceNames.get(id);
-      if (other !== undefined) error('KLR_CONFIG_DUPLICATE', ['workspaces', ws, 'id', ...(Array.isArray(spec.id) ? [i] : [])], `workspace id ${id} is already mapped to "${other}"`);
+      if (other !== undefined)
+        error(
+          'KLR_CONFIG_DUPLICATE',
+          ['workspaces', ws, 'id', ...(Array.isArray(spec.id) ? [i] : [])],
+          `workspace id ${id} is already mapped to "${other}"`,
+        );
       else workspaceNames.set(id, ws);
     });
   }
@@ -177,19 +206,34 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
   });
 
   // destinations
-  const destinations = Object.entries(parsed.destinations).map(([name, d]) => resolveDestination(name, d, parsed, stateDir, diagnostics));
+  const destinations = Object.entries(parsed.destinations).map(([name, d]) =>
+    resolveDestination(name, d, parsed, stateDir, diagnostics),
+  );
 
   const sources = Object.entries(parsed.sources).map(([name, s]) => {
     if (s.type === 'http') {
       const { bearer, basic, none } = s.auth;
-      if (none === true && (bearer !== undefined || basic !== undefined)) error('KLR_CONFIG_CONFLICT', ['sources', name, 'auth', 'none'], 'none: true cannot be combined with bearer or basic');
-      if (none !== true && bearer === undefined && basic === undefined) error('KLR_CONFIG_INVALID', ['sources', name, 'auth'], 'no credentials: set bearer and/or basic, or none: true to accept unauthenticated requests');
+      if (none === true && (bearer !== undefined || basic !== undefined))
+        error(
+          'KLR_CONFIG_CONFLICT',
+          ['sources', name, 'auth', 'none'],
+          'none: true cannot be combined with bearer or basic',
+        );
+      if (none !== true && bearer === undefined && basic === undefined)
+        error(
+          'KLR_CONFIG_INVALID',
+          ['sources', name, 'auth'],
+          'no credentials: set bearer and/or basic, or none: true to accept unauthenticated requests',
+        );
       if (s.max_inflight_body_bytes !== undefined) {
         const budget = parseSize(s.max_inflight_body_bytes);
         const maxBody = parseSize(s.max_body_bytes);
         if (budget < maxBody) {
-          error('KLR_CONFIG_CONFLICT', ['sources', name, 'max_inflight_body_bytes'],
-            `${s.max_inflight_body_bytes} is less than max_body_bytes (${s.max_body_bytes}): a body of max_body_bytes could never be taken; set it to at least max_body_bytes (a few times it, so that several full-size batches are taken at once)`);
+          error(
+            'KLR_CONFIG_CONFLICT',
+            ['sources', name, 'max_inflight_body_bytes'],
+            `${s.max_inflight_body_bytes} is less than max_body_bytes (${s.max_body_bytes}): a body of max_body_bytes could never be taken; set it to at least max_body_bytes (a few times it, so that several full-size batches are taken at once)`,
+          );
         }
       }
     }
@@ -200,11 +244,16 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
   for (const s of sources) {
     if (s.type !== 'http' || /:0$/.test(s.listen)) continue;
     const other = listens.get(s.listen);
-    if (other !== undefined) error('KLR_CONFIG_DUPLICATE', ['sources', s.name, 'listen'], `source "${other}" already listens on ${s.listen}`);
+    if (other !== undefined)
+      error('KLR_CONFIG_DUPLICATE', ['sources', s.name, 'listen'], `source "${other}" already listens on ${s.listen}`);
     listens.set(s.listen, s.name);
   }
   if (parsed.admin !== false && listens.has(parsed.admin.listen)) {
-    error('KLR_CONFIG_DUPLICATE', ['admin', 'listen'], `source "${listens.get(parsed.admin.listen)}" already listens on ${parsed.admin.listen}`);
+    error(
+      'KLR_CONFIG_DUPLICATE',
+      ['admin', 'listen'],
+      `source "${listens.get(parsed.admin.listen)}" already listens on ${parsed.admin.listen}`,
+    );
   }
 
   if (diagnostics.some((d) => d.severity === 'error')) return { config: null, diagnostics };
@@ -226,7 +275,7 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
 function resolveMatch(m: MatchConfig, at: ConfigPath, diagnostics: Diagnostic[]): MatchSpec {
   // Validity and safety of each regex were reported by checkReferences.
   const regex = (source: string | undefined, _key: ConfigPath, flags = ''): RegExp | undefined =>
-    source === undefined ? undefined : compileRegex(source, flags) ?? undefined;
+    source === undefined ? undefined : (compileRegex(source, flags) ?? undefined);
   const set = (v: string | readonly string[] | undefined): ReadonlySet<string> | undefined =>
     v === undefined ? undefined : new Set(typeof v === 'string' ? [v] : v);
   return {
@@ -241,16 +290,20 @@ function resolveMatch(m: MatchConfig, at: ConfigPath, diagnostics: Diagnostic[])
     host: regex(m.host, ['host'], 'i'),
     headers: m.headers
       ? Object.entries(m.headers).flatMap(([h, src]) => {
-        const re = regex(src, ['headers', h]);
-        return re ? [[h.toLowerCase(), re] as const] : [];
-      })
+          const re = regex(src, ['headers', h]);
+          return re ? [[h.toLowerCase(), re] as const] : [];
+        })
       : undefined,
   };
 }
 
 /** The RegExp, or null when the source does not compile. */
 export function compileRegex(source: string, flags = ''): RegExp | null {
-  try { return new RegExp(source, flags); } catch { return null; }
+  try {
+    return new RegExp(source, flags);
+  } catch {
+    return null;
+  }
 }
 
 const MATCH_REGEX_KEYS = ['path', 'upstream_path', 'host'] as const;
@@ -272,17 +325,30 @@ export function checkReferences(raw: unknown): Diagnostic[] {
     to.forEach((d, i) => {
       if (typeof d !== 'string') return;
       if (known.includes(d)) used.add(d);
-      else out.push({ severity: 'error', code: 'KLR_CONFIG_UNDEFINED_DESTINATION', path: [...at, i], message: `destination "${d}" is not defined; defined: ${known.join(', ') || '(none)'}` });
+      else
+        out.push({
+          severity: 'error',
+          code: 'KLR_CONFIG_UNDEFINED_DESTINATION',
+          path: [...at, i],
+          message: `destination "${d}" is not defined; defined: ${known.join(', ') || '(none)'}`,
+        });
     });
   };
-  for (const [ws, spec] of Object.entries(asRecord(doc.workspaces))) targets(asRecord(spec).to, ['workspaces', ws, 'to']);
+  for (const [ws, spec] of Object.entries(asRecord(doc.workspaces)))
+    targets(asRecord(spec).to, ['workspaces', ws, 'to']);
   const ruleNames = new Map<string, number>();
   const rules = Array.isArray(doc.rules) ? doc.rules : [];
   rules.forEach((r, i) => {
     const rule = asRecord(r);
     if (typeof rule.name === 'string') {
       const first = ruleNames.get(rule.name);
-      if (first !== undefined) out.push({ severity: 'error', code: 'KLR_CONFIG_DUPLICATE', path: ['rules', i, 'name'], message: `rule name "${rule.name}" is already used by rules[${first}]` });
+      if (first !== undefined)
+        out.push({
+          severity: 'error',
+          code: 'KLR_CONFIG_DUPLICATE',
+          path: ['rules', i, 'name'],
+          message: `rule name "${rule.name}" is already used by rules[${first}]`,
+        });
       else ruleNames.set(rule.name, i);
     }
     targets(rule.to, ['rules', i, 'to']);
@@ -296,11 +362,17 @@ export function checkReferences(raw: unknown): Diagnostic[] {
         const re = compileRegex(source);
         if (re === null) {
           let reason = 'does not compile';
-          try { new RegExp(source); } catch (e) { reason = (e as Error).message; }
+          try {
+            new RegExp(source);
+          } catch (e) {
+            reason = (e as Error).message;
+          }
           out.push({ severity: 'error', code: 'KLR_CONFIG_REGEX', path: at, message: `invalid regex: ${reason}` });
         } else if (!safeRegex(re)) {
           out.push({
-            severity: 'warning', code: 'KLR_CONFIG_UNSAFE_REGEX', path: at,
+            severity: 'warning',
+            code: 'KLR_CONFIG_UNSAFE_REGEX',
+            path: at,
             message: `regex /${source}/ may backtrack catastrophically (nested or overlapping repetition); paths come from untrusted clients, so a crafted request could stall routing: rewrite it without nested quantifiers`,
           });
         }
@@ -308,7 +380,13 @@ export function checkReferences(raw: unknown): Diagnostic[] {
     }
   });
   for (const name of known) {
-    if (!used.has(name)) out.push({ severity: 'warning', code: 'KLR_CONFIG_UNUSED_DESTINATION', path: ['destinations', name], message: `destination "${name}" receives nothing: no rule or workspace sends to it` });
+    if (!used.has(name))
+      out.push({
+        severity: 'warning',
+        code: 'KLR_CONFIG_UNUSED_DESTINATION',
+        path: ['destinations', name],
+        message: `destination "${name}" receives nothing: no rule or workspace sends to it`,
+      });
   }
   return out;
 }
@@ -320,10 +398,19 @@ function asRecord(v: unknown): Record<string, unknown> {
 function statusRange(s: StatusPattern, at: ConfigPath, diagnostics: Diagnostic[]): StatusRange {
   if (typeof s === 'number') return { min: s, max: s };
   const lower = s.toLowerCase();
-  if (lower.endsWith('xx')) { const c = Number(lower[0]) * 100; return { min: c, max: c + 99 }; }
+  if (lower.endsWith('xx')) {
+    const c = Number(lower[0]) * 100;
+    return { min: c, max: c + 99 };
+  }
   const [a, b] = lower.split('-').map(Number);
   if (b === undefined) return { min: a, max: a };
-  if (b < a) diagnostics.push({ severity: 'error', code: 'KLR_CONFIG_INVALID', path: at, message: `status range "${s}" is empty: ${b} < ${a}` });
+  if (b < a)
+    diagnostics.push({
+      severity: 'error',
+      code: 'KLR_CONFIG_INVALID',
+      path: at,
+      message: `status range "${s}" is empty: ${b} < ${a}`,
+    });
   return { min: a, max: b };
 }
 
@@ -336,8 +423,16 @@ function resolveDelivery(d: DestinationConfig, parsed: ParsedConfig, stateDir: s
   const dl = { ...D.dead_letter, ...g.dead_letter, ...d.dead_letter };
   const dlDir = dl.dir === undefined ? path.join(stateDir, 'dead-letter') : path.resolve(stateDir, dl.dir);
   return {
-    batch: { maxEvents: batch.max_events, maxBytes: parseSize(batch.max_bytes), maxWaitMs: parseDuration(batch.max_wait) },
-    retry: { initialDelayMs: parseDuration(retry.initial_delay), maxDelayMs: parseDuration(retry.max_delay), maxElapsedMs: parseDuration(retry.max_elapsed) },
+    batch: {
+      maxEvents: batch.max_events,
+      maxBytes: parseSize(batch.max_bytes),
+      maxWaitMs: parseDuration(batch.max_wait),
+    },
+    retry: {
+      initialDelayMs: parseDuration(retry.initial_delay),
+      maxDelayMs: parseDuration(retry.max_delay),
+      maxElapsedMs: parseDuration(retry.max_elapsed),
+    },
     buffer: { maxEvents: buffer.max_events, maxBytes: parseSize(buffer.max_bytes), whenFull: buffer.when_full },
     concurrency: d.concurrency ?? g.concurrency ?? D.concurrency,
     deadLetter: { dir: path.join(dlDir, name), maxFileBytes: parseSize(dl.max_file_bytes), maxFiles: dl.max_files },
@@ -345,7 +440,13 @@ function resolveDelivery(d: DestinationConfig, parsed: ParsedConfig, stateDir: s
   };
 }
 
-function resolveDestination(name: string, d: DestinationConfig, parsed: ParsedConfig, stateDir: string, diagnostics: Diagnostic[]): ResolvedDestination {
+function resolveDestination(
+  name: string,
+  d: DestinationConfig,
+  parsed: ParsedConfig,
+  stateDir: string,
+  diagnostics: Diagnostic[],
+): ResolvedDestination {
   const delivery = resolveDelivery(d, parsed, stateDir, name);
   const at: ConfigPath = ['destinations', name];
   const template = (source: string | undefined, key: ConfigPath): Template | undefined => {
@@ -354,7 +455,12 @@ function resolveDestination(name: string, d: DestinationConfig, parsed: ParsedCo
       return Template.parse(source);
     } catch (e) {
       if (!(e instanceof TemplateSyntaxError)) throw e;
-      diagnostics.push({ severity: 'error', code: 'KLR_CONFIG_TEMPLATE', path: [...at, ...key], message: `invalid template: ${e.message}` });
+      diagnostics.push({
+        severity: 'error',
+        code: 'KLR_CONFIG_TEMPLATE',
+        path: [...at, ...key],
+        message: `invalid template: ${e.message}`,
+      });
       return undefined;
     }
   };
@@ -362,12 +468,26 @@ function resolveDestination(name: string, d: DestinationConfig, parsed: ParsedCo
     const arnRegion = d.topic_arn.split(':')[3];
     const fifo = d.topic_arn.endsWith('.fifo');
     if (!fifo && (d.message_group_id !== undefined || d.message_deduplication_id !== undefined)) {
-      diagnostics.push({ severity: 'error', code: 'KLR_CONFIG_CONFLICT', path: [...at, d.message_group_id !== undefined ? 'message_group_id' : 'message_deduplication_id'], message: 'only FIFO topics (ARN ending in .fifo) take message_group_id / message_deduplication_id' });
+      diagnostics.push({
+        severity: 'error',
+        code: 'KLR_CONFIG_CONFLICT',
+        path: [...at, d.message_group_id !== undefined ? 'message_group_id' : 'message_deduplication_id'],
+        message: 'only FIFO topics (ARN ending in .fifo) take message_group_id / message_deduplication_id',
+      });
     }
     // PublishBatch takes at most 10 entries and 256 KiB per call.
-    const batch = { ...delivery.batch, maxEvents: Math.min(delivery.batch.maxEvents, SNS_MAX_BATCH_ENTRIES), maxBytes: Math.min(delivery.batch.maxBytes, SNS_MAX_BATCH_BYTES) };
+    const batch = {
+      ...delivery.batch,
+      maxEvents: Math.min(delivery.batch.maxEvents, SNS_MAX_BATCH_ENTRIES),
+      maxBytes: Math.min(delivery.batch.maxBytes, SNS_MAX_BATCH_BYTES),
+    };
     return {
-      type: 'sns', name, topicArn: d.topic_arn, region: d.region ?? arnRegion, endpoint: d.endpoint, fifo,
+      type: 'sns',
+      name,
+      topicArn: d.topic_arn,
+      region: d.region ?? arnRegion,
+      endpoint: d.endpoint,
+      fifo,
       subject: template(d.subject, ['subject']),
       messageAttributes: Object.entries(d.message_attributes ?? {}).flatMap(([k, v]) => {
         const t = template(v, ['message_attributes', k]);
@@ -379,8 +499,15 @@ function resolveDestination(name: string, d: DestinationConfig, parsed: ParsedCo
     };
   }
   return {
-    type: 'webhook', name, url: d.url, method: d.method, headers: d.headers ?? {}, encoding: d.encoding, gzip: d.gzip,
-    signingSecret: d.signing?.secret, delivery,
+    type: 'webhook',
+    name,
+    url: d.url,
+    method: d.method,
+    headers: d.headers ?? {},
+    encoding: d.encoding,
+    gzip: d.gzip,
+    signingSecret: d.signing?.secret,
+    delivery,
   };
 }
 
@@ -392,25 +519,49 @@ function resolveSource(name: string, s: SourceConfig, stateDir: string, base: st
   };
   if (s.type === 'file') {
     return {
-      type: 'file', name, paths: s.paths.map((p) => path.resolve(base, p)), startAt: s.start_at,
-      rotateWaitMs: parseDuration(s.rotate_wait), maxLineBytes: parseSize(s.max_line_bytes),
-      pollIntervalMs: parseDuration(s.poll_interval), deadLetter,
+      type: 'file',
+      name,
+      paths: s.paths.map((p) => path.resolve(base, p)),
+      startAt: s.start_at,
+      rotateWaitMs: parseDuration(s.rotate_wait),
+      maxLineBytes: parseSize(s.max_line_bytes),
+      pollIntervalMs: parseDuration(s.poll_interval),
+      deadLetter,
     };
   }
   return {
-    type: 'http', name, listen: s.listen, path: s.path,
+    type: 'http',
+    name,
+    listen: s.listen,
+    path: s.path,
     auth: { bearer: s.auth.bearer, basic: s.auth.basic, none: s.auth.none === true },
-    maxBodyBytes: parseSize(s.max_body_bytes), maxEntryBytes: parseSize(s.max_entry_bytes),
-    maxInflightBodyBytes: s.max_inflight_body_bytes === undefined ? defaultMaxInflightBodyBytes(parseSize(s.max_body_bytes)) : parseSize(s.max_inflight_body_bytes),
-    ack: s.ack, ackTimeoutMs: parseDuration(s.ack_timeout), invalid: s.invalid,
-    requestTimeoutMs: parseDuration(s.request_timeout), headersTimeoutMs: parseDuration(s.headers_timeout),
-    keepAliveTimeoutMs: parseDuration(s.keep_alive_timeout), retryAfterSeconds: Math.max(1, Math.ceil(parseDuration(s.retry_after) / 1000)),
+    maxBodyBytes: parseSize(s.max_body_bytes),
+    maxEntryBytes: parseSize(s.max_entry_bytes),
+    maxInflightBodyBytes:
+      s.max_inflight_body_bytes === undefined
+        ? defaultMaxInflightBodyBytes(parseSize(s.max_body_bytes))
+        : parseSize(s.max_inflight_body_bytes),
+    ack: s.ack,
+    ackTimeoutMs: parseDuration(s.ack_timeout),
+    invalid: s.invalid,
+    requestTimeoutMs: parseDuration(s.request_timeout),
+    headersTimeoutMs: parseDuration(s.headers_timeout),
+    keepAliveTimeoutMs: parseDuration(s.keep_alive_timeout),
+    retryAfterSeconds: Math.max(1, Math.ceil(parseDuration(s.retry_after) / 1000)),
     deadLetter,
   };
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && !(value instanceof RegExp) && !(value instanceof Map) && !(value instanceof Set) && !(value instanceof Template)) {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    !Object.isFrozen(value) &&
+    !(value instanceof RegExp) &&
+    !(value instanceof Map) &&
+    !(value instanceof Set) &&
+    !(value instanceof Template)
+  ) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);
   }

@@ -20,7 +20,9 @@ const nameList = z.array(name).min(1, { error: 'expected at least one destinatio
 const stringOrList = z.union([name, z.array(name).min(1)]);
 
 /** A template such as "{request.method}" or "ws-{workspace}". */
-const template = z.string().describe('Template: literal text with {field.path} placeholders ({workspace}, {path}, {request.method}, …).');
+const template = z
+  .string()
+  .describe('Template: literal text with {field.path} placeholders ({workspace}, {path}, {request.method}, …).');
 
 const listen = z
   .string()
@@ -34,11 +36,17 @@ const listen = z
 const fileSource = z.strictObject({
   type: z.literal('file'),
   paths: z.array(z.string().min(1)).min(1).describe('Glob patterns of Kong file-log files.'),
-  start_at: z.enum(['end', 'beginning']).default('end')
+  start_at: z
+    .enum(['end', 'beginning'])
+    .default('end')
     .describe('Where to start in files present at the first start, when there is no checkpoint.'),
-  rotate_wait: duration.default('30s').describe('Keep following a rotated or deleted file until it has been idle this long.'),
+  rotate_wait: duration
+    .default('30s')
+    .describe('Keep following a rotated or deleted file until it has been idle this long.'),
   max_line_bytes: size.default('1MiB').describe('Longer lines are dead-lettered.'),
-  poll_interval: duration.default('250ms').describe('How often open files are checked for growth besides file-system events.'),
+  poll_interval: duration
+    .default('250ms')
+    .describe('How often open files are checked for growth besides file-system events.'),
 });
 
 const basicAuth = z.strictObject({ user: z.string().min(1), password: z.string().min(1) });
@@ -48,7 +56,9 @@ const httpAuth = z
     basic: basicAuth.optional(),
     none: z.literal(true).optional().describe('Accept unauthenticated requests; must be said explicitly.'),
   })
-  .describe('Credentials Kong must present: a bearer token and/or basic auth (userinfo of http_endpoint), or none: true.');
+  .describe(
+    'Credentials Kong must present: a bearer token and/or basic auth (userinfo of http_endpoint), or none: true.',
+  );
 
 const httpSource = z.strictObject({
   type: z.literal('http'),
@@ -57,18 +67,31 @@ const httpSource = z.strictObject({
   auth: httpAuth,
   max_body_bytes: size.default('10MiB'),
   // No zod default: the default depends on max_body_bytes (see defaultMaxInflightBodyBytes).
-  max_inflight_body_bytes: size.optional()
-    .describe('Request body bytes (after gunzip) held at once while being received and taken; a request that would go over is answered 503 (Kong retries it). At least max_body_bytes. Default: 64MiB, or 4 × max_body_bytes when that is more.'),
+  max_inflight_body_bytes: size
+    .optional()
+    .describe(
+      'Request body bytes (after gunzip) held at once while being received and taken; a request that would go over is answered 503 (Kong retries it). At least max_body_bytes. Default: 64MiB, or 4 × max_body_bytes when that is more.',
+    ),
   max_entry_bytes: size.default('1MiB'),
-  ack: z.enum(['accepted', 'delivered']).default('accepted')
+  ack: z
+    .enum(['accepted', 'delivered'])
+    .default('accepted')
     .describe('accepted: answer 2xx once buffered; delivered: once every destination has delivered or dead-lettered.'),
-  ack_timeout: duration.default('50s').describe('With ack: delivered, answer 503 (Kong retries) when delivery takes longer.'),
-  invalid: z.enum(['dead_letter', 'reject']).default('dead_letter')
-    .describe('dead_letter: take the good entries, dead-letter the bad ones, answer 2xx with a report; reject: answer 400.'),
+  ack_timeout: duration
+    .default('50s')
+    .describe('With ack: delivered, answer 503 (Kong retries) when delivery takes longer.'),
+  invalid: z
+    .enum(['dead_letter', 'reject'])
+    .default('dead_letter')
+    .describe(
+      'dead_letter: take the good entries, dead-letter the bad ones, answer 2xx with a report; reject: answer 400.',
+    ),
   request_timeout: duration.default('60s').describe('Whole-request limit against slow clients.'),
   headers_timeout: duration.default('10s'),
   keep_alive_timeout: duration.default('65s'),
-  retry_after: duration.default('1s').describe('Retry-After sent with 429 under backpressure and with 503 (shutting down, busy).'),
+  retry_after: duration
+    .default('1s')
+    .describe('Retry-After sent with 429 under backpressure and with 503 (shutting down, busy).'),
 });
 
 const source = z.discriminatedUnion('type', [fileSource, httpSource]);
@@ -76,12 +99,22 @@ const source = z.discriminatedUnion('type', [fileSource, httpSource]);
 // ── routing ──────────────────────────────────────────────────────────────────
 
 const statusPattern = z.union([
-  z.number({ error: 'expected a status like 200, "2xx" or "500-599"' }).int().min(100, { error: 'expected an HTTP status from 100 to 599' }).max(599, { error: 'expected an HTTP status from 100 to 599' }),
-  z.string().regex(/^([1-5]xx|[1-5]\d\d|[1-5]\d\d-[1-5]\d\d)$/i, { error: 'expected a status like 200, "2xx" or "500-599"' }),
+  z
+    .number({ error: 'expected a status like 200, "2xx" or "500-599"' })
+    .int()
+    .min(100, { error: 'expected an HTTP status from 100 to 599' })
+    .max(599, { error: 'expected an HTTP status from 100 to 599' }),
+  z
+    .string()
+    .regex(/^([1-5]xx|[1-5]\d\d|[1-5]\d\d-[1-5]\d\d)$/i, { error: 'expected a status like 200, "2xx" or "500-599"' }),
 ]);
 
 const match = z.strictObject({
-  methods: z.array(z.string().regex(/^[A-Za-z]+$/)).min(1).optional().describe('Request methods, e.g. [PUT, PATCH].'),
+  methods: z
+    .array(z.string().regex(/^[A-Za-z]+$/))
+    .min(1)
+    .optional()
+    .describe('Request methods, e.g. [PUT, PATCH].'),
   path: z.string().optional().describe('Regex against the request path (request.uri without the query string).'),
   upstream_path: z.string().optional().describe('Regex against upstream_uri without the query string.'),
   status: z.array(statusPattern).min(1).optional().describe('Response statuses: 200, "2xx", "500-599".'),
@@ -90,7 +123,10 @@ const match = z.strictObject({
   route: stringOrList.optional().describe('Route name(s) or id(s).'),
   consumer: stringOrList.optional().describe('Consumer username(s), custom_id(s) or id(s).'),
   host: z.string().optional().describe('Regex against the Host header, without the port.'),
-  headers: z.record(z.string(), z.string()).optional().describe('Request header name → regex; any value of a repeated header may match.'),
+  headers: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('Request header name → regex; any value of a repeated header may match.'),
 });
 
 const rule = z.strictObject({
@@ -101,21 +137,38 @@ const rule = z.strictObject({
 });
 
 const workspace = z.strictObject({
-  id: z.union([z.string().min(1), z.array(z.string().min(1))]).optional().describe('Workspace id(s), mapped to this name.'),
+  id: z
+    .union([z.string().min(1), z.array(z.string().min(1))])
+    .optional()
+    .describe('Workspace id(s), mapped to this name.'),
   to: z.array(name).default([]),
 });
 
 // ── destinations ─────────────────────────────────────────────────────────────
 
-const batch = z.strictObject({ max_events: z.number().int().min(1).max(100_000).optional(), max_bytes: size.optional(), max_wait: duration.optional() });
-const retry = z.strictObject({ initial_delay: duration.optional(), max_delay: duration.optional(), max_elapsed: duration.optional() });
+const batch = z.strictObject({
+  max_events: z.number().int().min(1).max(100_000).optional(),
+  max_bytes: size.optional(),
+  max_wait: duration.optional(),
+});
+const retry = z.strictObject({
+  initial_delay: duration.optional(),
+  max_delay: duration.optional(),
+  max_elapsed: duration.optional(),
+});
 const buffer = z.strictObject({
   max_events: z.number().int().min(1).optional(),
   max_bytes: size.optional(),
-  when_full: z.enum(['block', 'drop_newest', 'drop_oldest']).optional()
+  when_full: z
+    .enum(['block', 'drop_newest', 'drop_oldest'])
+    .optional()
     .describe('block: pause sources (file reading stops, HTTP answers 429); drop_*: count and drop.'),
 });
-const deadLetter = z.strictObject({ dir: z.string().min(1).optional(), max_file_bytes: size.optional(), max_files: z.number().int().min(1).optional() });
+const deadLetter = z.strictObject({
+  dir: z.string().min(1).optional(),
+  max_file_bytes: size.optional(),
+  max_files: z.number().int().min(1).optional(),
+});
 
 const deliverySettings = {
   batch: batch.optional(),
@@ -134,22 +187,35 @@ const snsDestination = z.strictObject({
   region: z.string().optional().describe('Default: the region of the topic ARN.'),
   endpoint: z.string().url().optional().describe('Endpoint override (LocalStack, emulators).'),
   subject: template.optional(),
-  message_attributes: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,256}$/), template).optional()
+  message_attributes: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]{1,256}$/), template)
+    .optional()
     .describe('String message attributes from templates, for subscription filter policies.'),
   message_group_id: template.optional().describe('FIFO topics: group id template (default "kong-log-relay").'),
-  message_deduplication_id: template.optional().describe('FIFO topics: deduplication id template (default: SHA-256 of the entry).'),
+  message_deduplication_id: template
+    .optional()
+    .describe('FIFO topics: deduplication id template (default: SHA-256 of the entry).'),
   ...deliverySettings,
 });
 
 const webhookDestination = z.strictObject({
   type: z.literal('webhook'),
-  url: z.string().url().regex(/^https?:\/\//, { error: 'expected an http:// or https:// URL' }),
+  url: z
+    .string()
+    .url()
+    .regex(/^https?:\/\//, { error: 'expected an http:// or https:// URL' }),
   method: z.enum(['POST', 'PUT']).default('POST'),
-  headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'expected an HTTP header name' }), z.string()).optional(),
-  encoding: z.enum(['json', 'json_array', 'ndjson']).default('json_array')
+  headers: z
+    .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'expected an HTTP header name' }), z.string())
+    .optional(),
+  encoding: z
+    .enum(['json', 'json_array', 'ndjson'])
+    .default('json_array')
     .describe('json: one entry per request; json_array: [e1,e2,…]; ndjson: one entry per line.'),
   gzip: z.boolean().default(false),
-  signing: z.strictObject({ secret: z.string().min(1).describe('Standard Webhooks secret, "whsec_<base64>" or raw text.') }).optional(),
+  signing: z
+    .strictObject({ secret: z.string().min(1).describe('Standard Webhooks secret, "whsec_<base64>" or raw text.') })
+    .optional(),
   ...deliverySettings,
 });
 
@@ -161,15 +227,21 @@ export const configSchema = z.strictObject({
   sources: z.record(name, source).refine((s) => Object.keys(s).length > 0, { error: 'expected at least one source' }),
   workspaces: z.record(name, workspace).default({}),
   rules: z.array(rule).default([]),
-  destinations: z.record(name, destination).refine((d) => Object.keys(d).length > 0, { error: 'expected at least one destination' }),
+  destinations: z
+    .record(name, destination)
+    .refine((d) => Object.keys(d).length > 0, { error: 'expected at least one destination' }),
   defaults: z.strictObject(deliverySettings).default({}),
   state_dir: z.string().min(1).default('/var/lib/kong-log-relay'),
-  shutdown_timeout: duration.default('30s').describe('How long SIGTERM waits for buffers to drain before dead-lettering the rest.'),
+  shutdown_timeout: duration
+    .default('30s')
+    .describe('How long SIGTERM waits for buffers to drain before dead-lettering the rest.'),
   admin: z.union([z.strictObject({ listen }), z.literal(false)]).default({ listen: '127.0.0.1:9877' }),
-  log: z.strictObject({
-    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
-    format: z.enum(['json', 'pretty', 'auto']).default('auto').describe('auto: pretty on a TTY, JSON otherwise.'),
-  }).default({ level: 'info', format: 'auto' }),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+      format: z.enum(['json', 'pretty', 'auto']).default('auto').describe('auto: pretty on a TTY, JSON otherwise.'),
+    })
+    .default({ level: 'info', format: 'auto' }),
 });
 
 export type UserConfig = z.input<typeof configSchema>;
@@ -187,5 +259,9 @@ export type DestinationConfig = z.output<typeof destination>;
 /** JSON Schema of the YAML as written (config/schema.json). */
 export function configJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  return { ...schema, title: 'kong-log-relay configuration', $id: 'https://github.com/kong-log-relay/kong-log-relay/config/schema.json' };
+  return {
+    ...schema,
+    title: 'kong-log-relay configuration',
+    $id: 'https://github.com/kong-log-relay/kong-log-relay/config/schema.json',
+  };
 }

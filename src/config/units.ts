@@ -5,7 +5,13 @@ export const SIZE_PATTERN = /^(\d+(?:\.\d+)?)(B|KB|KiB|MB|MiB|GB|GiB)?$/;
 
 const DURATION_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const SIZE_BYTES: Readonly<Record<string, number>> = {
-  B: 1, KB: 1000, KiB: 1024, MB: 1_000_000, MiB: 1024 ** 2, GB: 1_000_000_000, GiB: 1024 ** 3,
+  B: 1,
+  KB: 1000,
+  KiB: 1024,
+  MB: 1_000_000,
+  MiB: 1024 ** 2,
+  GB: 1_000_000_000,
+  GiB: 1024 ** 3,
 };
 
 /** Milliseconds of a duration string; the schema has already checked its form. */

@@ -27,7 +27,9 @@ export class AckGroup {
   }
 
   /** @internal one more event of this group is on its way. */
-  hold(): void { this.#pending++; }
+  hold(): void {
+    this.#pending++;
+  }
 
   /** @internal one event of this group is finished everywhere. */
   release(): void {
@@ -41,15 +43,22 @@ export class AckGroup {
     if (this.#pending === 0) this.#complete();
   }
 
-  get done(): boolean { return this.#done; }
-  get pending(): number { return this.#pending; }
+  get done(): boolean {
+    return this.#done;
+  }
+  get pending(): number {
+    return this.#pending;
+  }
 
   /** Resolves when the group completes. */
   whenDone(): Promise<void> {
     if (this.#done) return Promise.resolve();
     return new Promise((resolve) => {
       const previous = this.#onDone;
-      this.#onDone = () => { previous?.(); resolve(); };
+      this.#onDone = () => {
+        previous?.();
+        resolve();
+      };
     });
   }
 
@@ -84,5 +93,7 @@ export class Ticket {
     if (--this.#pending === 0) this.group?.release();
   }
 
-  get finished(): boolean { return this.#pending === 0; }
+  get finished(): boolean {
+    return this.#pending === 0;
+  }
 }

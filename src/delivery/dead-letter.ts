@@ -43,7 +43,9 @@ export class DeadLetterWriter {
   }
 
   /** The file being written now ('' before the first write). */
-  get currentFile(): string { return this.#fileName; }
+  get currentFile(): string {
+    return this.#fileName;
+  }
 
   /** Append records and fsync; rejects (nothing is settled) when the disk refuses. Writes are serialized. */
   write(records: readonly DeadLetterRecord[]): Promise<void> {
@@ -56,7 +58,8 @@ export class DeadLetterWriter {
     if (records.length === 0) return;
     const text = records.map(formatRecord).join('');
     const bytes = Buffer.byteLength(text);
-    if (this.#file === null || (this.#fileBytes > 0 && this.#fileBytes + bytes > this.#settings.maxFileBytes)) await this.#rotate();
+    if (this.#file === null || (this.#fileBytes > 0 && this.#fileBytes + bytes > this.#settings.maxFileBytes))
+      await this.#rotate();
     const file = this.#file as FileHandle;
     try {
       await file.appendFile(text);
@@ -67,7 +70,10 @@ export class DeadLetterWriter {
       // last whole record and keep writing to it: starting a new file per failed try would leave
       // that torn line behind, and each empty new file would count against max_files and rotate
       // real dead letters away while the disk stays full. Only a file that cannot be cut is given up.
-      const cut = await file.truncate(this.#fileBytes).then(() => true, () => false);
+      const cut = await file.truncate(this.#fileBytes).then(
+        () => true,
+        () => false,
+      );
       if (!cut) await this.#closeFile();
       throw e;
     }
@@ -86,7 +92,9 @@ export class DeadLetterWriter {
   }
 
   async #prune(): Promise<void> {
-    const files = (await readdir(this.dir)).filter((f) => f.startsWith(DEAD_LETTER_PREFIX) && f.endsWith('.ndjson')).sort();
+    const files = (await readdir(this.dir))
+      .filter((f) => f.startsWith(DEAD_LETTER_PREFIX) && f.endsWith('.ndjson'))
+      .sort();
     for (const f of files.slice(0, Math.max(0, files.length - this.#settings.maxFiles))) {
       const full = path.join(this.dir, f);
       const handle = await open(full, 'r').catch(() => null);
@@ -123,7 +131,8 @@ export function formatRecord(r: DeadLetterRecord): string {
   const json = JSON.stringify(head);
   // Kong entries are single-line JSON; one with a raw newline inside would break NDJSON, so it is embedded as a string instead.
   if (r.event === undefined) return `${json}\n`;
-  if (r.event.includes('\n') || r.event.includes('\r')) return `${json.slice(0, -1)},"raw":${JSON.stringify(r.event)}}\n`;
+  if (r.event.includes('\n') || r.event.includes('\r'))
+    return `${json.slice(0, -1)},"raw":${JSON.stringify(r.event)}}\n`;
   return `${json.slice(0, -1)},"event":${r.event}}\n`;
 }
 

@@ -58,7 +58,10 @@ export class Destination {
   #timer: NodeJS.Timeout | undefined;
   #flushAll = false;
   #pumpQueued = false;
-  readonly #pumpNow = (): void => { this.#pumpQueued = false; this.#pump(); };
+  readonly #pumpNow = (): void => {
+    this.#pumpQueued = false;
+    this.#pump();
+  };
   readonly #abort = new AbortController();
   #idleWaiters: (() => void)[] = [];
   #lastError: { time: string; message: string } | null = null;
@@ -79,17 +82,27 @@ export class Destination {
     this.#maxInFlight = config.type === 'sns' && config.fifo ? 1 : config.delivery.concurrency;
     this.#deadLetters = new DeadLetterWriter(config.delivery.deadLetter, (file, bytes) => {
       this.#stats.discarded++;
-      this.#log.error({ file, bytes }, 'dead-letter rotation deleted the oldest file (max_files reached): raise dead_letter.max_files or replay and remove old files');
+      this.#log.error(
+        { file, bytes },
+        'dead-letter rotation deleted the oldest file (max_files reached): raise dead_letter.max_files or replay and remove old files',
+      );
     });
     metrics.gauges.set(this.name, () => this.gauges());
   }
 
   gauges(): DestinationGauges {
-    return { bufferedEvents: this.#queue.length, bufferedBytes: this.#queuedBytes, inFlight: this.#inFlight, blocking: this.#blocking };
+    return {
+      bufferedEvents: this.#queue.length,
+      bufferedBytes: this.#queuedBytes,
+      inFlight: this.#inFlight,
+      blocking: this.#blocking,
+    };
   }
 
   /** A full `block` buffer: the sources that feed it must wait. */
-  get blocking(): boolean { return this.#blocking; }
+  get blocking(): boolean {
+    return this.#blocking;
+  }
 
   get #full(): boolean {
     const b = this.#settings.buffer;
@@ -99,10 +112,16 @@ export class Destination {
   /** Take one routed event. Never refuses: `block` signals backpressure, `drop_*` drops and counts. */
   enqueue(ticket: Ticket): void {
     this.#stats.routed++;
-    if (this.#abort.signal.aborted) { this.#abandonOrDeadLetter([ticket], 'destination closed before delivery'); return; }
+    if (this.#abort.signal.aborted) {
+      this.#abandonOrDeadLetter([ticket], 'destination closed before delivery');
+      return;
+    }
     const policy = this.#settings.buffer.whenFull;
     if (this.#full) {
-      if (policy === 'drop_newest') { this.#drop(ticket, 'buffer_full_drop_newest'); return; }
+      if (policy === 'drop_newest') {
+        this.#drop(ticket, 'buffer_full_drop_newest');
+        return;
+      }
       if (policy === 'drop_oldest') {
         while (this.#full && this.#queue.length > 0) {
           const old = this.#queue.shift() as Ticket;
@@ -119,12 +138,19 @@ export class Destination {
     // when max_wait has already passed (a busy event loop, a slow body).
     const batch = this.#settings.batch;
     if (this.#queue.length >= batch.maxEvents || this.#queuedBytes >= batch.maxBytes) this.#pump(false);
-    if (!this.#pumpQueued) { this.#pumpQueued = true; queueMicrotask(this.#pumpNow); }
+    if (!this.#pumpQueued) {
+      this.#pumpQueued = true;
+      queueMicrotask(this.#pumpNow);
+    }
   }
 
   #drop(ticket: Ticket, reason: string): void {
     bump(this.#stats.dropped, reason);
-    this.#limited.warn(reason, { reason }, 'buffer full: dropping an entry (when_full policy); see kong_log_relay_events_dropped_total');
+    this.#limited.warn(
+      reason,
+      { reason },
+      'buffer full: dropping an entry (when_full policy); see kong_log_relay_events_dropped_total',
+    );
     ticket.settle();
   }
 
@@ -132,7 +158,12 @@ export class Destination {
     this.#blocking = blocking;
     // Under sustained overload this flips with every batch sent (tens of times a second):
     // rate-limited, or the log would be flooded (and cost CPU) exactly when the relay is busiest.
-    if (blocking) this.#limited.warn('buffer-full', { buffered: this.#queue.length, bytes: this.#queuedBytes }, 'buffer full: holding sources back until this destination catches up');
+    if (blocking)
+      this.#limited.warn(
+        'buffer-full',
+        { buffered: this.#queue.length, bytes: this.#queuedBytes },
+        'buffer full: holding sources back until this destination catches up',
+      );
     else this.#log.debug({ buffered: this.#queue.length }, 'buffer has room again: sources resume');
     this.#hooks.onBlockingChange(this);
   }
@@ -144,9 +175,15 @@ export class Destination {
   #pump(byAge = true): void {
     const { maxEvents, maxBytes, maxWaitMs } = this.#settings.batch;
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
-      const ready = this.#flushAll || this.#queue.length >= maxEvents || this.#queuedBytes >= maxBytes
-        || (byAge && Date.now() - (this.#queue.peek() as Ticket).receivedAt >= maxWaitMs);
-      if (!ready) { this.#armTimer(); return; }
+      const ready =
+        this.#flushAll ||
+        this.#queue.length >= maxEvents ||
+        this.#queuedBytes >= maxBytes ||
+        (byAge && Date.now() - (this.#queue.peek() as Ticket).receivedAt >= maxWaitMs);
+      if (!ready) {
+        this.#armTimer();
+        return;
+      }
       const batch = this.#take(maxEvents, maxBytes);
       this.#inFlight++;
       void this.#deliver(batch).finally(() => {
@@ -162,7 +199,10 @@ export class Destination {
     if (this.#timer !== undefined) return;
     const oldest = this.#queue.peek() as Ticket;
     const wait = Math.max(0, oldest.receivedAt + this.#settings.batch.maxWaitMs - Date.now());
-    this.#timer = setTimeout(() => { this.#timer = undefined; this.#pump(); }, wait);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#pump();
+    }, wait);
     this.#timer.unref();
   }
 
@@ -190,10 +230,23 @@ export class Destination {
       const started = Date.now();
       let failures: readonly EntryFailure[];
       try {
-        failures = (await this.#sink.send(pending.map((t) => t.event), signal)).failures;
+        failures = (
+          await this.#sink.send(
+            pending.map((t) => t.event),
+            signal,
+          )
+        ).failures;
       } catch (e) {
-        const err = e instanceof SinkError ? e : new SinkError(errorText(e), { retryable: true, code: 'KLR_SINK_ERROR', cause: e });
-        failures = pending.map((_, index) => ({ index, retryable: err.retryable, reason: err.message, retryAfterMs: err.retryAfterMs }));
+        const err =
+          e instanceof SinkError
+            ? e
+            : new SinkError(errorText(e), { retryable: true, code: 'KLR_SINK_ERROR', cause: e });
+        failures = pending.map((_, index) => ({
+          index,
+          retryable: err.retryable,
+          reason: err.message,
+          retryAfterMs: err.retryAfterMs,
+        }));
       }
       const now = Date.now();
       this.#metrics.deliveryLatency.observe({ destination: this.name }, (now - started) / 1000);
@@ -226,22 +279,52 @@ export class Destination {
       }
       if (failed.size > 0) this.#lastError = { time: new Date(now).toISOString(), message: lastReason };
       if (deadTickets.length > 0) {
-        this.#log.warn({ entries: deadTickets.length, reason: dead[0].reason }, 'not retryable: writing entries to the dead-letter file');
+        this.#log.warn(
+          { entries: deadTickets.length, reason: dead[0].reason },
+          'not retryable: writing entries to the dead-letter file',
+        );
         await this.#deadLetter(deadTickets, dead, 'rejected');
       }
       if (retry.length === 0) return;
 
       const delay = this.#retry.delayMs(attempt, retryAfterMs);
-      if (signal.aborted) { await this.#abandonOrDeadLetter(retry, `shutdown before delivery (after ${attempt} attempts: ${lastReason})`, attempt, firstAttempt); return; }
-      if (!this.#retry.mayRetry(firstAttempt, delay, now)) {
-        const reason = `retries exhausted after ${attempt} attempts over ${Math.round((now - firstAttempt) / 1000)}s: ${lastReason}`;
-        this.#log.error({ entries: retry.length, attempts: attempt }, `${reason}; writing entries to the dead-letter file`);
-        await this.#deadLetter(retry, retry.map((t) => this.#record(t, reason, attempt, firstAttempt, now)), 'retries_exhausted');
+      if (signal.aborted) {
+        await this.#abandonOrDeadLetter(
+          retry,
+          `shutdown before delivery (after ${attempt} attempts: ${lastReason})`,
+          attempt,
+          firstAttempt,
+        );
         return;
       }
-      this.#limited.warn('retry', { entries: retry.length, attempt, delayMs: delay, reason: lastReason }, 'delivery failed, will retry');
+      if (!this.#retry.mayRetry(firstAttempt, delay, now)) {
+        const reason = `retries exhausted after ${attempt} attempts over ${Math.round((now - firstAttempt) / 1000)}s: ${lastReason}`;
+        this.#log.error(
+          { entries: retry.length, attempts: attempt },
+          `${reason}; writing entries to the dead-letter file`,
+        );
+        await this.#deadLetter(
+          retry,
+          retry.map((t) => this.#record(t, reason, attempt, firstAttempt, now)),
+          'retries_exhausted',
+        );
+        return;
+      }
+      this.#limited.warn(
+        'retry',
+        { entries: retry.length, attempt, delayMs: delay, reason: lastReason },
+        'delivery failed, will retry',
+      );
       this.#stats.retries += retry.length;
-      if (!(await sleep(delay, signal))) { await this.#abandonOrDeadLetter(retry, `shutdown before delivery (after ${attempt} attempts: ${lastReason})`, attempt, firstAttempt); return; }
+      if (!(await sleep(delay, signal))) {
+        await this.#abandonOrDeadLetter(
+          retry,
+          `shutdown before delivery (after ${attempt} attempts: ${lastReason})`,
+          attempt,
+          firstAttempt,
+        );
+        return;
+      }
       pending = retry;
     }
   }
@@ -260,7 +343,11 @@ export class Destination {
         return;
       } catch (e) {
         this.#lastError = { time: new Date().toISOString(), message: `dead-letter write failed: ${errorText(e)}` };
-        this.#limited.error('dead-letter-write', { dir: this.#deadLetters.dir, err: errorText(e), entries: tickets.length }, 'cannot write the dead-letter file; the entries stay unacknowledged (file checkpoints do not advance) and the write is retried');
+        this.#limited.error(
+          'dead-letter-write',
+          { dir: this.#deadLetters.dir, err: errorText(e), entries: tickets.length },
+          'cannot write the dead-letter file; the entries stay unacknowledged (file checkpoints do not advance) and the write is retried',
+        );
         if (!(await sleep(DEAD_LETTER_RETRY_MS, this.#abort.signal))) {
           this.#abandon(tickets, 'dead-letter directory not writable at shutdown');
           return;
@@ -276,7 +363,11 @@ export class Destination {
   async #abandonOrDeadLetter(tickets: Ticket[], reason: string, attempts = 0, firstAttempt?: number): Promise<void> {
     const replayable = tickets.filter((t) => t.group?.replayable === true);
     const others = tickets.filter((t) => t.group?.replayable !== true);
-    if (replayable.length > 0) this.#log.info({ entries: replayable.length }, 'shutdown: leaving undelivered file entries for the checkpoint to re-read');
+    if (replayable.length > 0)
+      this.#log.info(
+        { entries: replayable.length },
+        'shutdown: leaving undelivered file entries for the checkpoint to re-read',
+      );
     if (others.length === 0) return;
     const now = Date.now();
     try {
@@ -292,7 +383,10 @@ export class Destination {
     const lost = tickets.filter((t) => t.group?.replayable !== true).length;
     if (lost > 0) {
       bump(this.#stats.dropped, 'dead_letter_unwritable', lost);
-      this.#log.error({ entries: lost, reason }, 'entries could not be delivered nor dead-lettered before exit and are lost');
+      this.#log.error(
+        { entries: lost, reason },
+        'entries could not be delivered nor dead-lettered before exit and are lost',
+      );
     }
   }
 
@@ -310,16 +404,24 @@ export class Destination {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       idle.then(() => false),
-      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), Math.max(0, remaining)); }),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), Math.max(0, remaining));
+      }),
     ]);
     clearTimeout(timer);
     if (timedOut) {
-      this.#log.warn({ buffered: this.#queue.length, inFlight: this.#inFlight }, 'shutdown timeout: cancelling deliveries');
+      this.#log.warn(
+        { buffered: this.#queue.length, inFlight: this.#inFlight },
+        'shutdown timeout: cancelling deliveries',
+      );
       this.#abort.abort();
       const left = this.#queue.drain();
       this.#queuedBytes = 0;
       await this.#abandonOrDeadLetter(left, 'shutdown before delivery (still buffered)');
-      await new Promise<void>((resolve) => { this.#idleWaiters.push(resolve); this.#notifyIdle(); });
+      await new Promise<void>((resolve) => {
+        this.#idleWaiters.push(resolve);
+        this.#notifyIdle();
+      });
     }
   }
 
@@ -342,9 +444,16 @@ export class Destination {
     const s = this.#stats;
     const sum = (c: Record<string, number>): number => Object.values(c).reduce((a, b) => a + b, 0);
     return {
-      name: this.name, type: this.config.type, ...this.gauges(),
-      routed: s.routed, delivered: s.delivered, deadLettered: sum(s.deadLettered), dropped: sum(s.dropped), retries: s.retries,
-      lastError: this.#lastError, lastSuccess: this.#lastSuccess,
+      name: this.name,
+      type: this.config.type,
+      ...this.gauges(),
+      routed: s.routed,
+      delivered: s.delivered,
+      deadLettered: sum(s.deadLettered),
+      dropped: sum(s.dropped),
+      retries: s.retries,
+      lastError: this.#lastError,
+      lastSuccess: this.#lastSuccess,
       deadLetterFile: this.#deadLetters.currentFile === '' ? null : this.#deadLetters.currentFile,
     };
   }

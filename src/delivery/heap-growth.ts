@@ -52,7 +52,8 @@ export const YOUNG_GENERATION_BYTES = 32 * 2 ** 20;
 const V8_SEMI_SPACE_GROWTH = 2;
 
 /** `entry.detail.kind` of a full collection (undefined where gc entries are not reported). */
-const GC_MAJOR: number | undefined = (constants as { NODE_PERFORMANCE_GC_MAJOR?: number } | undefined)?.NODE_PERFORMANCE_GC_MAJOR;
+const GC_MAJOR: number | undefined = (constants as { NODE_PERFORMANCE_GC_MAJOR?: number } | undefined)
+  ?.NODE_PERFORMANCE_GC_MAJOR;
 
 /** What boundHeapGrowth started (once per process), null before. */
 let mode: 'bounded' | 'v8' | null = null;
@@ -122,7 +123,8 @@ function apply(next: number): boolean {
 function capYoungGeneration(): void {
   try {
     let newSpaceBytes = 0;
-    for (const space of getHeapSpaceStatistics()) if (space.space_name === 'new_space') newSpaceBytes = space.space_size;
+    for (const space of getHeapSpaceStatistics())
+      if (space.space_name === 'new_space') newSpaceBytes = space.space_size;
     const next = nextSemiSpaceGrowth(newSpaceBytes);
     if (next === semiSpaceGrowth) return;
     setFlagsFromString(`--semi-space-growth-factor=${next}`);

@@ -59,7 +59,9 @@ export class Pipeline {
   }
 
   /** The decoder of the current config: a source may decode entries itself (see ingestDecoded). */
-  get decoder(): EventDecoder { return this.#routing.decoder; }
+  get decoder(): EventDecoder {
+    return this.#routing.decoder;
+  }
 
   /**
    * ingest() of an entry the source has decoded with `decoder` (an HTTP array scanned once for
@@ -75,7 +77,10 @@ export class Pipeline {
   #route(event: KongEvent, group: AckGroup | null, source: SourceStats, receivedAt: number): KongEvent {
     const routes = this.#routing.router.route(event);
     if (this.#countWorkspaces) this.#metrics.countWorkspace(event.workspace);
-    if (routes.length === 0) { source.unrouted++; return event; }
+    if (routes.length === 0) {
+      source.unrouted++;
+      return event;
+    }
     const ticket = new Ticket(event, routes.length, group, receivedAt);
     const destinations = this.#destinations;
     for (let i = 0; i < routes.length; i++) destinations[routes[i]].enqueue(ticket);
@@ -94,10 +99,14 @@ export class Pipeline {
   }
 
   /** True while a full `block` buffer holds the sources back. */
-  get blocked(): boolean { return this.#blockingCount > 0; }
+  get blocked(): boolean {
+    return this.#blockingCount > 0;
+  }
 
   /** Names of the destinations holding the sources back (logs, /status). */
-  blockingDestinations(): string[] { return this.#destinations.filter((d) => d.blocking).map((d) => d.name); }
+  blockingDestinations(): string[] {
+    return this.#destinations.filter((d) => d.blocking).map((d) => d.name);
+  }
 
   /** Resolves once no destination blocks. */
   whenUnblocked(): Promise<void> {
@@ -125,7 +134,10 @@ export class Pipeline {
     const old = new Map(this.#destinations.map((d) => [d.name, d]));
     const next = config.destinations.map((d) => {
       const existing = old.get(d.name);
-      if (existing !== undefined && sameSettings(existing.config, d)) { old.delete(d.name); return existing; }
+      if (existing !== undefined && sameSettings(existing.config, d)) {
+        old.delete(d.name);
+        return existing;
+      }
       return this.#createDestination(d);
     });
     this.#routing = buildRouting(config, this.#metrics.ruleMatches);
@@ -133,7 +145,10 @@ export class Pipeline {
     this.#countWorkspaces = config.routing.workspaces.size > 0;
     for (const d of old.values()) {
       this.#retired.add(d);
-      void d.drain(drainDeadline()).then(() => d.close()).finally(() => this.#retired.delete(d));
+      void d
+        .drain(drainDeadline())
+        .then(() => d.close())
+        .finally(() => this.#retired.delete(d));
     }
     this.#recountBlocking();
   }
@@ -146,9 +161,13 @@ export class Pipeline {
     this.#wakeSources();
   }
 
-  status(): DestinationStatus[] { return this.#destinations.map((d) => d.status()); }
+  status(): DestinationStatus[] {
+    return this.#destinations.map((d) => d.status());
+  }
 
-  get destinationNames(): readonly string[] { return this.#routing.router.destinations; }
+  get destinationNames(): readonly string[] {
+    return this.#routing.router.destinations;
+  }
 }
 
 function sameSettings(a: ResolvedDestination, b: ResolvedDestination): boolean {
@@ -156,5 +175,7 @@ function sameSettings(a: ResolvedDestination, b: ResolvedDestination): boolean {
 }
 
 function templateSource(_key: string, value: unknown): unknown {
-  return value !== null && typeof value === 'object' && 'source' in value && 'paths' in value ? (value as { source: string }).source : value;
+  return value !== null && typeof value === 'object' && 'source' in value && 'paths' in value
+    ? (value as { source: string }).source
+    : value;
 }

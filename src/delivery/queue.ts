@@ -15,7 +15,9 @@ export class RingQueue<T> {
     this.#items = new Array<T | undefined>(Math.max(16, capacity));
   }
 
-  get length(): number { return this.#length; }
+  get length(): number {
+    return this.#length;
+  }
 
   push(item: T): void {
     if (this.#length === this.#items.length) this.#grow();
@@ -32,7 +34,9 @@ export class RingQueue<T> {
     return item;
   }
 
-  peek(): T | undefined { return this.#length === 0 ? undefined : this.#items[this.#head]; }
+  peek(): T | undefined {
+    return this.#length === 0 ? undefined : this.#items[this.#head];
+  }
 
   /** Removes and returns everything, oldest first. */
   drain(): T[] {

@@ -77,11 +77,19 @@ export function formatLuaCjsonNumber(n: number): string {
   let mantissa = bits & MANTISSA_MASK;
   let exp2: number;
   if (biased === 0) exp2 = -1074;
-  else { mantissa |= 1n << 52n; exp2 = biased - 1075; }
+  else {
+    mantissa |= 1n << 52n;
+    exp2 = biased - 1075;
+  }
   let digits: string;
   let pow10: number;
-  if (exp2 >= 0) { digits = (mantissa << BigInt(exp2)).toString(); pow10 = 0; }
-  else { digits = (mantissa * 5n ** BigInt(-exp2)).toString(); pow10 = exp2; }
+  if (exp2 >= 0) {
+    digits = (mantissa << BigInt(exp2)).toString();
+    pow10 = 0;
+  } else {
+    digits = (mantissa * 5n ** BigInt(-exp2)).toString();
+    pow10 = exp2;
+  }
   let x = digits.length - 1 + pow10; // decimal exponent of the first significant digit
   let sig: string;
   if (digits.length <= 14) sig = digits;
@@ -94,7 +102,10 @@ export function formatLuaCjsonNumber(n: number): string {
     }
     if (up) {
       const bumped = (BigInt(sig) + 1n).toString();
-      if (bumped.length > 14) { sig = bumped.slice(0, 14); x += 1; } else sig = bumped;
+      if (bumped.length > 14) {
+        sig = bumped.slice(0, 14);
+        x += 1;
+      } else sig = bumped;
     }
   }
   sig = sig.replace(/0+$/, '');
@@ -102,7 +113,12 @@ export function formatLuaCjsonNumber(n: number): string {
   let out: string;
   if (x < -4 || x >= 14) {
     const ax = Math.abs(x);
-    out = sig[0] + (sig.length > 1 ? '.' + sig.slice(1) : '') + 'e' + (x < 0 ? '-' : '+') + (ax < 10 ? '0' + ax : String(ax));
+    out =
+      sig[0] +
+      (sig.length > 1 ? '.' + sig.slice(1) : '') +
+      'e' +
+      (x < 0 ? '-' : '+') +
+      (ax < 10 ? '0' + ax : String(ax));
   } else if (x >= 0) {
     const intPart = sig.length > x + 1 ? sig.slice(0, x + 1) : sig.padEnd(x + 1, '0');
     const frac = sig.slice(x + 1);
@@ -115,11 +131,16 @@ export function formatLuaCjsonNumber(n: number): string {
 
 function encodeValue(value: unknown, depth: number): string {
   switch (typeof value) {
-    case 'string': return quote(value);
-    case 'number': return formatLuaCjsonNumber(value);
-    case 'boolean': return value ? 'true' : 'false';
-    case 'bigint': return formatLuaCjsonNumber(Number(value));
-    case 'undefined': return 'null';
+    case 'string':
+      return quote(value);
+    case 'number':
+      return formatLuaCjsonNumber(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      return formatLuaCjsonNumber(Number(value));
+    case 'undefined':
+      return 'null';
     case 'object': {
       if (value === null) return 'null';
       if (depth >= 1000) throw new RangeError('Cannot serialise, excessive nesting (1001)');
@@ -139,7 +160,8 @@ function encodeValue(value: unknown, depth: number): string {
       }
       return out + '}';
     }
-    default: throw new TypeError(`Cannot serialise ${typeof value}: type not supported`);
+    default:
+      throw new TypeError(`Cannot serialise ${typeof value}: type not supported`);
   }
 }
 
@@ -214,23 +236,37 @@ export function workspaceIdFor(name: string): string {
 
 class Rng {
   private s: number;
-  constructor(seed: number) { this.s = seed | 0; }
+  constructor(seed: number) {
+    this.s = seed | 0;
+  }
   u32(): number {
     let t = (this.s = (this.s + 0x6d2b79f5) | 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (t ^ (t >>> 14)) >>> 0;
   }
-  next(): number { return this.u32() / 4294967296; }
-  int(n: number): number { return Math.floor(this.next() * n); }
+  next(): number {
+    return this.u32() / 4294967296;
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
   /** Inclusive range. */
-  range(lo: number, hi: number): number { return lo + Math.floor(this.next() * (hi - lo + 1)); }
-  chance(p: number): boolean { return this.next() < p; }
-  pick<T>(a: readonly T[]): T { return a[Math.floor(this.next() * a.length)]; }
+  range(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(a: readonly T[]): T {
+    return a[Math.floor(this.next() * a.length)];
+  }
   shuffle<T>(a: T[]): T[] {
     for (let i = a.length - 1; i > 0; i--) {
       const j = Math.floor(this.next() * (i + 1));
-      const t = a[i]; a[i] = a[j]; a[j] = t;
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
     }
     return a;
   }
@@ -242,20 +278,25 @@ class Rng {
 
 function hashString(s: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
   return h >>> 0;
 }
 
 function fmix32(h: number): number {
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
 }
 
 const HEX2: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 function hex8(n: number): string {
-  return HEX2[n >>> 24 & 255] + HEX2[n >>> 16 & 255] + HEX2[n >>> 8 & 255] + HEX2[n & 255];
+  return HEX2[(n >>> 24) & 255] + HEX2[(n >>> 16) & 255] + HEX2[(n >>> 8) & 255] + HEX2[n & 255];
 }
 
 function hexN(rng: Rng, n: number): string {
@@ -282,7 +323,11 @@ class Weighted<T> {
   private readonly cum: number[] = [];
   private total = 0;
   add(item: T, weight: number): this {
-    if (weight > 0) { this.total += weight; this.items.push(item); this.cum.push(this.total); }
+    if (weight > 0) {
+      this.total += weight;
+      this.items.push(item);
+      this.cum.push(this.total);
+    }
     return this;
   }
   pick(rng: Rng): T {
@@ -294,9 +339,13 @@ class Weighted<T> {
 }
 
 /** `"key":` pre-encoded. */
-function k(key: string): string { return quote(key) + ':'; }
+function k(key: string): string {
+  return quote(key) + ':';
+}
 /** `"key":value` with the value encoded. */
-function kv(key: string, value: unknown): string { return quote(key) + ':' + encodeLuaCjson(value); }
+function kv(key: string, value: unknown): string {
+  return quote(key) + ':' + encodeLuaCjson(value);
+}
 
 /** `{a,b,c}` from encoded members, as one rope (no intermediate flattening). */
 function obj(parts: readonly string[]): string {
@@ -316,7 +365,10 @@ function nsFromMs(ms: number, sub: number): string {
   if (rest > 50_000 || (rest === 50_000 && head % 2 === 1)) head += 1;
   let sig = String(head);
   let exp = 18;
-  if (sig.length > 14) { sig = sig.slice(0, 14); exp = 19; }
+  if (sig.length > 14) {
+    sig = sig.slice(0, 14);
+    exp = 19;
+  }
   let end = sig.length;
   while (end > 1 && sig.charCodeAt(end - 1) === 0x30) end--;
   return sig[0] + (end > 1 ? '.' + sig.slice(1, end) : '') + 'e+' + exp;
@@ -324,7 +376,14 @@ function nsFromMs(ms: number, sub: number): string {
 
 function shuffledObject(rng: Rng, pairs: [string, unknown][]): string {
   rng.shuffle(pairs);
-  return '{' + pairs.filter(([, v]) => v !== undefined).map(([key, v]) => kv(key, v)).join(',') + '}';
+  return (
+    '{' +
+    pairs
+      .filter(([, v]) => v !== undefined)
+      .map(([key, v]) => kv(key, v))
+      .join(',') +
+    '}'
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,76 +392,208 @@ function shuffledObject(rng: Rng, pairs: [string, unknown][]): string {
 type Auth = 'none' | 'key-auth' | 'jwt' | 'oauth2';
 
 // Endpoint kinds (how the path, query, bodies and statuses are made).
-const K_PROFILE = 0, K_AVATAR = 1, K_SETTINGS = 2, K_HEALTH = 3, K_STATIC = 4, K_UNICODE_RAW = 5,
-  K_UNICODE_PCT = 6, K_LEGACY = 7, K_ORDERS_LIST = 8, K_ORDER = 9, K_ORDERS_CREATE = 10, K_ORDER_ITEMS = 11,
-  K_PAYMENT = 12, K_REFUND = 13, K_SEARCH = 14, K_SUGGEST = 15, K_SEARCH_EVENTS = 16, K_TOKEN = 17,
-  K_WELLKNOWN = 18, K_USERINFO = 19, K_USER = 20, K_PASSWORD = 21, K_LOGIN = 22;
+const K_PROFILE = 0,
+  K_AVATAR = 1,
+  K_SETTINGS = 2,
+  K_HEALTH = 3,
+  K_STATIC = 4,
+  K_UNICODE_RAW = 5,
+  K_UNICODE_PCT = 6,
+  K_LEGACY = 7,
+  K_ORDERS_LIST = 8,
+  K_ORDER = 9,
+  K_ORDERS_CREATE = 10,
+  K_ORDER_ITEMS = 11,
+  K_PAYMENT = 12,
+  K_REFUND = 13,
+  K_SEARCH = 14,
+  K_SUGGEST = 15,
+  K_SEARCH_EVENTS = 16,
+  K_TOKEN = 17,
+  K_WELLKNOWN = 18,
+  K_USERINFO = 19,
+  K_USER = 20,
+  K_PASSWORD = 21,
+  K_LOGIN = 22;
 
-interface EndpointDef { kind: number; method: string; w: number }
+interface EndpointDef {
+  kind: number;
+  method: string;
+  w: number;
+}
 interface RouteDef {
-  name: string; paths: string[]; stripPath: boolean; auth: Auth; customFields: boolean;
-  methods?: string[]; endpoints: EndpointDef[];
+  name: string;
+  paths: string[];
+  stripPath: boolean;
+  auth: Auth;
+  customFields: boolean;
+  methods?: string[];
+  endpoints: EndpointDef[];
 }
 interface AppDef {
-  key: string; service: string; upstreamHost: string; port: number; protocol: 'http' | 'https';
-  servicePath?: string; server?: string; latencyMs: number; routes: RouteDef[];
+  key: string;
+  service: string;
+  upstreamHost: string;
+  port: number;
+  protocol: 'http' | 'https';
+  servicePath?: string;
+  server?: string;
+  latencyMs: number;
+  routes: RouteDef[];
 }
 
 const ep = (kind: number, method: string, w: number): EndpointDef => ({ kind, method, w });
 
 const APPS: Record<string, AppDef> = {
   profile: {
-    key: 'profile', service: 'profile-service', upstreamHost: 'profile.identity.svc.cluster.local', port: 8080,
-    protocol: 'http', server: 'uvicorn', latencyMs: 24,
-    routes: [{
-      name: 'profile-api', paths: ['/profile'], stripPath: false, auth: 'jwt', customFields: true,
-      endpoints: [ep(K_PROFILE, 'GET', 40), ep(K_PROFILE, 'PUT', 8), ep(K_PROFILE, 'PATCH', 4), ep(K_PROFILE, 'DELETE', 1),
-        ep(K_AVATAR, 'GET', 10), ep(K_AVATAR, 'PUT', 3), ep(K_SETTINGS, 'GET', 5), ep(K_SETTINGS, 'PATCH', 1)],
-    }],
+    key: 'profile',
+    service: 'profile-service',
+    upstreamHost: 'profile.identity.svc.cluster.local',
+    port: 8080,
+    protocol: 'http',
+    server: 'uvicorn',
+    latencyMs: 24,
+    routes: [
+      {
+        name: 'profile-api',
+        paths: ['/profile'],
+        stripPath: false,
+        auth: 'jwt',
+        customFields: true,
+        endpoints: [
+          ep(K_PROFILE, 'GET', 40),
+          ep(K_PROFILE, 'PUT', 8),
+          ep(K_PROFILE, 'PATCH', 4),
+          ep(K_PROFILE, 'DELETE', 1),
+          ep(K_AVATAR, 'GET', 10),
+          ep(K_AVATAR, 'PUT', 3),
+          ep(K_SETTINGS, 'GET', 5),
+          ep(K_SETTINGS, 'PATCH', 1),
+        ],
+      },
+    ],
   },
   web: {
-    key: 'web', service: 'web-frontend', upstreamHost: 'frontend.web.svc.cluster.local', port: 80,
-    protocol: 'http', server: 'nginx/1.25.4', latencyMs: 6,
+    key: 'web',
+    service: 'web-frontend',
+    upstreamHost: 'frontend.web.svc.cluster.local',
+    port: 80,
+    protocol: 'http',
+    server: 'nginx/1.25.4',
+    latencyMs: 6,
     routes: [
-      { name: 'health', paths: ['/health'], stripPath: false, auth: 'none', customFields: false, methods: ['GET', 'HEAD'],
-        endpoints: [ep(K_HEALTH, 'GET', 8)] },
-      { name: 'web-pages', paths: ['/'], stripPath: false, auth: 'none', customFields: false,
-        endpoints: [ep(K_STATIC, 'GET', 10), ep(K_UNICODE_RAW, 'GET', 1.5), ep(K_UNICODE_PCT, 'GET', 2), ep(K_LEGACY, 'GET', 1)] },
+      {
+        name: 'health',
+        paths: ['/health'],
+        stripPath: false,
+        auth: 'none',
+        customFields: false,
+        methods: ['GET', 'HEAD'],
+        endpoints: [ep(K_HEALTH, 'GET', 8)],
+      },
+      {
+        name: 'web-pages',
+        paths: ['/'],
+        stripPath: false,
+        auth: 'none',
+        customFields: false,
+        endpoints: [
+          ep(K_STATIC, 'GET', 10),
+          ep(K_UNICODE_RAW, 'GET', 1.5),
+          ep(K_UNICODE_PCT, 'GET', 2),
+          ep(K_LEGACY, 'GET', 1),
+        ],
+      },
     ],
   },
   orders: {
-    key: 'orders', service: 'orders-api', upstreamHost: 'orders.payments.svc.cluster.local', port: 8080,
-    protocol: 'http', server: 'Jetty(12.0.7)', latencyMs: 70,
+    key: 'orders',
+    service: 'orders-api',
+    upstreamHost: 'orders.payments.svc.cluster.local',
+    port: 8080,
+    protocol: 'http',
+    server: 'Jetty(12.0.7)',
+    latencyMs: 70,
     routes: [
-      { name: 'orders-v1', paths: ['/api/v1/orders'], stripPath: false, auth: 'key-auth', customFields: true,
-        endpoints: [ep(K_ORDERS_LIST, 'GET', 10), ep(K_ORDER, 'GET', 20), ep(K_ORDER, 'PATCH', 3), ep(K_ORDER, 'DELETE', 1),
-          ep(K_ORDERS_CREATE, 'POST', 6), ep(K_ORDER_ITEMS, 'GET', 5), ep(K_ORDER_ITEMS, 'POST', 2)] },
-      { name: 'payments-v1', paths: ['/api/v1/payments'], stripPath: false, auth: 'key-auth', customFields: false,
-        endpoints: [ep(K_PAYMENT, 'GET', 4), ep(K_REFUND, 'POST', 2)] },
+      {
+        name: 'orders-v1',
+        paths: ['/api/v1/orders'],
+        stripPath: false,
+        auth: 'key-auth',
+        customFields: true,
+        endpoints: [
+          ep(K_ORDERS_LIST, 'GET', 10),
+          ep(K_ORDER, 'GET', 20),
+          ep(K_ORDER, 'PATCH', 3),
+          ep(K_ORDER, 'DELETE', 1),
+          ep(K_ORDERS_CREATE, 'POST', 6),
+          ep(K_ORDER_ITEMS, 'GET', 5),
+          ep(K_ORDER_ITEMS, 'POST', 2),
+        ],
+      },
+      {
+        name: 'payments-v1',
+        paths: ['/api/v1/payments'],
+        stripPath: false,
+        auth: 'key-auth',
+        customFields: false,
+        endpoints: [ep(K_PAYMENT, 'GET', 4), ep(K_REFUND, 'POST', 2)],
+      },
     ],
   },
   search: {
-    key: 'search', service: 'search-api', upstreamHost: 'search-api.search.svc.cluster.local', port: 9200,
-    protocol: 'http', servicePath: '/v2', server: 'gunicorn', latencyMs: 45,
-    routes: [{
-      name: 'search', paths: ['/search'], stripPath: true, auth: 'none', customFields: true,
-      endpoints: [ep(K_SEARCH, 'GET', 30), ep(K_SUGGEST, 'GET', 10), ep(K_SEARCH_EVENTS, 'POST', 3)],
-    }],
+    key: 'search',
+    service: 'search-api',
+    upstreamHost: 'search-api.search.svc.cluster.local',
+    port: 9200,
+    protocol: 'http',
+    servicePath: '/v2',
+    server: 'gunicorn',
+    latencyMs: 45,
+    routes: [
+      {
+        name: 'search',
+        paths: ['/search'],
+        stripPath: true,
+        auth: 'none',
+        customFields: true,
+        endpoints: [ep(K_SEARCH, 'GET', 30), ep(K_SUGGEST, 'GET', 10), ep(K_SEARCH_EVENTS, 'POST', 3)],
+      },
+    ],
   },
   identity: {
-    key: 'identity', service: 'identity-provider', upstreamHost: 'keycloak.identity.svc.cluster.local', port: 8443,
-    protocol: 'https', latencyMs: 55,
+    key: 'identity',
+    service: 'identity-provider',
+    upstreamHost: 'keycloak.identity.svc.cluster.local',
+    port: 8443,
+    protocol: 'https',
+    latencyMs: 55,
     routes: [
-      { name: 'oauth', paths: ['/oauth2', '/.well-known', '/login'], stripPath: false, auth: 'none', customFields: false,
-        endpoints: [ep(K_TOKEN, 'POST', 10), ep(K_WELLKNOWN, 'GET', 5), ep(K_LOGIN, 'POST', 5)] },
-      { name: 'users', paths: ['/users', '/userinfo'], stripPath: false, auth: 'oauth2', customFields: false,
-        endpoints: [ep(K_USERINFO, 'GET', 10), ep(K_USER, 'GET', 8), ep(K_USER, 'PUT', 2), ep(K_PASSWORD, 'PUT', 1)] },
+      {
+        name: 'oauth',
+        paths: ['/oauth2', '/.well-known', '/login'],
+        stripPath: false,
+        auth: 'none',
+        customFields: false,
+        endpoints: [ep(K_TOKEN, 'POST', 10), ep(K_WELLKNOWN, 'GET', 5), ep(K_LOGIN, 'POST', 5)],
+      },
+      {
+        name: 'users',
+        paths: ['/users', '/userinfo'],
+        stripPath: false,
+        auth: 'oauth2',
+        customFields: false,
+        endpoints: [ep(K_USERINFO, 'GET', 10), ep(K_USER, 'GET', 8), ep(K_USER, 'PUT', 2), ep(K_PASSWORD, 'PUT', 1)],
+      },
     ],
   },
 };
 
 const APPS_BY_WORKSPACE: Record<string, [string, number][]> = {
-  default: [['profile', 7], ['web', 3]],
+  default: [
+    ['profile', 7],
+    ['web', 3],
+  ],
   payments: [['orders', 1]],
   search: [['search', 1]],
   identity: [['identity', 1]],
@@ -410,7 +601,10 @@ const APPS_BY_WORKSPACE: Record<string, [string, number][]> = {
 const APP_ROTATION = ['profile', 'orders', 'search', 'identity', 'web'];
 
 const HOSTS: Record<string, string> = {
-  default: 'api.example.com', payments: 'payments.example.com', search: 'search.example.com', identity: 'id.example.com',
+  default: 'api.example.com',
+  payments: 'payments.example.com',
+  search: 'search.example.com',
+  identity: 'id.example.com',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -423,22 +617,67 @@ const BROWSER_UAS = [
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
 ];
 const CLIENT_UAS = [
-  'curl/8.5.0', 'okhttp/4.12.0', 'python-requests/2.31.0', 'Go-http-client/1.1', 'axios/1.6.8',
-  'PostmanRuntime/7.37.3', 'Apache-HttpClient/4.5.14 (Java/17.0.10)', 'ShopApp/5.12.1 (iPhone; iOS 17.4.1; Scale/3.00)',
-  'ShopApp/5.12.0 (Android 14; Pixel 8)', 'Bäckerei-Kasse/2.3 (Windows 11; de-DE)', 'kube-probe/1.29',
+  'curl/8.5.0',
+  'okhttp/4.12.0',
+  'python-requests/2.31.0',
+  'Go-http-client/1.1',
+  'axios/1.6.8',
+  'PostmanRuntime/7.37.3',
+  'Apache-HttpClient/4.5.14 (Java/17.0.10)',
+  'ShopApp/5.12.1 (iPhone; iOS 17.4.1; Scale/3.00)',
+  'ShopApp/5.12.0 (Android 14; Pixel 8)',
+  'Bäckerei-Kasse/2.3 (Windows 11; de-DE)',
+  'kube-probe/1.29',
 ];
-const ACCEPT_LANGS = ['en-US,en;q=0.9', 'de-DE,de;q=0.9,en;q=0.8', 'fr-FR,fr;q=0.9', 'ja-JP,ja;q=0.9,en-US;q=0.8', 'es-ES,es;q=0.9'];
+const ACCEPT_LANGS = [
+  'en-US,en;q=0.9',
+  'de-DE,de;q=0.9,en;q=0.8',
+  'fr-FR,fr;q=0.9',
+  'ja-JP,ja;q=0.9,en-US;q=0.8',
+  'es-ES,es;q=0.9',
+];
 const SEARCH_TERMS = [
-  'kong', 'api gateway', 'running shoes', 'café', 'zürich hotels', '日本語', 'c++', '"exact phrase"', 'a/b testing',
-  'naïve résumé', '100% cotton', 'C:\\Users', 'iphone 15', 'red dress size 38', '🍕 near me', 'Crème brûlée', 'tab\there',
+  'kong',
+  'api gateway',
+  'running shoes',
+  'café',
+  'zürich hotels',
+  '日本語',
+  'c++',
+  '"exact phrase"',
+  'a/b testing',
+  'naïve résumé',
+  '100% cotton',
+  'C:\\Users',
+  'iphone 15',
+  'red dress size 38',
+  '🍕 near me',
+  'Crème brûlée',
+  'tab\there',
 ];
 const SORTS = ['relevance', 'price_asc', 'price_desc', 'newest'];
 const FILTERS = ['brand:acme', 'color:red', 'size:m', 'in_stock', 'price:10-50', 'category:shoes'];
-const JUNK_PATHS = ['/wp-login.php', '/.env', '/favicon.ico', '/robots.txt', '/api/v0/orders', '/admin/config.php',
-  '/actuator/health', '/.git/config', '/v1/unknown', '/cgi-bin/luci/;stok=/locale', '/%2e%2e/%2e%2e/etc/passwd', '/ünknown'];
+const JUNK_PATHS = [
+  '/wp-login.php',
+  '/.env',
+  '/favicon.ico',
+  '/robots.txt',
+  '/api/v0/orders',
+  '/admin/config.php',
+  '/actuator/health',
+  '/.git/config',
+  '/v1/unknown',
+  '/cgi-bin/luci/;stok=/locale',
+  '/%2e%2e/%2e%2e/etc/passwd',
+  '/ünknown',
+];
 const GEOS = [
-  { country: 'DE', city: 'München' }, { country: 'US', city: 'Seattle' }, { country: 'FR', city: 'Orléans' },
-  { country: 'JP', city: '東京' }, { country: 'BR', city: 'São Paulo' }, { country: 'GB', city: 'London' },
+  { country: 'DE', city: 'München' },
+  { country: 'US', city: 'Seattle' },
+  { country: 'FR', city: 'Orléans' },
+  { country: 'JP', city: '東京' },
+  { country: 'BR', city: 'São Paulo' },
+  { country: 'GB', city: 'London' },
 ];
 const KONG_NODES = ['kong-dp-7c9f6b5d8-x2k4q', 'kong-dp-7c9f6b5d8-m8rtz', 'kong-dp-7c9f6b5d8-p4wnd'];
 const TLS_CIPHERS = ['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256', 'ECDHE-RSA-AES128-GCM-SHA256'];
@@ -446,20 +685,53 @@ const TLS_CIPHERS = ['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256', 'ECDHE-
 // ---------------------------------------------------------------------------------------------
 // Pre-encoded model
 
-interface ConsumerModel { frag: string; entityFrag: string; apiKeyFrag: string }
-interface RouteModel { def: RouteDef; app: AppModel; frag: string; endpoints: Weighted<EndpointDef>; prefix: string }
-interface AppModel {
-  def: AppDef; serviceFrag: string; routes: Weighted<RouteModel>; upstreamIps: string[]; serverFrag: string | null;
+interface ConsumerModel {
+  frag: string;
+  entityFrag: string;
+  apiKeyFrag: string;
 }
-interface StreamModel { routeFrag: string; serviceFrag: string; tls: boolean; listenPort: number; upstreamIps: string[]; port: number }
+interface RouteModel {
+  def: RouteDef;
+  app: AppModel;
+  frag: string;
+  endpoints: Weighted<EndpointDef>;
+  prefix: string;
+}
+interface AppModel {
+  def: AppDef;
+  serviceFrag: string;
+  routes: Weighted<RouteModel>;
+  upstreamIps: string[];
+  serverFrag: string | null;
+}
+interface StreamModel {
+  routeFrag: string;
+  serviceFrag: string;
+  tls: boolean;
+  listenPort: number;
+  upstreamIps: string[];
+  port: number;
+}
 interface WorkspaceModel {
-  name: string; id: string; idFrag: string; nameFrag: string; host: string; hostEsc: string; hostFrag: string;
+  name: string;
+  id: string;
+  idFrag: string;
+  nameFrag: string;
+  host: string;
+  hostEsc: string;
+  hostFrag: string;
   /** origin, referer and sec-fetch-* headers of browser requests. */
-  browserFrags: string; apps: Weighted<AppModel>;
-  consumers: ConsumerModel[]; streams: StreamModel[];
+  browserFrags: string;
+  apps: Weighted<AppModel>;
+  consumers: ConsumerModel[];
+  streams: StreamModel[];
 }
 
-interface QueryParam { key: string; raw: string | null; value: string }
+interface QueryParam {
+  key: string;
+  raw: string | null;
+  value: string;
+}
 
 const VERSION_INFO: Record<KongVersion, { viaFrag: string; serverFrag: string }> = {
   '2.8': { viaFrag: kv('via', 'kong/2.8.4'), serverFrag: kv('server', 'kong/2.8.4') },
@@ -510,7 +782,8 @@ export class KongTrafficGenerator {
     this.version = opts.kongVersion ?? '3.7';
     this.streamShare = Math.min(1, Math.max(0, opts.streamShare ?? 0));
     this.targetBytes = Math.max(0, opts.targetBytes ?? 2300);
-    const names = opts.workspaces !== undefined && opts.workspaces.length > 0 ? [...opts.workspaces] : [...DEFAULT_WORKSPACES];
+    const names =
+      opts.workspaces !== undefined && opts.workspaces.length > 0 ? [...opts.workspaces] : [...DEFAULT_WORKSPACES];
     // A fixed day in September 2024 plus a seeded offset; advances a few ms per entry.
     this.clock = 1726783839538 + rng.int(86_400_000);
     this.idPrefix = hex8(this.seedHash);
@@ -525,8 +798,15 @@ export class KongTrafficGenerator {
     this.clientIps = [];
     for (let i = 0; i < 400; i++) {
       const r = rng.next();
-      this.clientIps.push(r < 0.45 ? `203.0.113.${rng.range(1, 254)}` : r < 0.8 ? `198.51.100.${rng.range(1, 254)}`
-        : r < 0.95 ? `192.0.2.${rng.range(1, 254)}` : `2001:db8:${rng.int(65536).toString(16)}::${rng.range(1, 4095).toString(16)}`);
+      this.clientIps.push(
+        r < 0.45
+          ? `203.0.113.${rng.range(1, 254)}`
+          : r < 0.8
+            ? `198.51.100.${rng.range(1, 254)}`
+            : r < 0.95
+              ? `192.0.2.${rng.range(1, 254)}`
+              : `2001:db8:${rng.int(65536).toString(16)}::${rng.range(1, 4095).toString(16)}`,
+      );
     }
     this.browserUaFrags = BROWSER_UAS.map((ua) => kv('user-agent', ua));
     this.clientUaFrags = CLIENT_UAS.map((ua) => kv('user-agent', ua));
@@ -538,7 +818,9 @@ export class KongTrafficGenerator {
 
     this.workspaces = new Weighted<WorkspaceModel>();
     const models = names.map((name, i) => this.buildWorkspace(name, i));
-    models.forEach((m, i) => this.workspaces.add(m, i === 0 ? (models.length === 1 ? 1 : 0.4) : 0.6 / (models.length - 1)));
+    models.forEach((m, i) =>
+      this.workspaces.add(m, i === 0 ? (models.length === 1 ? 1 : 0.4) : 0.6 / (models.length - 1)),
+    );
     this.defaultWorkspace = models[0];
   }
 
@@ -547,8 +829,17 @@ export class KongTrafficGenerator {
   private buildWorkspace(name: string, index: number): WorkspaceModel {
     const rng = this.rng;
     const id = workspaceIdFor(name);
-    const appList = Object.hasOwn(APPS_BY_WORKSPACE, name) ? APPS_BY_WORKSPACE[name] : [[APP_ROTATION[index % APP_ROTATION.length], 1] as [string, number]];
-    const host = Object.hasOwn(HOSTS, name) ? HOSTS[name] : `${name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'ws'}.example.com`;
+    const appList = Object.hasOwn(APPS_BY_WORKSPACE, name)
+      ? APPS_BY_WORKSPACE[name]
+      : [[APP_ROTATION[index % APP_ROTATION.length], 1] as [string, number]];
+    const host = Object.hasOwn(HOSTS, name)
+      ? HOSTS[name]
+      : `${
+          name
+            .toLowerCase()
+            .replace(/[^a-z0-9-]+/g, '-')
+            .replace(/^-+|-+$/g, '') || 'ws'
+        }.example.com`;
     const created = 1718000000 + rng.int(5_000_000);
     const apps = new Weighted<AppModel>();
     for (const [key, w] of appList) apps.add(this.buildApp(APPS[key], id, host, created), w);
@@ -558,12 +849,22 @@ export class KongTrafficGenerator {
       const cid = uuid(rng);
       const username = i < 6 ? `${prefixes[i]}-${name}` : `${rng.pick(prefixes)}-${rng.range(1000, 99999)}`;
       const c = shuffledObject(rng, [
-        ['id', cid], ['username', username], ['custom_id', rng.chance(0.5) ? `crm-${rng.range(100000, 999999)}` : undefined],
-        ['created_at', created + rng.int(900_000)], ['ws_id', id],
+        ['id', cid],
+        ['username', username],
+        ['custom_id', rng.chance(0.5) ? `crm-${rng.range(100000, 999999)}` : undefined],
+        ['created_at', created + rng.int(900_000)],
+        ['ws_id', id],
         ['tags', rng.chance(0.3) ? [rng.pick(['partner', 'internal', 'gold', 'trial'])] : undefined],
       ]);
-      const entity = shuffledObject(rng, [['id', uuid(rng)], ['consumer_id', cid]]);
-      consumers.push({ frag: k('consumer') + c, entityFrag: k('authenticated_entity') + entity, apiKeyFrag: kv('apikey', hexN(rng, 32)) });
+      const entity = shuffledObject(rng, [
+        ['id', uuid(rng)],
+        ['consumer_id', cid],
+      ]);
+      consumers.push({
+        frag: k('consumer') + c,
+        entityFrag: k('authenticated_entity') + entity,
+        apiKeyFrag: kv('apikey', hexN(rng, 32)),
+      });
     }
     const streams: StreamModel[] = [];
     for (const tls of [false, true]) {
@@ -572,25 +873,64 @@ export class KongTrafficGenerator {
       const port = tls ? 6379 : 5432;
       const listenPort = tls ? 9443 : 15432;
       const service = shuffledObject(rng, [
-        ['id', serviceId], ['name', sname], ['protocol', 'tcp'], ['host', tls ? 'redis.cache.svc.cluster.local' : 'pg-primary.db.svc.cluster.local'],
-        ['port', port], ['retries', 5], ['connect_timeout', 60000], ['read_timeout', 60000], ['write_timeout', 60000],
-        ['enabled', true], ['created_at', created], ['updated_at', created + 3600], ['ws_id', id],
+        ['id', serviceId],
+        ['name', sname],
+        ['protocol', 'tcp'],
+        ['host', tls ? 'redis.cache.svc.cluster.local' : 'pg-primary.db.svc.cluster.local'],
+        ['port', port],
+        ['retries', 5],
+        ['connect_timeout', 60000],
+        ['read_timeout', 60000],
+        ['write_timeout', 60000],
+        ['enabled', true],
+        ['created_at', created],
+        ['updated_at', created + 3600],
+        ['ws_id', id],
       ]);
       const route = shuffledObject(rng, [
-        ['id', uuid(rng)], ['name', tls ? 'redis-tls' : 'postgres-tcp'], ['protocols', [tls ? 'tls' : 'tcp']],
-        ['destinations', [{ port: listenPort }]], ['snis', tls ? [`redis.${host}`] : undefined],
-        ['https_redirect_status_code', 426], ['regex_priority', 0], ['strip_path', true], ['preserve_host', false],
-        ['request_buffering', true], ['response_buffering', true], ['service', { id: serviceId }],
-        ['created_at', created], ['updated_at', created + 3600], ['ws_id', id],
+        ['id', uuid(rng)],
+        ['name', tls ? 'redis-tls' : 'postgres-tcp'],
+        ['protocols', [tls ? 'tls' : 'tcp']],
+        ['destinations', [{ port: listenPort }]],
+        ['snis', tls ? [`redis.${host}`] : undefined],
+        ['https_redirect_status_code', 426],
+        ['regex_priority', 0],
+        ['strip_path', true],
+        ['preserve_host', false],
+        ['request_buffering', true],
+        ['response_buffering', true],
+        ['service', { id: serviceId }],
+        ['created_at', created],
+        ['updated_at', created + 3600],
+        ['ws_id', id],
       ]);
-      streams.push({ routeFrag: k('route') + route, serviceFrag: k('service') + service, tls, listenPort, port,
-        upstreamIps: [`10.42.${rng.int(256)}.${rng.range(2, 254)}`, `10.42.${rng.int(256)}.${rng.range(2, 254)}`] });
+      streams.push({
+        routeFrag: k('route') + route,
+        serviceFrag: k('service') + service,
+        tls,
+        listenPort,
+        port,
+        upstreamIps: [`10.42.${rng.int(256)}.${rng.range(2, 254)}`, `10.42.${rng.int(256)}.${rng.range(2, 254)}`],
+      });
     }
     return {
-      name, id, host, hostEsc: escapeLuaCjsonString(host), hostFrag: kv('host', host), apps, consumers, streams,
-      browserFrags: [kv('origin', `https://app.${host}`), kv('referer', `https://app.${host}/dashboard`),
-        '"sec-fetch-mode":"cors"', '"sec-fetch-site":"same-site"', '"sec-fetch-dest":"empty"'].join(','),
-      idFrag: kv('workspace', id), nameFrag: kv('workspace_name', name),
+      name,
+      id,
+      host,
+      hostEsc: escapeLuaCjsonString(host),
+      hostFrag: kv('host', host),
+      apps,
+      consumers,
+      streams,
+      browserFrags: [
+        kv('origin', `https://app.${host}`),
+        kv('referer', `https://app.${host}/dashboard`),
+        '"sec-fetch-mode":"cors"',
+        '"sec-fetch-site":"same-site"',
+        '"sec-fetch-dest":"empty"',
+      ].join(','),
+      idFrag: kv('workspace', id),
+      nameFrag: kv('workspace_name', name),
     };
   }
 
@@ -598,28 +938,57 @@ export class KongTrafficGenerator {
     const rng = this.rng;
     const serviceId = uuid(rng);
     const service = shuffledObject(rng, [
-      ['id', serviceId], ['name', def.service], ['protocol', def.protocol], ['host', def.upstreamHost], ['port', def.port],
-      ['path', def.servicePath], ['retries', 5], ['connect_timeout', 60000], ['read_timeout', 60000], ['write_timeout', 60000],
-      ['enabled', true], ['tls_verify', def.protocol === 'https' ? true : undefined],
-      ['created_at', created], ['updated_at', created + rng.int(2_000_000)], ['ws_id', wsId],
+      ['id', serviceId],
+      ['name', def.service],
+      ['protocol', def.protocol],
+      ['host', def.upstreamHost],
+      ['port', def.port],
+      ['path', def.servicePath],
+      ['retries', 5],
+      ['connect_timeout', 60000],
+      ['read_timeout', 60000],
+      ['write_timeout', 60000],
+      ['enabled', true],
+      ['tls_verify', def.protocol === 'https' ? true : undefined],
+      ['created_at', created],
+      ['updated_at', created + rng.int(2_000_000)],
+      ['ws_id', wsId],
       ['tags', def.key === 'search' ? ['team-search', 'managed-by-deck'] : undefined],
     ]);
     const app: AppModel = {
-      def, serviceFrag: k('service') + service, routes: new Weighted<RouteModel>(),
+      def,
+      serviceFrag: k('service') + service,
+      routes: new Weighted<RouteModel>(),
       upstreamIps: [0, 1, 2].map(() => `10.${rng.range(0, 3) === 0 ? 96 : 244}.${rng.int(256)}.${rng.range(2, 254)}`),
       serverFrag: def.server === undefined ? null : kv('server', def.server),
     };
     for (const r of def.routes) {
       const route = shuffledObject(rng, [
-        ['id', uuid(rng)], ['name', r.name], ['protocols', ['http', 'https']], ['hosts', def.key === 'identity' ? [host] : undefined], ['paths', r.paths],
-        ['methods', r.methods], ['https_redirect_status_code', 426], ['regex_priority', 0], ['strip_path', r.stripPath],
-        ['preserve_host', false], ['path_handling', 'v0'], ['request_buffering', true], ['response_buffering', true],
-        ['service', { id: serviceId }], ['created_at', created], ['updated_at', created + rng.int(2_000_000)], ['ws_id', wsId],
+        ['id', uuid(rng)],
+        ['name', r.name],
+        ['protocols', ['http', 'https']],
+        ['hosts', def.key === 'identity' ? [host] : undefined],
+        ['paths', r.paths],
+        ['methods', r.methods],
+        ['https_redirect_status_code', 426],
+        ['regex_priority', 0],
+        ['strip_path', r.stripPath],
+        ['preserve_host', false],
+        ['path_handling', 'v0'],
+        ['request_buffering', true],
+        ['response_buffering', true],
+        ['service', { id: serviceId }],
+        ['created_at', created],
+        ['updated_at', created + rng.int(2_000_000)],
+        ['ws_id', wsId],
         ['tags', def.key === 'orders' ? [`team-${def.key}`] : undefined],
       ]);
       const endpoints = new Weighted<EndpointDef>();
       for (const e of r.endpoints) endpoints.add(e, e.w);
-      app.routes.add({ def: r, app, frag: k('route') + route, endpoints, prefix: r.paths[0] }, r.endpoints.reduce((a, e) => a + e.w, 0));
+      app.routes.add(
+        { def: r, app, frag: k('route') + route, endpoints, prefix: r.paths[0] },
+        r.endpoints.reduce((a, e) => a + e.w, 0),
+      );
     }
     return app;
   }
@@ -629,15 +998,19 @@ export class KongTrafficGenerator {
   next(): KongEntry {
     const rng = this.rng;
     const seq = this.seq++;
-    const id = this.idPrefix + hex8(fmix32((seq + 0x9e3779b9) >>> 0)) + hex8(fmix32(seq ^ this.seedHash) + seq)
-      + hex8(Math.imul(seq, 0x9e3779b1) ^ this.seedHash);
-    const version: KongVersion = this.version === 'mixed'
-      ? (rng.next() < 0.2 ? '2.8' : rng.next() < 0.4 ? '3.4' : '3.7') : this.version;
+    const id =
+      this.idPrefix +
+      hex8(fmix32((seq + 0x9e3779b9) >>> 0)) +
+      hex8(fmix32(seq ^ this.seedHash) + seq) +
+      hex8(Math.imul(seq, 0x9e3779b1) ^ this.seedHash);
+    const version: KongVersion =
+      this.version === 'mixed' ? (rng.next() < 0.2 ? '2.8' : rng.next() < 0.4 ? '3.4' : '3.7') : this.version;
     this.clock += rng.int(7);
     const ws = this.workspaces.pick(rng);
-    const entry = this.streamShare > 0 && rng.next() < this.streamShare
-      ? this.streamEntry(id, version, ws)
-      : this.httpEntry(id, version, ws);
+    const entry =
+      this.streamShare > 0 && rng.next() < this.streamShare
+        ? this.streamEntry(id, version, ws)
+        : this.httpEntry(id, version, ws);
     // One flat string (the entry was assembled as a rope; flattening once here is cheapest).
     entry.text.charCodeAt(entry.text.length >> 1);
     this.sizeDebt += this.targetBytes - entry.text.length;
@@ -671,29 +1044,50 @@ export class KongTrafficGenerator {
     const upSent = ok ? rng.range(200, 900_000) : 0;
     const upRecv = ok ? Math.round(upSent * (0.2 + rng.next() * 5)) : 0;
     const session: string[] = [
-      '"status":' + status, '"received":' + (ok ? upSent + rng.int(64) : rng.range(0, 300)),
-      '"sent":' + (ok ? upRecv + rng.int(64) : 0), '"server_port":' + s.listenPort,
+      '"status":' + status,
+      '"received":' + (ok ? upSent + rng.int(64) : rng.range(0, 300)),
+      '"sent":' + (ok ? upRecv + rng.int(64) : 0),
+      '"server_port":' + s.listenPort,
     ];
     if (s.tls) session.push(this.tlsFrags[rng.int(this.tlsFrags.length)]);
     const kongMs = rng.int(3);
     const parts: string[] = [
       '"session":' + obj(rng.shuffle(session)),
       '"upstream":{"received":' + upRecv + ',"sent":' + upSent + '}',
-      '"latencies":' + (rng.chance(0.5) ? '{"kong":' + kongMs + ',"session":' + sessionMs + '}' : '{"session":' + sessionMs + ',"kong":' + kongMs + '}'),
-      s.routeFrag, s.serviceFrag,
+      '"latencies":' +
+        (rng.chance(0.5)
+          ? '{"kong":' + kongMs + ',"session":' + sessionMs + '}'
+          : '{"session":' + sessionMs + ',"kong":' + kongMs + '}'),
+      s.routeFrag,
+      s.serviceFrag,
       '"client_ip":"' + rng.pick(this.clientIps) + '"',
       '"started_at":' + startedAt,
       '"session_id":"' + id + '"',
     ];
-    if (status !== 400) parts.push('"tries":[' + this.tryFrag(rng, version, startedAt + kongMs, rng.pick(s.upstreamIps), s.port, status === 502 ? 502 : 0) + ']');
+    if (status !== 400)
+      parts.push(
+        '"tries":[' +
+          this.tryFrag(rng, version, startedAt + kongMs, rng.pick(s.upstreamIps), s.port, status === 502 ? 502 : 0) +
+          ']',
+      );
     if (version === '3.7') parts.push(ws.idFrag, ws.nameFrag);
     return { id, text: obj(rng.shuffle(parts)), kind: 'stream', kongVersion: version, workspace: ws.name };
   }
 
-  private tryFrag(rng: Rng, version: KongVersion, startMs: number, ip: string, port: number, failedCode: number): string {
+  private tryFrag(
+    rng: Rng,
+    version: KongVersion,
+    startMs: number,
+    ip: string,
+    port: number,
+    failedCode: number,
+  ): string {
     const p: string[] = ['"ip":"' + ip + '"', '"port":' + port, '"balancer_start":' + startMs, '"balancer_latency":0'];
     if (version === '3.7') {
-      p.push('"balancer_start_ns":' + nsFromMs(startMs, rng.int(1_000_000)), '"balancer_latency_ns":' + rng.range(9000, 90000));
+      p.push(
+        '"balancer_start_ns":' + nsFromMs(startMs, rng.int(1_000_000)),
+        '"balancer_latency_ns":' + rng.range(9000, 90000),
+      );
     }
     if (failedCode !== 0) p.push('"state":"failed"', '"code":' + failedCode);
     return obj(rng.shuffle(p));
@@ -725,7 +1119,8 @@ export class KongTrafficGenerator {
       kind = e.kind;
       method = e.method;
       path = this.makePath(rng, kind, method, query);
-      if (method === 'POST' || method === 'PUT' || method === 'PATCH') reqBody = kind === K_AVATAR ? rng.range(20_000, 900_000) : rng.range(40, 2500);
+      if (method === 'POST' || method === 'PUT' || method === 'PATCH')
+        reqBody = kind === K_AVATAR ? rng.range(20_000, 900_000) : rng.range(40, 2500);
     }
     const auth: Auth = route === null ? 'none' : route.def.auth;
 
@@ -734,15 +1129,22 @@ export class KongTrafficGenerator {
     let source: 'upstream' | 'kong' = 'upstream';
     let retried = false;
     let failedCode = 0;
-    if (noRoute) { status = 404; source = 'kong'; }
-    else if (auth !== 'none' && rng.chance(0.012)) { status = 401; source = 'kong'; }
-    else if (auth === 'key-auth' && rng.chance(0.006)) { status = 429; source = 'kong'; }
-    else {
+    if (noRoute) {
+      status = 404;
+      source = 'kong';
+    } else if (auth !== 'none' && rng.chance(0.012)) {
+      status = 401;
+      source = 'kong';
+    } else if (auth === 'key-auth' && rng.chance(0.006)) {
+      status = 429;
+      source = 'kong';
+    } else {
       status = pickStatus(rng, kind, method);
       retried = rng.chance(0.015);
       if (retried) failedCode = rng.chance(0.7) ? 502 : 504;
     }
-    const consumer = source === 'upstream' && auth !== 'none' ? ws.consumers[Math.floor(rng.next() ** 2 * ws.consumers.length)] : null;
+    const consumer =
+      source === 'upstream' && auth !== 'none' ? ws.consumers[Math.floor(rng.next() ** 2 * ws.consumers.length)] : null;
 
     // Query string and URI. TLS mostly ends at the load balancer in front of Kong.
     let rawQuery = '';
@@ -750,7 +1152,11 @@ export class KongTrafficGenerator {
     const uri = query.length > 0 ? path + '?' + rawQuery : path;
     const https = rng.next() < 0.35;
     const uriText = escapeLuaCjsonString(uri);
-    const urlText = (https ? this.httpsPrefix : this.httpPrefix) + ws.hostEsc + (https ? this.httpsPortSuffix : this.httpPortSuffix) + uriText;
+    const urlText =
+      (https ? this.httpsPrefix : this.httpPrefix) +
+      ws.hostEsc +
+      (https ? this.httpsPortSuffix : this.httpPortSuffix) +
+      uriText;
 
     // Latencies.
     const kongMs = rng.next() < 0.7 ? 0 : rng.range(1, 4);
@@ -758,7 +1164,10 @@ export class KongTrafficGenerator {
     let proxyMs = -1;
     if (source === 'upstream') {
       const base = route === null ? 20 : route.app.def.latencyMs;
-      proxyMs = status === 504 ? 60000 + rng.int(30) : Math.max(1, Math.round(rng.spread(kind === K_HEALTH || kind === K_STATIC ? 3 : base, 0.9)));
+      proxyMs =
+        status === 504
+          ? 60000 + rng.int(30)
+          : Math.max(1, Math.round(rng.spread(kind === K_HEALTH || kind === K_STATIC ? 3 : base, 0.9)));
       if (retried) proxyMs += rng.range(2, 40);
     }
     const requestMs = kongMs + Math.max(0, proxyMs) + receive + rng.int(3);
@@ -771,73 +1180,160 @@ export class KongTrafficGenerator {
     const vi = VERSION_INFO[version];
     if (source === 'upstream') {
       rh.push(contentTypeFrag(kind, status));
-      if (status !== 204 && status !== 304) rh.push(rng.chance(0.12) && respBody > 0 ? '"transfer-encoding":"chunked"' : '"content-length":"' + respBody + '"');
+      if (status !== 204 && status !== 304)
+        rh.push(
+          rng.chance(0.12) && respBody > 0 ? '"transfer-encoding":"chunked"' : '"content-length":"' + respBody + '"',
+        );
       rh.push(vi.viaFrag, '"x-kong-upstream-latency":"' + proxyMs + '"', '"x-kong-proxy-latency":"' + kongMs + '"');
       if (route !== null && route.app.serverFrag !== null) rhOpt.push(route.app.serverFrag);
       if (method === 'GET' && status === 200) {
         if (rng.chance(0.4)) rhOpt.push('"etag":"W\\/\\"' + hex8(rng.u32()) + hex8(rng.u32()) + '\\""');
-        rhOpt.push(kind === K_STATIC ? '"cache-control":"public, max-age=31536000, immutable"' : '"cache-control":"private, no-cache"');
+        rhOpt.push(
+          kind === K_STATIC
+            ? '"cache-control":"public, max-age=31536000, immutable"'
+            : '"cache-control":"private, no-cache"',
+        );
       }
       if (status === 201) rh.push('"location":"' + escapeLuaCjsonString(path) + '\\/' + uuid(rng) + '"');
       else if (status === 301 || status === 302) rh.push('"location":"https:\\/\\/' + ws.hostEsc + '\\/"');
       const vr = rng.next();
-      if (vr < 0.2) rhOpt.push(vr < 0.1 ? '"vary":"Accept-Encoding"' : vr < 0.17 ? '"vary":"Origin"' : '"vary":["Origin","Accept-Encoding"]');
+      if (vr < 0.2)
+        rhOpt.push(
+          vr < 0.1 ? '"vary":"Accept-Encoding"' : vr < 0.17 ? '"vary":"Origin"' : '"vary":["Origin","Accept-Encoding"]',
+        );
       if (kind === K_LOGIN && status === 200) {
-        rh.push('"set-cookie":["sid=' + base62(rng, 24) + '; Path=\\/; Secure; HttpOnly; SameSite=Lax","csrf=' + base62(rng, 16) + '; Path=\\/; Secure"]');
+        rh.push(
+          '"set-cookie":["sid=' +
+            base62(rng, 24) +
+            '; Path=\\/; Secure; HttpOnly; SameSite=Lax","csrf=' +
+            base62(rng, 16) +
+            '; Path=\\/; Secure"]',
+        );
       }
       if (rng.chance(0.1)) rhOpt.push('"strict-transport-security":"max-age=31536000; includeSubDomains"');
     } else {
-      rh.push('"content-type":"application\\/json; charset=utf-8"', '"content-length":"' + respBody + '"', vi.serverFrag,
-        '"x-kong-response-latency":"' + kongMs + '"');
-      if (status === 401) rh.push(auth === 'key-auth' ? '"www-authenticate":"Key"' : '"www-authenticate":"Bearer realm=\\"service\\""');
+      rh.push(
+        '"content-type":"application\\/json; charset=utf-8"',
+        '"content-length":"' + respBody + '"',
+        vi.serverFrag,
+        '"x-kong-response-latency":"' + kongMs + '"',
+      );
+      if (status === 401)
+        rh.push(auth === 'key-auth' ? '"www-authenticate":"Key"' : '"www-authenticate":"Bearer realm=\\"service\\""');
       if (status === 429) rh.push('"retry-after":"' + rng.range(1, 59) + '"');
     }
     if (auth === 'key-auth' && status !== 401 && rng.chance(0.6)) {
       const remaining = status === 429 ? 0 : rng.int(600);
       rhOpt.push('"x-ratelimit-limit-minute":"600","x-ratelimit-remaining-minute":"' + remaining + '"');
-      if (rng.chance(0.5)) rhOpt.push('"ratelimit-limit":"600","ratelimit-remaining":"' + remaining + '","ratelimit-reset":"' + rng.range(1, 60) + '"');
+      if (rng.chance(0.5))
+        rhOpt.push(
+          '"ratelimit-limit":"600","ratelimit-remaining":"' +
+            remaining +
+            '","ratelimit-reset":"' +
+            rng.range(1, 60) +
+            '"',
+        );
     }
     if (v37) rhOpt.push('"x-kong-request-id":"' + id + '"');
 
     // Request headers (the cookie that pads the entry comes last, once the size is known).
     const browser = rng.next() < 0.2;
-    const headers: string[] = [ws.hostFrag, '"x-request-id":"' + id + '"',
-      browser ? rng.pick(this.browserUaFrags) : rng.pick(this.clientUaFrags)];
+    const headers: string[] = [
+      ws.hostFrag,
+      '"x-request-id":"' + id + '"',
+      browser ? rng.pick(this.browserUaFrags) : rng.pick(this.clientUaFrags),
+    ];
     const ar = rng.next();
-    headers.push(browser ? (kind === K_STATIC ? '"accept":"*\\/*"' : '"accept":"application\\/json, text\\/plain, *\\/*"')
-      : ar < 0.55 ? '"accept":"application\\/json"' : ar < 0.93 ? '"accept":"*\\/*"' : '"accept":["application\\/json","text\\/plain"]');
+    headers.push(
+      browser
+        ? kind === K_STATIC
+          ? '"accept":"*\\/*"'
+          : '"accept":"application\\/json, text\\/plain, *\\/*"'
+        : ar < 0.55
+          ? '"accept":"application\\/json"'
+          : ar < 0.93
+            ? '"accept":"*\\/*"'
+            : '"accept":["application\\/json","text\\/plain"]',
+    );
     const hOpt: string[] = [];
     if (rng.chance(0.8)) hOpt.push('"accept-encoding":"gzip, deflate, br"');
     if (browser || rng.chance(0.1)) hOpt.push(rng.pick(this.acceptLangFrags));
     if (rng.chance(0.6)) hOpt.push('"connection":"keep-alive"');
     const clientIp = rng.pick(this.clientIps);
     const xr = rng.next();
-    headers.push(xr < 0.6 ? '"x-forwarded-for":"' + clientIp + '"'
-      : xr < 0.94 ? '"x-forwarded-for":"' + clientIp + ', 10.0.' + rng.int(8) + '.' + rng.range(2, 254) + '"'
-        : '"x-forwarded-for":["' + clientIp + '","10.0.' + rng.int(8) + '.' + rng.range(2, 254) + '"]');
+    headers.push(
+      xr < 0.6
+        ? '"x-forwarded-for":"' + clientIp + '"'
+        : xr < 0.94
+          ? '"x-forwarded-for":"' + clientIp + ', 10.0.' + rng.int(8) + '.' + rng.range(2, 254) + '"'
+          : '"x-forwarded-for":["' + clientIp + '","10.0.' + rng.int(8) + '.' + rng.range(2, 254) + '"]',
+    );
     hOpt.push('"x-forwarded-proto":"https"');
-    if (rng.chance(0.25)) hOpt.push('"x-amzn-trace-id":"Root=1-' + hex8(startedAt / 1000) + '-' + hex8(rng.u32()) + hex8(rng.u32()) + hex8(rng.u32()) + '"');
-    if (rng.chance(0.15)) hOpt.push('"traceparent":"00-' + hex8(rng.u32()) + hex8(rng.u32()) + hex8(rng.u32()) + hex8(rng.u32()) + '-' + hex8(rng.u32()) + hex8(rng.u32()) + '-01"');
+    if (rng.chance(0.25))
+      hOpt.push(
+        '"x-amzn-trace-id":"Root=1-' +
+          hex8(startedAt / 1000) +
+          '-' +
+          hex8(rng.u32()) +
+          hex8(rng.u32()) +
+          hex8(rng.u32()) +
+          '"',
+      );
+    if (rng.chance(0.15))
+      hOpt.push(
+        '"traceparent":"00-' +
+          hex8(rng.u32()) +
+          hex8(rng.u32()) +
+          hex8(rng.u32()) +
+          hex8(rng.u32()) +
+          '-' +
+          hex8(rng.u32()) +
+          hex8(rng.u32()) +
+          '-01"',
+      );
     if ((auth === 'jwt' || auth === 'oauth2') && v3) headers.push('"authorization":"REDACTED"');
-    if (auth === 'key-auth') headers.push(consumer !== null ? consumer.apiKeyFrag : '"apikey":"' + hex8(rng.u32()) + hex8(rng.u32()) + hex8(rng.u32()) + hex8(rng.u32()) + '"');
+    if (auth === 'key-auth')
+      headers.push(
+        consumer !== null
+          ? consumer.apiKeyFrag
+          : '"apikey":"' + hex8(rng.u32()) + hex8(rng.u32()) + hex8(rng.u32()) + hex8(rng.u32()) + '"',
+      );
     if (reqBody > 0) {
-      headers.push(kind === K_AVATAR ? '"content-type":"image\\/jpeg"' : kind === K_TOKEN || kind === K_LOGIN
-        ? '"content-type":"application\\/x-www-form-urlencoded"' : '"content-type":"application\\/json"', '"content-length":"' + reqBody + '"');
+      headers.push(
+        kind === K_AVATAR
+          ? '"content-type":"image\\/jpeg"'
+          : kind === K_TOKEN || kind === K_LOGIN
+            ? '"content-type":"application\\/x-www-form-urlencoded"'
+            : '"content-type":"application\\/json"',
+        '"content-length":"' + reqBody + '"',
+      );
     }
     if (browser) hOpt.push(ws.browserFrags);
     if (status === 304) headers.push('"if-none-match":"W\\/\\"' + hex8(rng.u32()) + hex8(rng.u32()) + '\\""');
 
-    const requestParts: string[] = ['"uri":"' + uriText + '"', '"url":"' + urlText + '"', '"method":"' + method + '"',
-      '"querystring":' + querystringText(rng, query)];
+    const requestParts: string[] = [
+      '"uri":"' + uriText + '"',
+      '"url":"' + urlText + '"',
+      '"method":"' + method + '"',
+      '"querystring":' + querystringText(rng, query),
+    ];
     if (v37) requestParts.push('"id":"' + id + '"');
     if (https) requestParts.push(this.tlsFrags[rng.int(this.tlsFrags.length)]);
 
     // Top level, except the request.
-    const parts: string[] = ['"upstream_uri":"' + (source === 'upstream' ? escapeLuaCjsonString(upstreamUri(route, path, rawQuery)) : '') + '"',
+    const parts: string[] = [
+      '"upstream_uri":"' +
+        (source === 'upstream' ? escapeLuaCjsonString(upstreamUri(route, path, rawQuery)) : '') +
+        '"',
       '"latencies":' + latenciesText(rng, v3, kongMs, proxyMs, requestMs, receive),
-      '"client_ip":"' + clientIp + '"', '"started_at":' + startedAt];
+      '"client_ip":"' + clientIp + '"',
+      '"started_at":' + startedAt,
+    ];
     const pOpt: string[] = [];
-    if (v3) parts.push('"upstream_status":"' + (source === 'kong' ? '' : retried ? failedCode + ', ' + status : String(status)) + '"');
+    if (v3)
+      parts.push(
+        '"upstream_status":"' + (source === 'kong' ? '' : retried ? failedCode + ', ' + status : String(status)) + '"',
+      );
     if (v37) {
       const w = workspace ?? this.defaultWorkspace;
       parts.push(source === 'upstream' ? '"source":"upstream"' : '"source":"kong"', w.idFrag, w.nameFrag);
@@ -850,8 +1346,13 @@ export class KongTrafficGenerator {
         const t0 = startedAt + kongMs;
         if (retried) {
           const first = rng.int(ips.length);
-          parts.push('"tries":[' + this.tryFrag(rng, version, t0, ips[first], port, failedCode) + ','
-            + this.tryFrag(rng, version, t0 + rng.range(1, 30), ips[(first + 1) % ips.length], port, 0) + ']');
+          parts.push(
+            '"tries":[' +
+              this.tryFrag(rng, version, t0, ips[first], port, failedCode) +
+              ',' +
+              this.tryFrag(rng, version, t0 + rng.range(1, 30), ips[(first + 1) % ips.length], port, 0) +
+              ']',
+          );
         } else parts.push('"tries":[' + this.tryFrag(rng, version, t0, rng.pick(ips), port, 0) + ']');
       }
       if (route.def.customFields) {
@@ -880,7 +1381,14 @@ export class KongTrafficGenerator {
       rng.shuffle(rhOpt);
       rng.shuffle(hOpt);
       while (size + optSize > desired) {
-        const from = rhOpt.length > 0 ? rhOpt : pOpt.length > 0 ? pOpt : headers.length + hOpt.length > this.minRequestHeaders ? hOpt : null;
+        const from =
+          rhOpt.length > 0
+            ? rhOpt
+            : pOpt.length > 0
+              ? pOpt
+              : headers.length + hOpt.length > this.minRequestHeaders
+                ? hOpt
+                : null;
         if (from === null || from.length === 0) break;
         optSize -= (from.pop() as string).length + 1;
       }
@@ -892,9 +1400,11 @@ export class KongTrafficGenerator {
     let rhLength = 0;
     for (const h of rh) rhLength += h.length;
     const responseSize = rhLength - rh.length * 4 + respBody + 17;
-    parts.push(rng.chance(0.5)
-      ? '"response":{"headers":' + obj(rng.shuffle(rh)) + ',"status":' + status + ',"size":' + responseSize + '}'
-      : '"response":{"status":' + status + ',"size":' + responseSize + ',"headers":' + obj(rng.shuffle(rh)) + '}');
+    parts.push(
+      rng.chance(0.5)
+        ? '"response":{"headers":' + obj(rng.shuffle(rh)) + ',"status":' + status + ',"size":' + responseSize + '}'
+        : '"response":{"status":' + status + ',"size":' + responseSize + ',"headers":' + obj(rng.shuffle(rh)) + '}',
+    );
     let headersLength = 0;
     for (const h of headers) headersLength += h.length + 1;
     let missing = Math.round(desired - size);
@@ -907,7 +1417,12 @@ export class KongTrafficGenerator {
       const len = missing - 12;
       const off = rng.int(65536);
       const cookie = browser
-        ? '_ga=GA1.2.' + rng.range(100000000, 999999999) + '.' + Math.floor(startedAt / 1000) + '; session=' + this.padPool.slice(off, off + Math.max(8, len - 42))
+        ? '_ga=GA1.2.' +
+          rng.range(100000000, 999999999) +
+          '.' +
+          Math.floor(startedAt / 1000) +
+          '; session=' +
+          this.padPool.slice(off, off + Math.max(8, len - 42))
         : 'AWSALB=' + this.padPool.slice(off, off + Math.max(8, len - 7));
       headers.push('"cookie":"' + cookie + '"');
       headersLength += cookie.length + 12;
@@ -937,45 +1452,85 @@ export class KongTrafficGenerator {
 
   private makePath(rng: Rng, kind: number, method: string, query: QueryParam[]): string {
     switch (kind) {
-      case K_PROFILE: return '/profile/' + profileId(rng);
-      case K_AVATAR: return '/profile/' + profileId(rng) + '/avatar';
+      case K_PROFILE:
+        return '/profile/' + profileId(rng);
+      case K_AVATAR:
+        return '/profile/' + profileId(rng) + '/avatar';
       case K_SETTINGS:
         if (method === 'GET' && rng.chance(0.6)) {
           query.push({ key: 'fields', raw: 'theme%2Clocale', value: 'theme,locale' });
-          if (rng.chance(0.4)) query.push({ key: 'include', raw: 'notifications', value: 'notifications' }, { key: 'include', raw: 'privacy', value: 'privacy' });
+          if (rng.chance(0.4))
+            query.push(
+              { key: 'include', raw: 'notifications', value: 'notifications' },
+              { key: 'include', raw: 'privacy', value: 'privacy' },
+            );
         }
         return '/profile/' + profileId(rng) + '/settings';
-      case K_HEALTH: return '/health';
-      case K_STATIC: return rng.chance(0.6) ? `/static/js/app.${hexN(rng, 8)}.js` : `/static/css/main.${hexN(rng, 8)}.css`;
-      case K_UNICODE_RAW: return rng.pick(['/café/menu', '/docs/日本語/intro', '/straße/öffnungszeiten', '/menu/crème-brûlée']);
-      case K_UNICODE_PCT: return rng.pick(['/caf%C3%A9/menu', '/docs/%E6%97%A5%E6%9C%AC%E8%AA%9E/intro', '/files/Quarterly%20Report%202024.pdf',
-        '/stra%C3%9Fe/%C3%B6ffnungszeiten']);
-      case K_LEGACY: return rng.pick(['/home', '/index.html', '/old-app/']);
+      case K_HEALTH:
+        return '/health';
+      case K_STATIC:
+        return rng.chance(0.6) ? `/static/js/app.${hexN(rng, 8)}.js` : `/static/css/main.${hexN(rng, 8)}.css`;
+      case K_UNICODE_RAW:
+        return rng.pick(['/café/menu', '/docs/日本語/intro', '/straße/öffnungszeiten', '/menu/crème-brûlée']);
+      case K_UNICODE_PCT:
+        return rng.pick([
+          '/caf%C3%A9/menu',
+          '/docs/%E6%97%A5%E6%9C%AC%E8%AA%9E/intro',
+          '/files/Quarterly%20Report%202024.pdf',
+          '/stra%C3%9Fe/%C3%B6ffnungszeiten',
+        ]);
+      case K_LEGACY:
+        return rng.pick(['/home', '/index.html', '/old-app/']);
       case K_ORDERS_LIST:
-        { const st = rng.pick(['open', 'shipped', 'cancelled']); query.push({ key: 'status', raw: st, value: st }); }
+        {
+          const st = rng.pick(['open', 'shipped', 'cancelled']);
+          query.push({ key: 'status', raw: st, value: st });
+        }
         query.push({ key: 'limit', raw: '20', value: '20' });
-        if (rng.chance(0.5)) { const p = String(rng.range(2, 40)); query.push({ key: 'page', raw: p, value: p }); }
-        if (rng.chance(0.3)) query.push({ key: 'created_after', raw: '2024-09-01T00%3A00%3A00Z', value: '2024-09-01T00:00:00Z' });
+        if (rng.chance(0.5)) {
+          const p = String(rng.range(2, 40));
+          query.push({ key: 'page', raw: p, value: p });
+        }
+        if (rng.chance(0.3))
+          query.push({ key: 'created_after', raw: '2024-09-01T00%3A00%3A00Z', value: '2024-09-01T00:00:00Z' });
         return '/api/v1/orders';
-      case K_ORDER: return '/api/v1/orders/' + uuid(rng);
-      case K_ORDERS_CREATE: return '/api/v1/orders';
-      case K_ORDER_ITEMS: return '/api/v1/orders/' + uuid(rng) + '/items';
-      case K_PAYMENT: return '/api/v1/payments/pi_' + base62(rng, 24);
-      case K_REFUND: return '/api/v1/payments/pi_' + base62(rng, 24) + '/refund';
+      case K_ORDER:
+        return '/api/v1/orders/' + uuid(rng);
+      case K_ORDERS_CREATE:
+        return '/api/v1/orders';
+      case K_ORDER_ITEMS:
+        return '/api/v1/orders/' + uuid(rng) + '/items';
+      case K_PAYMENT:
+        return '/api/v1/payments/pi_' + base62(rng, 24);
+      case K_REFUND:
+        return '/api/v1/payments/pi_' + base62(rng, 24) + '/refund';
       case K_SEARCH:
       case K_SUGGEST: {
         const term = rng.pick(SEARCH_TERMS);
         const style = rng.next();
         // Raw UTF-8 only where a client could send it unescaped (no spaces or reserved characters).
-        const raw = style < 0.1 && /^[^\s"%&+#/\\]+$/.test(term) ? term
-          : style < 0.8 ? encodeURIComponent(term).replace(/%20/g, '+') : encodeURIComponent(term);
+        const raw =
+          style < 0.1 && /^[^\s"%&+#/\\]+$/.test(term)
+            ? term
+            : style < 0.8
+              ? encodeURIComponent(term).replace(/%20/g, '+')
+              : encodeURIComponent(term);
         query.push({ key: 'q', raw, value: term });
         if (kind === K_SEARCH) {
-          if (rng.chance(0.6)) { const p = String(rng.range(1, 20)); query.push({ key: 'page', raw: p, value: p }); }
-          if (rng.chance(0.3)) { const s = rng.pick(SORTS); query.push({ key: 'sort', raw: s, value: s }); }
+          if (rng.chance(0.6)) {
+            const p = String(rng.range(1, 20));
+            query.push({ key: 'page', raw: p, value: p });
+          }
+          if (rng.chance(0.3)) {
+            const s = rng.pick(SORTS);
+            query.push({ key: 'sort', raw: s, value: s });
+          }
           if (rng.chance(0.25)) {
             const n = rng.range(2, 3);
-            for (let i = 0; i < n; i++) { const f = rng.pick(FILTERS); query.push({ key: 'filter', raw: encodeURIComponent(f), value: f }); }
+            for (let i = 0; i < n; i++) {
+              const f = rng.pick(FILTERS);
+              query.push({ key: 'filter', raw: encodeURIComponent(f), value: f });
+            }
           }
           if (rng.chance(0.05)) query.push({ key: 'debug', raw: null, value: '' });
           rng.shuffle(query);
@@ -983,14 +1538,22 @@ export class KongTrafficGenerator {
         }
         return '/search/suggest';
       }
-      case K_SEARCH_EVENTS: return '/search/events';
-      case K_TOKEN: return '/oauth2/token';
-      case K_WELLKNOWN: return '/.well-known/openid-configuration';
-      case K_USERINFO: return '/userinfo';
-      case K_USER: return '/users/' + uuid(rng);
-      case K_PASSWORD: return '/users/' + uuid(rng) + '/password';
-      case K_LOGIN: return '/login';
-      default: return '/';
+      case K_SEARCH_EVENTS:
+        return '/search/events';
+      case K_TOKEN:
+        return '/oauth2/token';
+      case K_WELLKNOWN:
+        return '/.well-known/openid-configuration';
+      case K_USERINFO:
+        return '/userinfo';
+      case K_USER:
+        return '/users/' + uuid(rng);
+      case K_PASSWORD:
+        return '/users/' + uuid(rng) + '/password';
+      case K_LOGIN:
+        return '/login';
+      default:
+        return '/';
     }
   }
 }
@@ -1022,10 +1585,13 @@ function pickStatus(rng: Rng, kind: number, method: string): number {
       if (kind === K_STATIC) return c < 0.75 ? 200 : c < 0.97 ? 304 : 404;
       return c < 0.86 ? 200 : c < 0.9 ? 304 : c < 0.95 ? 404 : c < 0.97 ? 400 : c < 0.99 ? 403 : 401;
     case 'POST':
-      if (kind === K_TOKEN || kind === K_LOGIN || kind === K_REFUND || kind === K_SEARCH_EVENTS) return c < 0.85 ? 200 : c < 0.93 ? 400 : 401;
+      if (kind === K_TOKEN || kind === K_LOGIN || kind === K_REFUND || kind === K_SEARCH_EVENTS)
+        return c < 0.85 ? 200 : c < 0.93 ? 400 : 401;
       return c < 0.8 ? 201 : c < 0.88 ? 200 : c < 0.94 ? 400 : c < 0.97 ? 422 : 409;
-    case 'DELETE': return c < 0.85 ? 204 : c < 0.95 ? 404 : 403;
-    default: return c < 0.78 ? 200 : c < 0.86 ? 204 : c < 0.92 ? 400 : c < 0.96 ? 404 : c < 0.98 ? 409 : 422;
+    case 'DELETE':
+      return c < 0.85 ? 204 : c < 0.95 ? 404 : 403;
+    default:
+      return c < 0.78 ? 200 : c < 0.86 ? 204 : c < 0.92 ? 400 : c < 0.96 ? 404 : c < 0.98 ? 409 : 422;
   }
 }
 
@@ -1035,23 +1601,37 @@ function responseBodySize(rng: Rng, kind: number, status: number, source: 'upstr
   if (status >= 300 && status < 400) return rng.range(150, 170);
   if (status >= 400) return rng.range(60, 400);
   switch (kind) {
-    case K_STATIC: return rng.range(4_000, 600_000);
-    case K_AVATAR: return rng.range(8_000, 250_000);
-    case K_HEALTH: return 15;
-    case K_SEARCH: case K_ORDERS_LIST: return rng.range(2_000, 60_000);
-    case K_UNICODE_PCT: case K_UNICODE_RAW: return rng.range(3_000, 90_000);
-    default: return rng.range(150, 6_000);
+    case K_STATIC:
+      return rng.range(4_000, 600_000);
+    case K_AVATAR:
+      return rng.range(8_000, 250_000);
+    case K_HEALTH:
+      return 15;
+    case K_SEARCH:
+    case K_ORDERS_LIST:
+      return rng.range(2_000, 60_000);
+    case K_UNICODE_PCT:
+    case K_UNICODE_RAW:
+      return rng.range(3_000, 90_000);
+    default:
+      return rng.range(150, 6_000);
   }
 }
 
 function contentTypeFrag(kind: number, status: number): string {
   if (status >= 300 && status < 400) return '"content-type":"text\\/html"';
   switch (kind) {
-    case K_STATIC: return '"content-type":"application\\/javascript"';
-    case K_AVATAR: return status === 200 ? '"content-type":"image\\/jpeg"' : '"content-type":"application\\/json"';
-    case K_UNICODE_PCT: case K_UNICODE_RAW: return '"content-type":"text\\/html; charset=utf-8"';
-    case K_HEALTH: return '"content-type":"text\\/plain"';
-    default: return '"content-type":"application\\/json"';
+    case K_STATIC:
+      return '"content-type":"application\\/javascript"';
+    case K_AVATAR:
+      return status === 200 ? '"content-type":"image\\/jpeg"' : '"content-type":"application\\/json"';
+    case K_UNICODE_PCT:
+    case K_UNICODE_RAW:
+      return '"content-type":"text\\/html; charset=utf-8"';
+    case K_HEALTH:
+      return '"content-type":"text\\/plain"';
+    default:
+      return '"content-type":"application\\/json"';
   }
 }
 
@@ -1072,7 +1652,8 @@ function querystringText(rng: Rng, query: QueryParam[]): string {
   for (const q of query) {
     const v: string | true = q.raw === null ? true : q.value;
     const list = byKey.get(q.key);
-    if (list === undefined) byKey.set(q.key, [v]); else list.push(v);
+    if (list === undefined) byKey.set(q.key, [v]);
+    else list.push(v);
   }
   const out: string[] = [];
   for (const [key, values] of byKey) out.push(kv(key, values.length === 1 ? values[0] : values));
@@ -1091,7 +1672,9 @@ function buildBodyPool(rng: Rng): string {
   let len = 0;
   while (len < 65536) {
     const item = JSON.stringify({
-      sku: `SKU-${rng.range(10000, 99999)}`, qty: rng.range(1, 5), price: rng.range(100, 99999) / 100,
+      sku: `SKU-${rng.range(10000, 99999)}`,
+      qty: rng.range(1, 5),
+      price: rng.range(100, 99999) / 100,
       note: rng.pick(['gift wrap', 'leave at door', 'Größe M', 'no note', 'ship with order 42/7']),
       image: `https://cdn.example.com/img/${hexN(rng, 12)}.jpg`,
     });

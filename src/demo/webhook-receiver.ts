@@ -48,9 +48,14 @@ export class WebhookReceiver {
 
   private constructor(record: boolean) {
     this.#record = record;
-    this.#server = createServer((req, res) => { this.#handle(req, res); });
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res);
+    });
     this.#server.keepAliveTimeout = 30_000;
-    this.#server.on('connection', (s) => { this.#sockets.add(s); s.on('close', () => this.#sockets.delete(s)); });
+    this.#server.on('connection', (s) => {
+      this.#sockets.add(s);
+      s.on('close', () => this.#sockets.delete(s));
+    });
   }
 
   static async start(options: WebhookReceiverOptions = {}): Promise<WebhookReceiver> {
@@ -65,7 +70,9 @@ export class WebhookReceiver {
   }
 
   /** Base URL, e.g. http://127.0.0.1:40123 */
-  get url(): string { return this.#url; }
+  get url(): string {
+    return this.#url;
+  }
 
   /** Every accepted entry text for a path (or all paths). */
   entries(path?: string): string[] {
@@ -82,12 +89,25 @@ export class WebhookReceiver {
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const attempt = ++this.#attempts;
     const fault = this.fault?.(req, attempt) ?? null;
-    if (fault !== null && 'reset' in fault) { req.socket.destroy(); return; }
+    if (fault !== null && 'reset' in fault) {
+      req.socket.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (fault !== null && 'hold' in fault) { this.#held.push(() => { if (!res.destroyed) this.#accept(req, res, chunks); }); return; }
-      if (fault !== null && 'stallMs' in fault) { setTimeout(() => { if (!res.destroyed) this.#accept(req, res, chunks); }, fault.stallMs).unref(); return; }
+      if (fault !== null && 'hold' in fault) {
+        this.#held.push(() => {
+          if (!res.destroyed) this.#accept(req, res, chunks);
+        });
+        return;
+      }
+      if (fault !== null && 'stallMs' in fault) {
+        setTimeout(() => {
+          if (!res.destroyed) this.#accept(req, res, chunks);
+        }, fault.stallMs).unref();
+        return;
+      }
       if (fault !== null && 'status' in fault) {
         res.writeHead(fault.status, fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {});
         res.end(fault.body ?? `status ${fault.status}`);
@@ -99,7 +119,11 @@ export class WebhookReceiver {
 
   #accept(req: IncomingMessage, res: ServerResponse, chunks: Buffer[]): void {
     const path = (req.url ?? '/').split('?')[0];
-    if (!this.#record && req.headers['content-encoding'] === undefined && String(req.headers['content-type'] ?? '').includes('ndjson')) {
+    if (
+      !this.#record &&
+      req.headers['content-encoding'] === undefined &&
+      String(req.headers['content-type'] ?? '').includes('ndjson')
+    ) {
       // Counting only (benchmarks): decoding hundreds of MB/s into strings (or even joining the
       // chunks) just to count lines would make the receiver the bottleneck of the relay it measures.
       this.accepted.set(path, (this.accepted.get(path) ?? 0) + countLines(chunks));
@@ -115,7 +139,10 @@ export class WebhookReceiver {
       return;
     }
     const entries = splitBody(body, String(req.headers['content-type'] ?? ''));
-    if (entries === null) { res.writeHead(400).end('bad body'); return; }
+    if (entries === null) {
+      res.writeHead(400).end('bad body');
+      return;
+    }
     this.accepted.set(path, (this.accepted.get(path) ?? 0) + entries.length);
     if (this.#record) this.requests.push({ path, method: req.method ?? '', headers: req.headers, raw, entries });
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
@@ -129,7 +156,9 @@ export class WebhookReceiver {
   }
 
   /** Requests parked by a `hold` fault. */
-  get heldCount(): number { return this.#held.length; }
+  get heldCount(): number {
+    return this.#held.length;
+  }
 
   async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();
@@ -157,8 +186,10 @@ function countLines(chunks: readonly Buffer[]): number {
   for (const chunk of chunks) {
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i];
-      if (c === 0x0a) { if (!blank) count++; blank = true; }
-      else if (blank && c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0b && c !== 0x0c) {
+      if (c === 0x0a) {
+        if (!blank) count++;
+        blank = true;
+      } else if (blank && c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0b && c !== 0x0c) {
         blank = false;
         // The rest of the line cannot make it blank again: jump to its end.
         const nl = chunk.indexOf(0x0a, i + 1);

@@ -6,7 +6,13 @@
  */
 import { Buffer, isUtf8 } from 'node:buffer';
 import { byteStringOf, byteStringOfUtf8, type ByteString } from './byte-string.ts';
-import { ELEMENT_SCANNED, JsonSyntaxError, scanArrayElements, scanArrayElementsUtf8, scanArrayOfObjectsUtf8 } from './json-scan.ts';
+import {
+  ELEMENT_SCANNED,
+  JsonSyntaxError,
+  scanArrayElements,
+  scanArrayElementsUtf8,
+  scanArrayOfObjectsUtf8,
+} from './json-scan.ts';
 import type { EventDecoder, KongEvent } from './kong-event.ts';
 
 /** `raw`: the entry as a byte string. `event`: already decoded by the split (decodeArrayBytes), else decoded from `raw` on ingest. */
@@ -27,9 +33,11 @@ export function splitEntries(body: string, format: BodyFormat): SplitEntry[] {
   if (first < 0) return [{ index: 0, error: 'empty body: expected a JSON object or array', text: body }];
   if (body.charCodeAt(first) !== 0x5b /* [ */) return [{ index: 0, raw: byteStringOf(body) }];
   const spans = scanArrayElements(body);
-  if (spans instanceof JsonSyntaxError) return [{ index: 0, error: `invalid JSON array: ${spans.message}`, text: body }];
+  if (spans instanceof JsonSyntaxError)
+    return [{ index: 0, error: `invalid JSON array: ${spans.message}`, text: body }];
   const out: SplitEntry[] = [];
-  for (let i = 0; i < spans.length; i += 2) out.push({ index: i / 2, raw: byteStringOf(body.slice(spans[i], spans[i + 1])) });
+  for (let i = 0; i < spans.length; i += 2)
+    out.push({ index: i / 2, raw: byteStringOf(body.slice(spans[i], spans[i + 1])) });
   return out;
 }
 
@@ -61,7 +69,8 @@ export function splitEntryBytes(bytes: Uint8Array, format: BodyFormat): SplitEnt
     const spans = scanArrayElementsUtf8(body.subarray(start));
     if (spans !== null) {
       const out: SplitEntry[] = [];
-      for (let i = 0; i < spans.length; i += 2) out.push({ index: i / 2, raw: byteStringOfUtf8(body, start + spans[i], start + spans[i + 1], valid) });
+      for (let i = 0; i < spans.length; i += 2)
+        out.push({ index: i / 2, raw: byteStringOfUtf8(body, start + spans[i], start + spans[i + 1], valid) });
       return out;
     }
   }
@@ -77,7 +86,11 @@ export function splitEntryBytes(bytes: Uint8Array, format: BodyFormat): SplitEnt
  * of valid UTF-8 (or cannot be scanned this way): splitEntryBytes then gives the entries, or the
  * error.
  */
-export function decodeArrayBytes(bytes: Uint8Array, decoder: EventDecoder, maxEntries: number): EntryText[] | { readonly tooMany: number } | null {
+export function decodeArrayBytes(
+  bytes: Uint8Array,
+  decoder: EventDecoder,
+  maxEntries: number,
+): EntryText[] | { readonly tooMany: number } | null {
   const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (!isUtf8(body)) return null;
   const start = bomLength(body);
@@ -134,7 +147,8 @@ function splitLines(body: string): SplitEntry[] {
     if (end < 0) end = body.length;
     let lineEnd = end;
     if (lineEnd > start && body.charCodeAt(lineEnd - 1) === 0x0d) lineEnd--;
-    if (firstNonSpace(body, start, lineEnd) >= 0) out.push({ index: index++, raw: byteStringOf(body.slice(start, lineEnd)) });
+    if (firstNonSpace(body, start, lineEnd) >= 0)
+      out.push({ index: index++, raw: byteStringOf(body.slice(start, lineEnd)) });
     start = end + 1;
   }
   return out;
@@ -148,4 +162,6 @@ function firstNonSpace(s: string, from = 0, to = s.length): number {
   return -1;
 }
 
-export function isProblem(e: SplitEntry): e is EntryProblem { return 'error' in e; }
+export function isProblem(e: SplitEntry): e is EntryProblem {
+  return 'error' in e;
+}

@@ -50,7 +50,14 @@
  *   the error when it is not the container they expect); decode.ts: the span decoders.
  */
 
-export { ELEMENT_NOT_OBJECT, ELEMENT_SCANNED, ELEMENT_UNSCANNED, scanArrayElements, scanArrayElementsUtf8, scanArrayOfObjectsUtf8 } from './json-scan/array-scan.ts';
+export {
+  ELEMENT_NOT_OBJECT,
+  ELEMENT_SCANNED,
+  ELEMENT_UNSCANNED,
+  scanArrayElements,
+  scanArrayElementsUtf8,
+  scanArrayOfObjectsUtf8,
+} from './json-scan/array-scan.ts';
 export type { ArrayTooLong, ScannedArray } from './json-scan/array-scan.ts';
 export { getScanStats, scanUsesWasm, setScanBackend, type ScanBackend, type ScanStats } from './json-scan/backend.ts';
 export { decodeString, decodeValue } from './json-scan/decode.ts';

@@ -41,10 +41,28 @@ const BASE_PATHS: readonly JsonPath[] = [
 ];
 
 const enum Slot {
-  Method, Uri, UpstreamUri, Status, HostHeader, Url,
+  Method,
+  Uri,
+  UpstreamUri,
+  Status,
+  HostHeader,
+  Url,
   // WORKSPACE_SOURCES, in order:
-  WorkspaceName, WorkspaceId, WorkspacesName, WorkspacesId, RouteWsId, ServiceWsId, ConsumerWsId,
-  RouteId, RouteName, ServiceId, ServiceName, ConsumerId, ConsumerUsername, ConsumerCustomId, RequestId,
+  WorkspaceName,
+  WorkspaceId,
+  WorkspacesName,
+  WorkspacesId,
+  RouteWsId,
+  ServiceWsId,
+  ConsumerWsId,
+  RouteId,
+  RouteName,
+  ServiceId,
+  ServiceName,
+  ConsumerId,
+  ConsumerUsername,
+  ConsumerCustomId,
+  RequestId,
 }
 
 /** The decoder slots of WORKSPACE_SOURCES, in BASE_PATHS from Slot.WorkspaceName on. */
@@ -75,10 +93,16 @@ export class EventDecoder {
     const addPath = (p: JsonPath): number => {
       const key = pathKey(p);
       let slot = slotsByKey.get(key);
-      if (slot === undefined) { slot = paths.length; paths.push(p); slotsByKey.set(key, slot); }
+      if (slot === undefined) {
+        slot = paths.length;
+        paths.push(p);
+        slotsByKey.set(key, slot);
+      }
       return slot;
     };
-    this.#headerSlots = new Map((options.headers ?? []).map((h) => [h.toLowerCase(), addPath(['request', 'headers', h.toLowerCase()])]));
+    this.#headerSlots = new Map(
+      (options.headers ?? []).map((h) => [h.toLowerCase(), addPath(['request', 'headers', h.toLowerCase()])]),
+    );
     for (const p of options.paths ?? []) addPath(p);
     this.#plan = new FieldPlan(paths, { bytes: true });
     this.#scratch = this.#plan.newSpans();
@@ -102,7 +126,9 @@ export class EventDecoder {
   }
 
   /** The fields this decoder extracts (scanArrayOfObjectsUtf8 takes it to decode a whole array at once). */
-  get plan(): FieldPlan { return this.#plan; }
+  get plan(): FieldPlan {
+    return this.#plan;
+  }
 
   /**
    * An event from spans already found by a scan with `plan` (from scanArrayOfObjectsUtf8):
@@ -115,10 +141,16 @@ export class EventDecoder {
     return new KongEvent(raw, own, this);
   }
 
-  /** @internal */ slotOf(path: JsonPath): number | undefined { return this.#slotsByKey.get(pathKey(path)); }
-  /** @internal */ headerSlot(name: string): number | undefined { return this.#headerSlots.get(name); }
+  /** @internal */ slotOf(path: JsonPath): number | undefined {
+    return this.#slotsByKey.get(pathKey(path));
+  }
+  /** @internal */ headerSlot(name: string): number | undefined {
+    return this.#headerSlots.get(name);
+  }
   /** Workspace id → name (the `workspaces:` section). */
-  get workspaceNames(): ReadonlyMap<string, string> { return this.#workspaceNames; }
+  get workspaceNames(): ReadonlyMap<string, string> {
+    return this.#workspaceNames;
+  }
 }
 
 function pathKey(path: JsonPath): string {
@@ -168,7 +200,9 @@ export class KongEvent implements EventFields {
   }
 
   /** The entry's text (decoded from raw on each call: for SNS messages, dead letters and tools). */
-  get text(): string { return textOf(this.raw); }
+  get text(): string {
+    return textOf(this.raw);
+  }
 
   /** Whether the entry holds a raw line break (in valid JSON only as whitespace between tokens); found once. */
   get hasLineBreak(): boolean {
@@ -194,7 +228,9 @@ export class KongEvent implements EventFields {
   }
 
   /** Whether `decoder` made this event (after a config reload, events decoded before it are decoded again). */
-  decodedBy(decoder: EventDecoder): boolean { return this.#decoder === decoder; }
+  decodedBy(decoder: EventDecoder): boolean {
+    return this.#decoder === decoder;
+  }
 
   /** The value at a JSON path registered with the decoder (templates); undefined when absent or not registered. */
   valueAt(path: JsonPath): unknown {
@@ -203,18 +239,30 @@ export class KongEvent implements EventFields {
   }
 
   /** HTTP entries have a request; stream (TCP/UDP) entries do not. */
-  get isHttp(): boolean { return this.#spans[Slot.Method * 2] >= 0 || this.#spans[Slot.Uri * 2] >= 0; }
+  get isHttp(): boolean {
+    return this.#spans[Slot.Method * 2] >= 0 || this.#spans[Slot.Uri * 2] >= 0;
+  }
 
-  get method(): string | undefined { return this.#string(Slot.Method); }
+  get method(): string | undefined {
+    return this.#string(Slot.Method);
+  }
 
   /** request.uri without the query string: the raw path as the client sent it. */
-  get path(): string | undefined { return requestPath(this.#string(Slot.Uri)); }
+  get path(): string | undefined {
+    return requestPath(this.#string(Slot.Uri));
+  }
 
-  get upstreamPath(): string | undefined { return requestPath(this.#string(Slot.UpstreamUri)); }
+  get upstreamPath(): string | undefined {
+    return requestPath(this.#string(Slot.UpstreamUri));
+  }
 
-  get status(): number | undefined { return statusCode(this.#value(Slot.Status)); }
+  get status(): number | undefined {
+    return statusCode(this.#value(Slot.Status));
+  }
 
-  get host(): string | undefined { return hostOf(this.#value(Slot.HostHeader), this.#string(Slot.Url)); }
+  get host(): string | undefined {
+    return hostOf(this.#value(Slot.HostHeader), this.#string(Slot.Url));
+  }
 
   /** Values of a request header registered with the decoder (rules' `headers:`), lowercase name. */
   header(name: string): string[] | undefined {
@@ -233,18 +281,36 @@ export class KongEvent implements EventFields {
     return found;
   }
 
-  get routeId(): string | undefined { return this.#string(Slot.RouteId); }
-  get routeName(): string | undefined { return this.#string(Slot.RouteName); }
-  get serviceId(): string | undefined { return this.#string(Slot.ServiceId); }
-  get serviceName(): string | undefined { return this.#string(Slot.ServiceName); }
-  get consumerId(): string | undefined { return this.#string(Slot.ConsumerId); }
-  get consumerUsername(): string | undefined { return this.#string(Slot.ConsumerUsername); }
-  get consumerCustomId(): string | undefined { return this.#string(Slot.ConsumerCustomId); }
+  get routeId(): string | undefined {
+    return this.#string(Slot.RouteId);
+  }
+  get routeName(): string | undefined {
+    return this.#string(Slot.RouteName);
+  }
+  get serviceId(): string | undefined {
+    return this.#string(Slot.ServiceId);
+  }
+  get serviceName(): string | undefined {
+    return this.#string(Slot.ServiceName);
+  }
+  get consumerId(): string | undefined {
+    return this.#string(Slot.ConsumerId);
+  }
+  get consumerUsername(): string | undefined {
+    return this.#string(Slot.ConsumerUsername);
+  }
+  get consumerCustomId(): string | undefined {
+    return this.#string(Slot.ConsumerCustomId);
+  }
   /** request.id (Kong 3.5+). */
-  get requestId(): string | undefined { return this.#string(Slot.RequestId); }
+  get requestId(): string | undefined {
+    return this.#string(Slot.RequestId);
+  }
 
   /** The whole entry as an object (full parse: only for transforms and tools, never the hot path). */
-  parse(): unknown { return JSON.parse(this.text); }
+  parse(): unknown {
+    return JSON.parse(this.text);
+  }
 }
 
 // What a field means, from its decoded value: one definition for KongEvent and for the
@@ -285,13 +351,20 @@ export function headerValues(v: unknown): string[] | undefined {
  * The workspace a WORKSPACE_SOURCES place of `kind` names with `value` (a string, else
  * undefined): null when it names none (absent or empty). An id with no name stays the id.
  */
-export function workspaceOf(kind: 'name' | 'id', value: string | undefined, names: ReadonlyMap<string, string>): string | null {
+export function workspaceOf(
+  kind: 'name' | 'id',
+  value: string | undefined,
+  names: ReadonlyMap<string, string>,
+): string | null {
   if (value === undefined || value === '') return null;
   return kind === 'name' ? value : (names.get(value) ?? value);
 }
 
 function stripPort(host: string): string {
-  if (host.startsWith('[')) { const end = host.indexOf(']'); return end < 0 ? host : host.slice(0, end + 1); }
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end < 0 ? host : host.slice(0, end + 1);
+  }
   const colon = host.lastIndexOf(':');
   return colon < 0 ? host : host.slice(0, colon);
 }

@@ -30,15 +30,32 @@ export class Template {
     let literal = '';
     for (let i = 0; i < source.length; i++) {
       const c = source[i];
-      if (c === '{' && source[i + 1] === '{') { literal += '{'; i++; continue; }
-      if (c === '}' && source[i + 1] === '}') { literal += '}'; i++; continue; }
+      if (c === '{' && source[i + 1] === '{') {
+        literal += '{';
+        i++;
+        continue;
+      }
+      if (c === '}' && source[i + 1] === '}') {
+        literal += '}';
+        i++;
+        continue;
+      }
       if (c === '}') throw new TemplateSyntaxError(`unmatched "}" at offset ${i} (write "}}" for a literal brace)`);
-      if (c !== '{') { literal += c; continue; }
+      if (c !== '{') {
+        literal += c;
+        continue;
+      }
       const close = source.indexOf('}', i + 1);
       if (close < 0) throw new TemplateSyntaxError(`unclosed "{" at offset ${i}`);
       const field = source.slice(i + 1, close).trim();
-      if (!FIELD.test(field)) throw new TemplateSyntaxError(`"{${field}}" is not a field: expected a name like {workspace} or a path like {request.method}`);
-      if (literal !== '') { parts.push(literal); literal = ''; }
+      if (!FIELD.test(field))
+        throw new TemplateSyntaxError(
+          `"{${field}}" is not a field: expected a name like {workspace} or a path like {request.method}`,
+        );
+      if (literal !== '') {
+        parts.push(literal);
+        literal = '';
+      }
       if ((DERIVED_FIELDS as readonly string[]).includes(field)) parts.push({ derived: field as DerivedField });
       else parts.push({ path: field.split('.').map((s) => (/^\d+$/.test(s) ? Number(s) : s)) });
       i = close;
@@ -61,12 +78,18 @@ export class Template {
 
 function derivedValue(event: KongEvent, field: DerivedField): unknown {
   switch (field) {
-    case 'workspace': return event.workspace;
-    case 'path': return event.path;
-    case 'upstream_path': return event.upstreamPath;
-    case 'host': return event.host;
-    case 'method': return event.method;
-    case 'status': return event.status;
+    case 'workspace':
+      return event.workspace;
+    case 'path':
+      return event.path;
+    case 'upstream_path':
+      return event.upstreamPath;
+    case 'host':
+      return event.host;
+    case 'method':
+      return event.method;
+    case 'status':
+      return event.status;
   }
 }
 

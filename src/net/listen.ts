@@ -22,7 +22,8 @@ export function parseListen(listen: string): ListenTarget {
   if (listen.startsWith('unix:')) return { kind: 'unix', path: listen.slice('unix:'.length) };
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen.includes(':') ? listen : `:${listen}`);
   const port = m === null ? NaN : Number(m[3]);
-  if (m === null || port > 65535) throw new ListenError(`invalid listen address "${listen}": expected HOST:PORT, [IPv6]:PORT, :PORT or unix:/path`);
+  if (m === null || port > 65535)
+    throw new ListenError(`invalid listen address "${listen}": expected HOST:PORT, [IPv6]:PORT, :PORT or unix:/path`);
   const host = m[1] ?? m[2];
   return { kind: 'tcp', host: host === '' ? undefined : host, port };
 }
@@ -46,10 +47,16 @@ export async function removeStaleSocket(path: string): Promise<void> {
   if (!isSocket) throw new ListenError(`${path} exists and is not a socket: refusing to replace it`);
   const live = await new Promise<boolean>((resolve) => {
     const probe = connect(path);
-    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
     probe.once('error', () => resolve(false));
     // Accepted into a backlog but never answered: something is there, leave it alone.
-    probe.setTimeout(1_000, () => { probe.destroy(); resolve(true); });
+    probe.setTimeout(1_000, () => {
+      probe.destroy();
+      resolve(true);
+    });
   });
   if (live) throw new ListenError(`another process is listening on ${path}`);
   await rm(path, { force: true });
@@ -60,9 +67,13 @@ export async function bind(server: Server, listen: string): Promise<string> {
   const target = parseListen(listen);
   if (target.kind === 'unix') await removeStaleSocket(target.path);
   await new Promise<void>((resolve, reject) => {
-    const onError = (e: Error): void => reject(new ListenError(`cannot listen on ${listen}: ${e.message}`, { cause: e }));
+    const onError = (e: Error): void =>
+      reject(new ListenError(`cannot listen on ${listen}: ${e.message}`, { cause: e }));
     server.once('error', onError);
-    const listening = (): void => { server.off('error', onError); resolve(); };
+    const listening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
     if (target.kind === 'unix') server.listen(target.path, listening);
     else if (target.host === undefined) server.listen(target.port, listening);
     else server.listen(target.port, target.host, listening);

@@ -2,7 +2,10 @@
 import type { EventFields } from '../event/kong-event.ts';
 
 /** Status pattern as resolved: inclusive range. */
-export interface StatusRange { readonly min: number; readonly max: number }
+export interface StatusRange {
+  readonly min: number;
+  readonly max: number;
+}
 
 /** What a `when` or `unless` block asks for, resolved (regexes compiled, names as sets). */
 export interface MatchSpec {
@@ -32,18 +35,67 @@ export class CompiledMatch {
   constructor(spec: MatchSpec) {
     const checks: [FieldName, Check][] = [];
     const { methods, status, workspace, service, route, consumer, host, path, upstreamPath, headers } = spec;
-    if (methods) checks.push(['methods', (e) => { const m = e.method; return m !== undefined && methods.has(m.toUpperCase()); }]);
-    if (status) checks.push(['status', (e) => { const s = e.status; return s !== undefined && status.some((r) => s >= r.min && s <= r.max); }]);
-    if (workspace) checks.push(['workspace', (e) => { const w = e.workspace; return w !== null && workspace.has(w); }]);
+    if (methods)
+      checks.push([
+        'methods',
+        (e) => {
+          const m = e.method;
+          return m !== undefined && methods.has(m.toUpperCase());
+        },
+      ]);
+    if (status)
+      checks.push([
+        'status',
+        (e) => {
+          const s = e.status;
+          return s !== undefined && status.some((r) => s >= r.min && s <= r.max);
+        },
+      ]);
+    if (workspace)
+      checks.push([
+        'workspace',
+        (e) => {
+          const w = e.workspace;
+          return w !== null && workspace.has(w);
+        },
+      ]);
     if (service) checks.push(['service', (e) => hasAny(service, e.serviceName, e.serviceId)]);
     if (route) checks.push(['route', (e) => hasAny(route, e.routeName, e.routeId)]);
-    if (consumer) checks.push(['consumer', (e) => hasAny(consumer, e.consumerUsername, e.consumerCustomId, e.consumerId)]);
-    if (path) checks.push(['path', (e) => { const p = e.path; return p !== undefined && test(path, p); }]);
-    if (upstreamPath) checks.push(['upstreamPath', (e) => { const p = e.upstreamPath; return p !== undefined && test(upstreamPath, p); }]);
-    if (host) checks.push(['host', (e) => { const h = e.host; return h !== undefined && test(host, h); }]);
+    if (consumer)
+      checks.push(['consumer', (e) => hasAny(consumer, e.consumerUsername, e.consumerCustomId, e.consumerId)]);
+    if (path)
+      checks.push([
+        'path',
+        (e) => {
+          const p = e.path;
+          return p !== undefined && test(path, p);
+        },
+      ]);
+    if (upstreamPath)
+      checks.push([
+        'upstreamPath',
+        (e) => {
+          const p = e.upstreamPath;
+          return p !== undefined && test(upstreamPath, p);
+        },
+      ]);
+    if (host)
+      checks.push([
+        'host',
+        (e) => {
+          const h = e.host;
+          return h !== undefined && test(host, h);
+        },
+      ]);
     if (headers) {
       for (const [name, pattern] of headers) {
-        checks.push(['headers', (e) => { const values = e.header(name); return values !== undefined && values.some((v) => test(pattern, v)); }]);
+        checks.push([
+          'headers',
+          (e) => {
+            const values = e.header(name);
+            return values?.some((v) => test(pattern, v)) === true;
+          },
+        ]);
       }
     }
     this.#checks = checks.map(([, c]) => c);

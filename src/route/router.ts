@@ -83,12 +83,19 @@ export class Router {
     const marks = this.#marks;
     let count = 0;
     const mark = (to: Uint16Array): void => {
-      for (let i = 0; i < to.length; i++) if (marks[to[i]] === 0) { marks[to[i]] = 1; count++; }
+      for (let i = 0; i < to.length; i++)
+        if (marks[to[i]] === 0) {
+          marks[to[i]] = 1;
+          count++;
+        }
     };
     mark(this.#everyEvent);
     if (this.#workspaces.size > 0) {
       const ws = event.workspace;
-      if (ws !== null) { const to = this.#workspaces.get(ws); if (to !== undefined) mark(to); }
+      if (ws !== null) {
+        const to = this.#workspaces.get(ws);
+        if (to !== undefined) mark(to);
+      }
     }
     const rules = this.#rules;
     for (let r = 0; r < rules.length; r++) {
@@ -100,7 +107,11 @@ export class Router {
     }
     if (count === 0) return NO_DESTINATIONS;
     const out = new Array<number>(count);
-    for (let i = 0, j = 0; j < count; i++) if (marks[i] === 1) { out[j++] = i; marks[i] = 0; }
+    for (let i = 0, j = 0; j < count; i++)
+      if (marks[i] === 1) {
+        out[j++] = i;
+        marks[i] = 0;
+      }
     return out;
   }
 
@@ -112,13 +123,22 @@ export class Router {
     };
     const workspace = event.workspace;
     add(this.#everyEvent, 'workspace:*');
-    if (workspace !== null) { const to = this.#workspaces.get(workspace); if (to) add(to, `workspace:${workspace}`); }
+    if (workspace !== null) {
+      const to = this.#workspaces.get(workspace);
+      if (to) add(to, `workspace:${workspace}`);
+    }
     const rules: string[] = [];
     const misses: Record<string, FieldName | 'unless'> = {};
     for (const rule of this.#rules) {
       const miss = rule.when?.firstMismatch(event) ?? null;
-      if (miss !== null) { misses[rule.name] = miss; continue; }
-      if (rule.unless !== null && rule.unless.matches(event)) { misses[rule.name] = 'unless'; continue; }
+      if (miss !== null) {
+        misses[rule.name] = miss;
+        continue;
+      }
+      if (rule.unless?.matches(event)) {
+        misses[rule.name] = 'unless';
+        continue;
+      }
       rules.push(rule.name);
       add(rule.to, `rule:${rule.name}`);
     }

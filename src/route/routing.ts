@@ -18,6 +18,10 @@ export function buildRouting(config: ResolvedConfig, ruleMatches?: Record<string
       if (t !== undefined) templatePaths.push(...t.paths);
     }
   }
-  const decoder = new EventDecoder({ workspaceNames: config.workspaceNames, headers: config.ruleHeaders, paths: templatePaths });
+  const decoder = new EventDecoder({
+    workspaceNames: config.workspaceNames,
+    headers: config.ruleHeaders,
+    paths: templatePaths,
+  });
   return { decoder, router: new Router(config.routing, ruleMatches) };
 }

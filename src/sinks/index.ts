@@ -7,7 +7,9 @@ import { createWebhookSink } from './webhook/index.ts';
 
 export function createSink(destination: ResolvedDestination, log: Logger): Sink {
   switch (destination.type) {
-    case 'sns': return createSnsSink(destination, log);
-    case 'webhook': return createWebhookSink(destination, log);
+    case 'sns':
+      return createSnsSink(destination, log);
+    case 'webhook':
+      return createWebhookSink(destination, log);
   }
 }

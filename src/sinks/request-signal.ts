@@ -44,10 +44,14 @@ function track(delivery: AbortSignal): Set<AbortController> {
     const set = new Set<AbortController>();
     requests = set;
     inFlight.set(delivery, set);
-    delivery.addEventListener('abort', () => {
-      for (const c of set) c.abort(delivery.reason);
-      set.clear();
-    }, { once: true });
+    delivery.addEventListener(
+      'abort',
+      () => {
+        for (const c of set) c.abort(delivery.reason);
+        set.clear();
+      },
+      { once: true },
+    );
   }
   return requests;
 }

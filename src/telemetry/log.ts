@@ -10,14 +10,32 @@ export interface LogOptions {
 }
 
 export function createLogger(options: LogOptions, stream: NodeJS.WritableStream = process.stdout): Logger {
-  const usePretty = options.format === 'pretty' || (options.format === 'auto' && (stream as { isTTY?: boolean }).isTTY === true);
+  const usePretty =
+    options.format === 'pretty' || (options.format === 'auto' && (stream as { isTTY?: boolean }).isTTY === true);
   const base = {
     level: options.level,
     base: { pid: process.pid },
     // Belt and braces: nothing we log carries these, but a future field must not leak them.
-    redact: { paths: ['authorization', '*.authorization', 'headers.authorization', 'secret', '*.secret', 'password', '*.password', 'token', '*.token'], censor: '[redacted]' },
+    redact: {
+      paths: [
+        'authorization',
+        '*.authorization',
+        'headers.authorization',
+        'secret',
+        '*.secret',
+        'password',
+        '*.password',
+        'token',
+        '*.token',
+      ],
+      censor: '[redacted]',
+    },
   };
-  if (usePretty) return pino(base, PinoPretty({ sync: true, destination: stream, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  if (usePretty)
+    return pino(
+      base,
+      PinoPretty({ sync: true, destination: stream, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
+    );
   return pino(base, stream);
 }
 
@@ -37,17 +55,28 @@ export class RateLimitedLog {
     this.#burst = burst;
   }
 
-  warn(key: string, fields: Record<string, unknown>, message: string): void { this.#emit('warn', key, fields, message); }
-  error(key: string, fields: Record<string, unknown>, message: string): void { this.#emit('error', key, fields, message); }
+  warn(key: string, fields: Record<string, unknown>, message: string): void {
+    this.#emit('warn', key, fields, message);
+  }
+  error(key: string, fields: Record<string, unknown>, message: string): void {
+    this.#emit('error', key, fields, message);
+  }
 
   #emit(level: 'warn' | 'error', key: string, fields: Record<string, unknown>, message: string): void {
     const now = Date.now();
     let w = this.#windows.get(key);
     if (w === undefined || now - w.start >= this.#intervalMs) {
-      if (w !== undefined && w.suppressed > 0) this.#log[level]({ ...fields, suppressed: w.suppressed }, `${message} (${w.suppressed} more like this were not logged in the last ${Math.round(this.#intervalMs / 1000)}s)`);
+      if (w !== undefined && w.suppressed > 0)
+        this.#log[level](
+          { ...fields, suppressed: w.suppressed },
+          `${message} (${w.suppressed} more like this were not logged in the last ${Math.round(this.#intervalMs / 1000)}s)`,
+        );
       w = { start: now, count: 0, suppressed: 0 };
       this.#windows.set(key, w);
     }
-    if (w.count < this.#burst) { w.count++; this.#log[level](fields, message); } else w.suppressed++;
+    if (w.count < this.#burst) {
+      w.count++;
+      this.#log[level](fields, message);
+    } else w.suppressed++;
   }
 }

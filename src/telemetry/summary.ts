@@ -17,8 +17,14 @@ export class LiveSummary {
     const sum = (c: Record<string, number>): number => Object.values(c).reduce((a, b) => a + b, 0);
     let received = 0;
     for (const s of metrics.sources.values()) received += s.received;
-    let delivered = 0, deadLettered = 0, dropped = 0;
-    for (const d of metrics.destinations.values()) { delivered += d.delivered; deadLettered += sum(d.deadLettered); dropped += sum(d.dropped); }
+    let delivered = 0,
+      deadLettered = 0,
+      dropped = 0;
+    for (const d of metrics.destinations.values()) {
+      delivered += d.delivered;
+      deadLettered += sum(d.deadLettered);
+      dropped += sum(d.dropped);
+    }
     let buffered = 0;
     for (const g of metrics.gauges.values()) buffered += g().bufferedEvents;
     const now = Date.now();
@@ -28,5 +34,7 @@ export class LiveSummary {
     return line;
   }
 
-  stop(): void { clearInterval(this.#timer); }
+  stop(): void {
+    clearInterval(this.#timer);
+  }
 }

@@ -25,7 +25,9 @@ export interface BrokenDisk {
 export function smallTmpfs(base: string, size = '2m'): BrokenDisk | null {
   const dir = path.join(base, 'state');
   mkdirSync(dir, { recursive: true });
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { stdio: 'ignore' });
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], {
+    stdio: 'ignore',
+  });
   if (mounted.status !== 0) return null;
   const filler = path.join(dir, 'filler');
   return {
@@ -45,13 +47,21 @@ export function smallTmpfs(base: string, size = '2m'): BrokenDisk | null {
       }
       // The last partial block may have left a few bytes; take them too.
       const tail = openSync(path.join(dir, 'filler-tail'), 'w');
-      try { for (;;) writeSync(tail, Buffer.alloc(512)); } catch { /* full */ } finally { closeSync(tail); }
+      try {
+        for (;;) writeSync(tail, Buffer.alloc(512));
+      } catch {
+        /* full */
+      } finally {
+        closeSync(tail);
+      }
     },
     repair() {
       rmSync(filler, { force: true });
       rmSync(path.join(dir, 'filler-tail'), { force: true });
     },
-    cleanup() { spawnSync('umount', ['-l', dir], { stdio: 'ignore' }); },
+    cleanup() {
+      spawnSync('umount', ['-l', dir], { stdio: 'ignore' });
+    },
   };
 }
 
@@ -63,8 +73,15 @@ export function stateUnderAFile(base: string): BrokenDisk {
     dir,
     error: /ENOTDIR|EEXIST|not a directory|file already exists/i,
     writableAtFirst: false,
-    break() { rmSync(dir, { recursive: true, force: true }); writeFileSync(dir, 'not a directory\n'); },
-    repair() { rmSync(dir, { force: true }); },
-    cleanup() { rmSync(dir, { recursive: true, force: true }); },
+    break() {
+      rmSync(dir, { recursive: true, force: true });
+      writeFileSync(dir, 'not a directory\n');
+    },
+    repair() {
+      rmSync(dir, { force: true });
+    },
+    cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

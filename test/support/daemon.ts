@@ -9,7 +9,11 @@ export const ROOT = path.resolve(import.meta.dirname, '../../..');
 /** Deno from the `deno` dev dependency, running the TypeScript source directly. */
 export const DENO = path.join(ROOT, 'node_modules', '.bin', 'deno');
 
-export interface LogLine { level: number; msg: string; [k: string]: unknown }
+export interface LogLine {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
 
 export class Daemon {
   readonly proc: ChildProcess;
@@ -26,18 +30,26 @@ export class Daemon {
         const parsed = JSON.parse(line) as LogLine;
         this.logs.push(parsed);
         if (typeof parsed.admin === 'string' && this.adminUrl === '') this.adminUrl = `http://${parsed.admin}`;
-      } catch { this.logs.push({ level: 30, msg: line }); }
+      } catch {
+        this.logs.push({ level: 30, msg: line });
+      }
     });
     createInterface({ input: proc.stderr! }).on('line', (line) => this.stderr.push(line));
   }
 
   /** Write `config` to `<dir>/config.yaml` and run the daemon on it; resolves once /readyz is 200. */
-  static async start(dir: string, config: string, env: Record<string, string> = {}, runtime: 'node' | 'deno' = 'node'): Promise<Daemon> {
+  static async start(
+    dir: string,
+    config: string,
+    env: Record<string, string> = {},
+    runtime: 'node' | 'deno' = 'node',
+  ): Promise<Daemon> {
     const file = path.join(dir, 'config.yaml');
     writeFileSync(file, config);
-    const [command, args] = runtime === 'node'
-      ? [process.execPath, [MAIN, 'run', '-c', file]]
-      : [DENO, ['run', '--allow-all', '--quiet', path.join(ROOT, 'src', 'main.ts'), 'run', '-c', file]];
+    const [command, args] =
+      runtime === 'node'
+        ? [process.execPath, [MAIN, 'run', '-c', file]]
+        : [DENO, ['run', '--allow-all', '--quiet', path.join(ROOT, 'src', 'main.ts'), 'run', '-c', file]];
     const proc = spawn(command, args, {
       cwd: ROOT,
       env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ...env },
@@ -48,33 +60,50 @@ export class Daemon {
     return d;
   }
 
-  get configFile(): string { return (this.proc.spawnargs.at(-1) as string); }
-
-  async waitReady(timeoutMs = 15_000): Promise<void> {
-    await waitFor(async () => {
-      if (this.proc.exitCode !== null) throw new Error(`daemon exited with ${this.proc.exitCode}: ${this.stderr.join('\n')} ${this.logs.map((l) => l.msg).join('\n')}`);
-      if (this.adminUrl === '') return false;
-      const r = await fetch(`${this.adminUrl}/readyz`).catch(() => null);
-      return r?.status === 200;
-    }, timeoutMs, 'daemon ready');
+  get configFile(): string {
+    return this.proc.spawnargs.at(-1) as string;
   }
 
-  async metrics(): Promise<string> { return (await fetch(`${this.adminUrl}/metrics`)).text(); }
-  async status(): Promise<Record<string, unknown>> { return (await fetch(`${this.adminUrl}/status`)).json() as Promise<Record<string, unknown>>; }
+  async waitReady(timeoutMs = 15_000): Promise<void> {
+    await waitFor(
+      async () => {
+        if (this.proc.exitCode !== null)
+          throw new Error(
+            `daemon exited with ${this.proc.exitCode}: ${this.stderr.join('\n')} ${this.logs.map((l) => l.msg).join('\n')}`,
+          );
+        if (this.adminUrl === '') return false;
+        const r = await fetch(`${this.adminUrl}/readyz`).catch(() => null);
+        return r?.status === 200;
+      },
+      timeoutMs,
+      'daemon ready',
+    );
+  }
+
+  async metrics(): Promise<string> {
+    return (await fetch(`${this.adminUrl}/metrics`)).text();
+  }
+  async status(): Promise<Record<string, unknown>> {
+    return (await fetch(`${this.adminUrl}/status`)).json() as Promise<Record<string, unknown>>;
+  }
 
   /** Sum of a metric's samples whose labels include `labels`. */
   async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
     return sumMetric(await this.metrics(), name, labels);
   }
 
-  signal(sig: NodeJS.Signals): void { this.proc.kill(sig); }
+  signal(sig: NodeJS.Signals): void {
+    this.proc.kill(sig);
+  }
 
   async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGTERM');
     return this.exited;
   }
 
-  hasLog(pattern: RegExp): boolean { return this.logs.some((l) => pattern.test(l.msg)); }
+  hasLog(pattern: RegExp): boolean {
+    return this.logs.some((l) => pattern.test(l.msg));
+  }
 }
 
 export function sumMetric(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -90,7 +119,11 @@ export function sumMetric(text: string, name: string, labels: Record<string, str
 }
 
 /** Poll until `check` returns true (or throws), or fail after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

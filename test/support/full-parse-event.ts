@@ -5,7 +5,15 @@
  * statusCode, hostOf, headerValues, workspaceOf); finding the values is plain property access.
  */
 import type { JsonPath } from '../../src/event/json-scan.ts';
-import { WORKSPACE_SOURCES, headerValues, hostOf, requestPath, statusCode, workspaceOf, type EventFields } from '../../src/event/kong-event.ts';
+import {
+  WORKSPACE_SOURCES,
+  headerValues,
+  hostOf,
+  requestPath,
+  statusCode,
+  workspaceOf,
+  type EventFields,
+} from '../../src/event/kong-event.ts';
 
 export class FullParseEvent implements EventFields {
   readonly #entry: unknown;
@@ -36,13 +44,27 @@ export class FullParseEvent implements EventFields {
     return typeof v === 'string' ? v : undefined;
   }
 
-  get isHttp(): boolean { return this.#at(['request', 'method']) !== undefined || this.#at(['request', 'uri']) !== undefined; }
-  get method(): string | undefined { return this.#string(['request', 'method']); }
-  get path(): string | undefined { return requestPath(this.#string(['request', 'uri'])); }
-  get upstreamPath(): string | undefined { return requestPath(this.#string(['upstream_uri'])); }
-  get status(): number | undefined { return statusCode(this.#at(['response', 'status'])); }
-  get host(): string | undefined { return hostOf(this.#at(['request', 'headers', 'host']), this.#string(['request', 'url'])); }
-  header(name: string): string[] | undefined { return headerValues(this.#at(['request', 'headers', name.toLowerCase()])); }
+  get isHttp(): boolean {
+    return this.#at(['request', 'method']) !== undefined || this.#at(['request', 'uri']) !== undefined;
+  }
+  get method(): string | undefined {
+    return this.#string(['request', 'method']);
+  }
+  get path(): string | undefined {
+    return requestPath(this.#string(['request', 'uri']));
+  }
+  get upstreamPath(): string | undefined {
+    return requestPath(this.#string(['upstream_uri']));
+  }
+  get status(): number | undefined {
+    return statusCode(this.#at(['response', 'status']));
+  }
+  get host(): string | undefined {
+    return hostOf(this.#at(['request', 'headers', 'host']), this.#string(['request', 'url']));
+  }
+  header(name: string): string[] | undefined {
+    return headerValues(this.#at(['request', 'headers', name.toLowerCase()]));
+  }
 
   get workspace(): string | null {
     for (const source of WORKSPACE_SOURCES) {
@@ -52,11 +74,25 @@ export class FullParseEvent implements EventFields {
     return null;
   }
 
-  get routeId(): string | undefined { return this.#string(['route', 'id']); }
-  get routeName(): string | undefined { return this.#string(['route', 'name']); }
-  get serviceId(): string | undefined { return this.#string(['service', 'id']); }
-  get serviceName(): string | undefined { return this.#string(['service', 'name']); }
-  get consumerId(): string | undefined { return this.#string(['consumer', 'id']); }
-  get consumerUsername(): string | undefined { return this.#string(['consumer', 'username']); }
-  get consumerCustomId(): string | undefined { return this.#string(['consumer', 'custom_id']); }
+  get routeId(): string | undefined {
+    return this.#string(['route', 'id']);
+  }
+  get routeName(): string | undefined {
+    return this.#string(['route', 'name']);
+  }
+  get serviceId(): string | undefined {
+    return this.#string(['service', 'id']);
+  }
+  get serviceName(): string | undefined {
+    return this.#string(['service', 'name']);
+  }
+  get consumerId(): string | undefined {
+    return this.#string(['consumer', 'id']);
+  }
+  get consumerUsername(): string | undefined {
+    return this.#string(['consumer', 'username']);
+  }
+  get consumerCustomId(): string | undefined {
+    return this.#string(['consumer', 'custom_id']);
+  }
 }

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { Agent, request } from 'undici';
+import { type Agent, request } from 'undici';
 
 export interface RawAnswer {
   /** Status of the first response line, or 0 when the server closed without answering. */
@@ -18,12 +18,20 @@ export interface RawAnswer {
  * Write `parts` to a new connection (waiting `gapMs` between them: a slow client), then read
  * until the server closes it. Resolves once the server has answered and closed, or cut it off.
  */
-export function rawExchange(port: number, parts: readonly (string | Buffer)[], gapMs = 0, timeoutMs = 30_000): Promise<RawAnswer> {
+export function rawExchange(
+  port: number,
+  parts: readonly (string | Buffer)[],
+  gapMs = 0,
+  timeoutMs = 30_000,
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
     let closed = false;
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`server did not close the connection within ${timeoutMs} ms`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`server did not close the connection within ${timeoutMs} ms`));
+    }, timeoutMs);
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -47,7 +55,8 @@ export function rawExchange(port: number, parts: readonly (string | Buffer)[], g
 export function rawRequest(method: string, path: string, headers: Record<string, string>, body = ''): string {
   const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
   for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
-  if (body !== '' && !Object.keys(headers).some((k) => k.toLowerCase() === 'transfer-encoding')) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+  if (body !== '' && !Object.keys(headers).some((k) => k.toLowerCase() === 'transfer-encoding'))
+    lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
@@ -56,12 +65,18 @@ export function rawRequest(method: string, path: string, headers: Record<string,
  * that the listen backlog never overflows: a connection lost there looks open to the client for
  * minutes); resolves with how many the server closed within `timeoutMs`.
  */
-export async function idleConnections(port: number, count: number, timeoutMs: number): Promise<{ closedByServer: number; destroy: () => void }> {
+export async function idleConnections(
+  port: number,
+  count: number,
+  timeoutMs: number,
+): Promise<{ closedByServer: number; destroy: () => void }> {
   const sockets: net.Socket[] = [];
   let closedByServer = 0;
   let open = count;
   let allClosed: () => void = () => undefined;
-  const closed = new Promise<void>((resolve) => { allClosed = resolve; });
+  const closed = new Promise<void>((resolve) => {
+    allClosed = resolve;
+  });
   const deadline = Date.now() + timeoutMs;
   for (let wave = 0; wave < count; wave += 200) {
     const connected: Promise<unknown>[] = [];
@@ -69,25 +84,59 @@ export async function idleConnections(port: number, count: number, timeoutMs: nu
       const s = net.connect(port, '127.0.0.1');
       s.on('error', () => undefined);
       s.resume(); // read what comes (a 408), so that the end of the connection is seen
-      s.on('close', () => { closedByServer++; if (--open === 0) allClosed(); });
-      connected.push(new Promise((r) => { s.once('connect', r); s.once('close', r); }));
+      s.on('close', () => {
+        closedByServer++;
+        if (--open === 0) allClosed();
+      });
+      connected.push(
+        new Promise((r) => {
+          s.once('connect', r);
+          s.once('close', r);
+        }),
+      );
       sockets.push(s);
     }
     await Promise.all(connected);
   }
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([closed, new Promise((r) => { timer = setTimeout(r, Math.max(0, deadline - Date.now())); })]);
+  await Promise.race([
+    closed,
+    new Promise((r) => {
+      timer = setTimeout(r, Math.max(0, deadline - Date.now()));
+    }),
+  ]);
   clearTimeout(timer);
-  return { closedByServer, destroy: () => { for (const s of sockets) s.destroy(); } };
+  return {
+    closedByServer,
+    destroy: () => {
+      for (const s of sockets) s.destroy();
+    },
+  };
 }
 
-export interface Answer { readonly status: number | 'error'; readonly headers: Record<string, string | string[] | undefined>; readonly text: string }
+export interface Answer {
+  readonly status: number | 'error';
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+}
 
 /** One ordinary request through undici (its own agent: every call is a fresh connection pool). */
-export async function send(agent: Agent, url: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer | AsyncIterable<Buffer> }): Promise<Answer> {
+export async function send(
+  agent: Agent,
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer | AsyncIterable<Buffer> },
+): Promise<Answer> {
   try {
-    const body = options.body === undefined || typeof options.body === 'string' || Buffer.isBuffer(options.body) ? options.body : Readable.from(options.body);
-    const r = await request(url, { method: (options.method ?? 'POST') as 'POST', headers: options.headers, body, dispatcher: agent });
+    const body =
+      options.body === undefined || typeof options.body === 'string' || Buffer.isBuffer(options.body)
+        ? options.body
+        : Readable.from(options.body);
+    const r = await request(url, {
+      method: (options.method ?? 'POST') as 'POST',
+      headers: options.headers,
+      body,
+      dispatcher: agent,
+    });
     return { status: r.statusCode, headers: r.headers, text: await r.body.text() };
   } catch (e) {
     return { status: 'error', headers: {}, text: (e as Error).message };

@@ -40,20 +40,36 @@ export class KongHttpLogClient {
     this.batches = [];
     for (let i = 0; i < entries.length; i += options.batchSize) {
       const slice = entries.slice(i, i + options.batchSize);
-      this.batches.push({ index: this.batches.length, ids: slice.map((e) => e.id), body: `[${slice.map((e) => e.text).join(',')}]`, attempts: 0, acked: false });
+      this.batches.push({
+        index: this.batches.length,
+        ids: slice.map((e) => e.id),
+        body: `[${slice.map((e) => e.text).join(',')}]`,
+        attempts: 0,
+        acked: false,
+      });
     }
-    this.#agent = new Agent({ connections: options.concurrency, keepAliveTimeout: 4_000, headersTimeout: 60_000, bodyTimeout: 60_000, connect: { timeout: 5_000 } });
+    this.#agent = new Agent({
+      connections: options.concurrency,
+      keepAliveTimeout: 4_000,
+      headersTimeout: 60_000,
+      bodyTimeout: 60_000,
+      connect: { timeout: 5_000 },
+    });
   }
 
   /** Batches answered 2xx so far. */
-  get acked(): number { return this.#acked; }
+  get acked(): number {
+    return this.#acked;
+  }
 
   /** Send every batch until each got a 2xx (or stop() was called). */
   async run(): Promise<void> {
     await Promise.all(Array.from({ length: this.#options.concurrency }, () => this.#worker()));
   }
 
-  stop(): void { this.#stopped = true; }
+  stop(): void {
+    this.#stopped = true;
+  }
 
   async close(): Promise<void> {
     this.#stopped = true;

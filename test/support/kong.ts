@@ -18,6 +18,9 @@ export function idOf(text: string): string {
 /** Count how often each id occurs. */
 export function tally(texts: Iterable<string>): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const t of texts) { const id = idOf(t); counts.set(id, (counts.get(id) ?? 0) + 1); }
+  for (const t of texts) {
+    const id = idOf(t);
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
   return counts;
 }

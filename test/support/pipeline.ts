@@ -29,7 +29,11 @@ export function quietLogger(): Logger {
 }
 
 /** Load YAML (relative paths resolve against `dir`) or throw with every diagnostic. */
-export function configFromYaml(yaml: string, dir: string = tempDir(), env: Record<string, string> = {}): ResolvedConfig {
+export function configFromYaml(
+  yaml: string,
+  dir: string = tempDir(),
+  env: Record<string, string> = {},
+): ResolvedConfig {
   const result = loadConfigText(yaml, path.join(dir, 'config.yaml'), env);
   if (result.config === null) throw new Error(result.diagnostics.map(formatDiagnostic).join('\n'));
   return result.config;
@@ -45,10 +49,15 @@ export interface TestPipeline {
 export function testPipeline(config: ResolvedConfig, sinks: Readonly<Record<string, Sink>>): TestPipeline {
   const metrics = new RelayMetrics('test', 'node');
   const log = quietLogger();
-  const pipeline = new Pipeline(config, (d) => {
-    const sink = sinks[d.name];
-    if (sink === undefined) throw new Error(`test gave no sink for destination ${d.name}`);
-    return sink;
-  }, metrics, log);
+  const pipeline = new Pipeline(
+    config,
+    (d) => {
+      const sink = sinks[d.name];
+      if (sink === undefined) throw new Error(`test gave no sink for destination ${d.name}`);
+      return sink;
+    },
+    metrics,
+    log,
+  );
   return { config, pipeline, metrics, log };
 }

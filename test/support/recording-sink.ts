@@ -17,8 +17,21 @@ export class RecordingSink implements Sink {
     return DELIVERED;
   }
 
-  stall(): void { if (this.#gate === null) this.#gate = new Promise((r) => { this.#open = r; }); }
-  resume(): void { this.#open?.(); this.#gate = null; this.#open = null; }
-  static retryable(message = 'test outage'): SinkError { return new SinkError(message, { retryable: true, code: 'TEST' }); }
-  async close(): Promise<void> { this.resume(); }
+  stall(): void {
+    if (this.#gate === null)
+      this.#gate = new Promise((r) => {
+        this.#open = r;
+      });
+  }
+  resume(): void {
+    this.#open?.();
+    this.#gate = null;
+    this.#open = null;
+  }
+  static retryable(message = 'test outage'): SinkError {
+    return new SinkError(message, { retryable: true, code: 'TEST' });
+  }
+  async close(): Promise<void> {
+    this.resume();
+  }
 }

@@ -3,7 +3,16 @@
  * that knows where each entry lies in its file, readers for checkpoints and dead-letter files,
  * and the delivery accounting that each scenario asserts and reports.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { after } from 'node:test';
 import { WebhookReceiver } from '../../src/demo/webhook-receiver.ts';
@@ -45,7 +54,9 @@ export class Fleet {
     return e;
   }
 
-  onCleanup(fn: () => Promise<void> | void): void { this.cleanups.push(fn); }
+  onCleanup(fn: () => Promise<void> | void): void {
+    this.cleanups.push(fn);
+  }
 
   /** A temporary directory, removed after the file's tests (kept with KLR_KEEP=1, to look at after a failure). */
   dir(prefix: string): string {
@@ -85,12 +96,16 @@ export function rssBytes(pid: number | undefined): number | undefined {
 export async function settled(count: () => number | Promise<number>, what: string): Promise<void> {
   let last = -1;
   let same = 0;
-  await waitFor(async () => {
-    const now = await count();
-    same = now === last ? same + 1 : 0;
-    last = now;
-    return same >= 4;
-  }, 30_000, what);
+  await waitFor(
+    async () => {
+      const now = await count();
+      same = now === last ? same + 1 : 0;
+      last = now;
+      return same >= 4;
+    },
+    30_000,
+    what,
+  );
 }
 
 /** Appends entries to a log file, remembering the byte offset where each one starts. */
@@ -105,10 +120,14 @@ export class LogWriter {
   }
 
   /** Bytes written to the file at the path since it was last empty. */
-  get size(): number { return this.#size; }
+  get size(): number {
+    return this.#size;
+  }
 
   /** The file at the path is empty again: truncated in place, or replaced by a new one. */
-  startOver(): void { this.#size = 0; }
+  startOver(): void {
+    this.#size = 0;
+  }
 
   /** One appendFileSync (open, write, close: like file-log with `reopen: true`). */
   append(entries: readonly { id: string; text: string }[]): void {
@@ -122,7 +141,11 @@ export class LogWriter {
   }
 
   /** Append in slices of `slice` entries, yielding `pauseMs` between them (a steady writer). */
-  async appendSteadily(entries: readonly { id: string; text: string }[], slice: number, pauseMs: number): Promise<void> {
+  async appendSteadily(
+    entries: readonly { id: string; text: string }[],
+    slice: number,
+    pauseMs: number,
+  ): Promise<void> {
     for (let i = 0; i < entries.length; i += slice) {
       this.append(entries.slice(i, i + slice));
       await new Promise((r) => setTimeout(r, pauseMs));
@@ -130,12 +153,19 @@ export class LogWriter {
   }
 }
 
-export interface CheckpointFileEntry { path: string; ino: number; offset: number; size: number }
+export interface CheckpointFileEntry {
+  path: string;
+  ino: number;
+  offset: number;
+  size: number;
+}
 
 /** The checkpoint file of a file source as written on disk (empty when there is none). */
 export function readCheckpoint(stateDir: string, source: string): CheckpointFileEntry[] {
   try {
-    const parsed = JSON.parse(readFileSync(path.join(stateDir, 'checkpoints', `${source}.json`), 'utf8')) as { files: CheckpointFileEntry[] };
+    const parsed = JSON.parse(readFileSync(path.join(stateDir, 'checkpoints', `${source}.json`), 'utf8')) as {
+      files: CheckpointFileEntry[];
+    };
     return parsed.files;
   } catch {
     return [];
@@ -178,7 +208,11 @@ export function deadLetters(stateDir: string, sub?: string): DeadLetterLine[] {
       lines.forEach((line, i) => {
         if (line === '') return;
         let record: Omit<DeadLetterLine, 'text' | 'file'>;
-        try { record = JSON.parse(line) as Omit<DeadLetterLine, 'text' | 'file'>; } catch { record = { reason: i === lines.length - 1 ? TORN_TAIL : UNPARSABLE, attempts: 0 }; }
+        try {
+          record = JSON.parse(line) as Omit<DeadLetterLine, 'text' | 'file'>;
+        } catch {
+          record = { reason: i === lines.length - 1 ? TORN_TAIL : UNPARSABLE, attempts: 0 };
+        }
         out.push({ ...record, text: line, file });
       });
     }
@@ -192,7 +226,12 @@ export function idsIn(texts: readonly string[]): { counts: Map<string, number>; 
   const foreign: string[] = [];
   for (const t of texts) {
     let id: string;
-    try { id = idOf(t); } catch { foreign.push(t); continue; }
+    try {
+      id = idOf(t);
+    } catch {
+      foreign.push(t);
+      continue;
+    }
     counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   return { counts, foreign };
@@ -221,7 +260,16 @@ export interface Accounting {
 
 /** Compare what each destination was owed with what arrived. */
 export function account(sent: number, destinations: readonly DestinationTally[]): Accounting {
-  const result: Accounting = { sent, expected: 0, received: 0, duplicated: 0, lost: 0, missing: {}, unexpected: {}, duplicates: {} };
+  const result: Accounting = {
+    sent,
+    expected: 0,
+    received: 0,
+    duplicated: 0,
+    lost: 0,
+    missing: {},
+    unexpected: {},
+    duplicates: {},
+  };
   for (const d of destinations) {
     const { counts, foreign } = idsIn(d.arrived);
     const owed = new Set(d.owed);
@@ -233,26 +281,40 @@ export function account(sent: number, destinations: readonly DestinationTally[])
       if (n === 0) missing.push(id);
       else {
         result.received++;
-        if (n > 1) { dups.set(id, n); result.duplicated += n - 1; }
+        if (n > 1) {
+          dups.set(id, n);
+          result.duplicated += n - 1;
+        }
       }
     }
     result.lost += missing.length;
     result.missing[d.name] = missing;
-    result.unexpected[d.name] = [...[...counts.keys()].filter((id) => !owed.has(id)), ...foreign.map((t) => `(no id) ${t.slice(0, 80)}`)];
+    result.unexpected[d.name] = [
+      ...[...counts.keys()].filter((id) => !owed.has(id)),
+      ...foreign.map((t) => `(no id) ${t.slice(0, 80)}`),
+    ];
     result.duplicates[d.name] = dups;
   }
   return result;
 }
 
 /** Wait until every owed id arrived at every destination (`arrived()` is read on each poll). */
-export async function waitForAll(destinations: () => readonly DestinationTally[] | Promise<readonly DestinationTally[]>, timeoutMs: number, what: string): Promise<void> {
-  await waitFor(async () => {
-    for (const d of await destinations()) {
-      const { counts } = idsIn(d.arrived);
-      for (const id of d.owed) if (!counts.has(id)) return false;
-    }
-    return true;
-  }, timeoutMs, what);
+export async function waitForAll(
+  destinations: () => readonly DestinationTally[] | Promise<readonly DestinationTally[]>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const d of await destinations()) {
+        const { counts } = idsIn(d.arrived);
+        for (const id of d.owed) if (!counts.has(id)) return false;
+      }
+      return true;
+    },
+    timeoutMs,
+    what,
+  );
 }
 
 export const MiB = 1024 * 1024;

@@ -14,7 +14,16 @@ import { after } from 'node:test';
 
 export const REPORT_FILE = path.resolve(import.meta.dirname, '../../../docs/reliability.md');
 /** The order of the table: guarantees under crashes and outages first, hostile input last. */
-const FILE_ORDER = ['reliability-crash', 'reliability-outage', 'reliability-dead-letter', 'reliability-rotation', 'reliability-disk', 'reliability-hostile-http', 'reliability-hostile-files', 'reliability-config-fuzz'];
+const FILE_ORDER = [
+  'reliability-crash',
+  'reliability-outage',
+  'reliability-dead-letter',
+  'reliability-rotation',
+  'reliability-disk',
+  'reliability-hostile-http',
+  'reliability-hostile-files',
+  'reliability-config-fuzz',
+];
 const ROWS_START = '<!-- reliability-rows';
 const ROWS_END = '-->';
 /** A lock older than this was left by a killed process. */
@@ -49,7 +58,9 @@ export interface ReportRow extends RowNumbers {
 export class ScenarioRow {
   readonly #row: ReportRow;
 
-  constructor(row: ReportRow) { this.#row = row; }
+  constructor(row: ReportRow) {
+    this.#row = row;
+  }
 
   /** Takes the counts out of `numbers` (an Accounting has more fields, which are not reported). */
   set(numbers: Partial<RowNumbers>): this {
@@ -59,20 +70,36 @@ export class ScenarioRow {
     }
     return this;
   }
-  note(text: string): this { this.#row.notes = this.#row.notes === '' ? text : `${this.#row.notes}; ${text}`; return this; }
-  describe(load: string, faults: string): this { this.#row.load = load; this.#row.faults = faults; return this; }
+  note(text: string): this {
+    this.#row.notes = this.#row.notes === '' ? text : `${this.#row.notes}; ${text}`;
+    return this;
+  }
+  describe(load: string, faults: string): this {
+    this.#row.load = load;
+    this.#row.faults = faults;
+    return this;
+  }
   /** The scenario demonstrates a loss the design accepts and makes visible (not a guarantee being broken). */
-  lossByDesign(): this { this.#row.lossByDesign = true; return this; }
+  lossByDesign(): this {
+    this.#row.lossByDesign = true;
+    return this;
+  }
   /** Call as the last line of the test: a row never marked passes is rendered as FAIL. */
-  pass(): void { this.#row.result = 'pass'; }
-  get data(): ReportRow { return this.#row; }
+  pass(): void {
+    this.#row.result = 'pass';
+  }
+  get data(): ReportRow {
+    return this.#row;
+  }
 }
 
 /**
  * The report of one test file: `row()` per scenario; the document is rendered after the
  * file's tests ran (also when some failed).
  */
-export function reliabilityReport(file: string): { row: (scenario: string, load?: string, faults?: string) => ScenarioRow } {
+export function reliabilityReport(file: string): {
+  row: (scenario: string, load?: string, faults?: string) => ScenarioRow;
+} {
   const rows: ScenarioRow[] = [];
   after(() => {
     try {
@@ -85,7 +112,20 @@ export function reliabilityReport(file: string): { row: (scenario: string, load?
   });
   return {
     row: (scenario, load = '', faults = '') => {
-      const r = new ScenarioRow({ file, scenario, load, faults, notes: '', result: 'FAIL', measuredAt: new Date().toISOString(), sent: 0, expected: 0, received: 0, duplicated: 0, lost: 0 });
+      const r = new ScenarioRow({
+        file,
+        scenario,
+        load,
+        faults,
+        notes: '',
+        result: 'FAIL',
+        measuredAt: new Date().toISOString(),
+        sent: 0,
+        expected: 0,
+        received: 0,
+        duplicated: 0,
+        lost: 0,
+      });
       rows.push(r);
       return r;
     },
@@ -100,8 +140,11 @@ export function renderReport(rows: readonly ReportRow[], target = REPORT_FILE): 
     const fresh = new Set(rows.map(key));
     const kept = readRows(target).filter((r) => !fresh.has(key(r)));
     // Files in FILE_ORDER (others after, by name); within a file, scenarios in the order its tests run.
-    const rank = (f: string): string => `${String(FILE_ORDER.indexOf(f) < 0 ? FILE_ORDER.length : FILE_ORDER.indexOf(f)).padStart(3, '0')}${f}`;
-    const all = [...kept, ...rows].sort((a, b) => rank(a.file).localeCompare(rank(b.file)) || a.measuredAt.localeCompare(b.measuredAt));
+    const rank = (f: string): string =>
+      `${String(FILE_ORDER.indexOf(f) < 0 ? FILE_ORDER.length : FILE_ORDER.indexOf(f)).padStart(3, '0')}${f}`;
+    const all = [...kept, ...rows].sort(
+      (a, b) => rank(a.file).localeCompare(rank(b.file)) || a.measuredAt.localeCompare(b.measuredAt),
+    );
     const temp = `${target}.tmp-${process.pid}`;
     writeFileSync(temp, formatReport(all));
     renameSync(temp, target);
@@ -110,7 +153,11 @@ export function renderReport(rows: readonly ReportRow[], target = REPORT_FILE): 
 
 export function readRows(target = REPORT_FILE): ReportRow[] {
   let text: string;
-  try { text = readFileSync(target, 'utf8'); } catch { return []; }
+  try {
+    text = readFileSync(target, 'utf8');
+  } catch {
+    return [];
+  }
   const start = text.indexOf(ROWS_START);
   if (start < 0) return [];
   const end = text.indexOf(ROWS_END, start);
@@ -118,7 +165,11 @@ export function readRows(target = REPORT_FILE): ReportRow[] {
   const rows: ReportRow[] = [];
   for (const line of body.split('\n')) {
     if (line.trim() === '') continue;
-    try { rows.push(JSON.parse(line) as ReportRow); } catch { /* a hand-edited line: dropped, the next run writes it again */ }
+    try {
+      rows.push(JSON.parse(line) as ReportRow);
+    } catch {
+      /* a hand-edited line: dropped, the next run writes it again */
+    }
   }
   return rows;
 }
@@ -141,11 +192,23 @@ export function formatReport(rows: readonly ReportRow[]): string {
     '',
     '| Scenario | Load | Faults injected | Sent | Owed | Received | Duplicated | Lost | Result | Notes |',
     '|---|---|---|---:|---:|---:|---:|---:|---|---|',
-    ...rows.map((r) => `| ${cell(r.scenario)} | ${cell(r.load)} | ${cell(r.faults)} | ${r.sent} | ${r.expected} | ${r.received} | ${r.duplicated} | ${r.lost}${r.lossByDesign === true && r.lost > 0 ? ' (by design)' : ''} | ${r.result} | ${cell(r.notes)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${cell(r.scenario)} | ${cell(r.load)} | ${cell(r.faults)} | ${r.sent} | ${r.expected} | ${r.received} | ${r.duplicated} | ${r.lost}${r.lossByDesign === true && r.lost > 0 ? ' (by design)' : ''} | ${r.result} | ${cell(r.notes)} |`,
+    ),
     '',
     `Last measured on Node ${process.version}, ${availableParallelism()} CPUs:`,
     '',
-    ...[...new Set(rows.map((r) => r.file))].map((f) => `- \`test/${f}.test.ts\`: ${rows.filter((r) => r.file === f).map((r) => r.measuredAt).sort().at(-1) ?? ''}`),
+    ...[...new Set(rows.map((r) => r.file))].map(
+      (f) =>
+        `- \`test/${f}.test.ts\`: ${
+          rows
+            .filter((r) => r.file === f)
+            .map((r) => r.measuredAt)
+            .sort()
+            .at(-1) ?? ''
+        }`,
+    ),
     '',
     // One JSON row per line; ">" escaped so that no row can end the comment.
     ROWS_START,
@@ -165,14 +228,25 @@ function withLock(lock: string, fn: () => void): void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const age = Date.now() - (statSafe(lock) ?? Date.now());
-      if (age > STALE_LOCK_MS) { rmdirSync(lock); continue; }
+      if (age > STALE_LOCK_MS) {
+        rmdirSync(lock);
+        continue;
+      }
       if (Date.now() > deadline) throw new Error(`lock ${lock} held too long`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }
-  try { fn(); } finally { rmdirSync(lock); }
+  try {
+    fn();
+  } finally {
+    rmdirSync(lock);
+  }
 }
 
 function statSafe(file: string): number | undefined {
-  try { return statSync(file).mtimeMs; } catch { return undefined; }
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
 }

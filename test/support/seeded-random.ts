@@ -2,7 +2,9 @@
 export class SeededRandom {
   #state: number;
 
-  constructor(seed: number) { this.#state = seed >>> 0; }
+  constructor(seed: number) {
+    this.#state = seed >>> 0;
+  }
 
   /** Uniform in [0, 1). */
   next(): number {
@@ -13,9 +15,13 @@ export class SeededRandom {
   }
 
   /** Integer in [min, max]. */
-  int(min: number, max: number): number { return min + Math.floor(this.next() * (max - min + 1)); }
+  int(min: number, max: number): number {
+    return min + Math.floor(this.next() * (max - min + 1));
+  }
 
-  pick<T>(items: readonly T[]): T { return items[Math.floor(this.next() * items.length)]; }
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)];
+  }
 
   bytes(n: number): Buffer {
     const b = Buffer.allocUnsafe(n);

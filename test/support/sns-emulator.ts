@@ -5,7 +5,13 @@
  */
 import net from 'node:net';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
 
 const REGION = 'us-east-1';
@@ -42,7 +48,14 @@ export class SnsEmulator {
     const { TopicArn } = await this.#sns.send(new CreateTopicCommand({ Name: name }));
     const { QueueUrl } = await this.#sqs.send(new CreateQueueCommand({ QueueName: `${name}-q` }));
     const attrs = await this.#sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
-    await this.#sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: attrs.Attributes?.QueueArn, Attributes: { RawMessageDelivery: 'true' } }));
+    await this.#sns.send(
+      new SubscribeCommand({
+        TopicArn,
+        Protocol: 'sqs',
+        Endpoint: attrs.Attributes?.QueueArn,
+        Attributes: { RawMessageDelivery: 'true' },
+      }),
+    );
     return { topicArn: TopicArn as string, queue: new SqsQueue(this.#sqs, QueueUrl as string) };
   }
 
@@ -66,11 +79,18 @@ export class SqsQueue {
 
   async drain(): Promise<string[]> {
     for (let round = 0; round < 100_000; round++) {
-      const out = await this.#sqs.send(new ReceiveMessageCommand({ QueueUrl: this.#url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+      const out = await this.#sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: this.#url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+      );
       const messages = out.Messages ?? [];
       if (messages.length === 0) return this.bodies;
       for (const m of messages) this.bodies.push(m.Body ?? '');
-      await this.#sqs.send(new DeleteMessageBatchCommand({ QueueUrl: this.#url, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+      await this.#sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.#url,
+          Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
     }
     throw new Error('queue never ran dry');
   }
@@ -96,8 +116,12 @@ export class TcpGate {
     return new TcpGate(await freePort(), to);
   }
 
-  get url(): string { return `http://127.0.0.1:${this.port}`; }
-  get isOpen(): boolean { return this.#server !== null; }
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  get isOpen(): boolean {
+    return this.#server !== null;
+  }
 
   async open(): Promise<void> {
     if (this.#server !== null) return;
@@ -106,11 +130,17 @@ export class TcpGate {
       for (const s of [client, upstream]) {
         this.#sockets.add(s);
         s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => { client.destroy(); upstream.destroy(); });
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
       }
       client.pipe(upstream).pipe(client);
     });
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(this.port, '127.0.0.1', resolve); });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', resolve);
+    });
     this.#server = server;
   }
 

@@ -5,7 +5,16 @@
  */
 
 import { stats, useWasm } from './backend.ts';
-import { E_EOF, E_NOT_ARRAY, E_TRAILING, E_UNEXPECTED, fail, makeError, tooLarge, type JsonSyntaxError } from './errors.ts';
+import {
+  E_EOF,
+  E_NOT_ARRAY,
+  E_TRAILING,
+  E_UNEXPECTED,
+  fail,
+  makeError,
+  tooLarge,
+  type JsonSyntaxError,
+} from './errors.ts';
 import { grown, scanValue } from './js-scanner.ts';
 import { EMPTY_PLAN, NO_SPANS, finishSpans, type FieldPlan } from './plan.ts';
 import { emptyRegion, gRegionEnd, gRegionStart, isWs, notAContainer, region } from './region.ts';
@@ -98,7 +107,7 @@ const NO_LIMIT = 0x7fffffff;
  */
 export function scanArrayElementsUtf8(bytes: Uint8Array): Int32Array | null {
   const walked = walkArrayUtf8(bytes, null, NO_LIMIT);
-  if (walked === null || "tooMany" in walked) return null;
+  if (walked === null || 'tooMany' in walked) return null;
   return walked.bounds.slice(0, 2 * walked.count);
 }
 
@@ -144,7 +153,11 @@ export interface ArrayTooLong {
  * With more than `maxElements` elements it returns how many there are (counted, not stored): a
  * garbage body of millions of tiny elements costs no more memory than a good one.
  */
-export function scanArrayOfObjectsUtf8(bytes: Uint8Array, plan: FieldPlan, maxElements: number): ScannedArray | ArrayTooLong | null {
+export function scanArrayOfObjectsUtf8(
+  bytes: Uint8Array,
+  plan: FieldPlan,
+  maxElements: number,
+): ScannedArray | ArrayTooLong | null {
   return walkArrayUtf8(bytes, plan, maxElements);
 }
 
@@ -154,7 +167,11 @@ export function scanArrayOfObjectsUtf8(bytes: Uint8Array, plan: FieldPlan, maxEl
  * `maxElements`; without one (null) every element is only validated and bounded, and kinds
  * says ELEMENT_NOT_OBJECT throughout.
  */
-function walkArrayUtf8(bytes: Uint8Array, plan: FieldPlan | null, maxElements: number): ScannedArray | ArrayTooLong | null {
+function walkArrayUtf8(
+  bytes: Uint8Array,
+  plan: FieldPlan | null,
+  maxElements: number,
+): ScannedArray | ArrayTooLong | null {
   const k = useWasm ? wasm : null;
   const image = plan === null ? null : plan._image;
   const n = bytes.length;

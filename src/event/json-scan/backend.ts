@@ -16,8 +16,8 @@ export let utf16Route = true;
  * "wasm-utf8": the kernel, but non-ASCII text always goes through UTF-8 (what non-Node runtimes do);
  * "js": pure JS, no WebAssembly at all (same results, much slower; what runtimes without wasm get).
  */
-export type ScanBackend = "auto" | "wasm-utf8" | "js";
-let backend: ScanBackend = "auto";
+export type ScanBackend = 'auto' | 'wasm-utf8' | 'js';
+let backend: ScanBackend = 'auto';
 
 /** Whether scans currently use the WebAssembly SIMD kernel. */
 export function scanUsesWasm(): boolean {
@@ -47,7 +47,7 @@ export function getScanStats(): ScanStats {
 export function setScanBackend(b: ScanBackend): ScanBackend {
   const prev = backend;
   backend = b;
-  useWasm = b !== "js" && wasm !== null;
-  utf16Route = b === "auto";
+  useWasm = b !== 'js' && wasm !== null;
+  utf16Route = b === 'auto';
   return prev;
 }

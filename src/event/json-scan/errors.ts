@@ -18,7 +18,7 @@ export class JsonSyntaxError extends Error {
   readonly position: number;
   constructor(message: string, position: number) {
     super(message);
-    this.name = "JsonSyntaxError";
+    this.name = 'JsonSyntaxError';
     this.position = position;
   }
 }
@@ -46,8 +46,8 @@ export function fail(code: number, pos: number): number {
 
 function describeChar(text: string, pos: number): string {
   const c = text.charCodeAt(pos);
-  if (c < 0x20 || c === 0x7f || (c >= 0xd800 && c <= 0xdfff)) return `\\u${c.toString(16).padStart(4, "0")}`;
-  return text[pos] ?? "";
+  if (c < 0x20 || c === 0x7f || (c >= 0xd800 && c <= 0xdfff)) return `\\u${c.toString(16).padStart(4, '0')}`;
+  return text[pos] ?? '';
 }
 
 /** Build the error for gErrCode/gErrPos; `base` converts region offsets to text offsets. */
@@ -95,5 +95,5 @@ export function makeError(text: string, base: number, end: number): JsonSyntaxEr
 
 /** The error for a region that cannot be copied into the scan buffer. */
 export function tooLarge(s: number): JsonSyntaxError {
-  return new JsonSyntaxError("JSON text too large: cannot allocate the scan buffer", s);
+  return new JsonSyntaxError('JSON text too large: cannot allocate the scan buffer', s);
 }

@@ -95,7 +95,15 @@ function scanString(u: Uint8Array, m: Int32Array, i: number, end: number): numbe
 // Plan helpers.
 
 /** Find the key child of `node` whose key equals the unescaped key at bytes [s, e). */
-function findKey(plan: FieldPlan, node: number, u: Uint8Array, s: number, e: number, text: string, base: number): number {
+function findKey(
+  plan: FieldPlan,
+  node: number,
+  u: Uint8Array,
+  s: number,
+  e: number,
+  text: string,
+  base: number,
+): number {
   const len = e - s;
   let first = -1;
   let h = 0;
@@ -133,7 +141,9 @@ function findEscapedKey(plan: FieldPlan, node: number, text: string, ks: number,
   if (map === null) return -1;
   let key: unknown;
   try {
-    key = plan.bytes ? byteStringOf(JSON.parse(textOf(text.slice(ks, ke) as ByteString)) as string) : JSON.parse(text.slice(ks, ke));
+    key = plan.bytes
+      ? byteStringOf(JSON.parse(textOf(text.slice(ks, ke) as ByteString)) as string)
+      : JSON.parse(text.slice(ks, ke));
   } catch {
     return -1; // cannot happen: the key was validated
   }
@@ -242,13 +252,13 @@ export function scanValue(
       }
     } else if (c === 116) {
       if (u[pos + 1] === 114 && u[pos + 2] === 117 && u[pos + 3] === 101) pos += 4;
-      else return fail(E_UNEXPECTED, literalErrorPos(u, pos, "true"));
+      else return fail(E_UNEXPECTED, literalErrorPos(u, pos, 'true'));
     } else if (c === 102) {
       if (u[pos + 1] === 97 && u[pos + 2] === 108 && u[pos + 3] === 115 && u[pos + 4] === 101) pos += 5;
-      else return fail(E_UNEXPECTED, literalErrorPos(u, pos, "false"));
+      else return fail(E_UNEXPECTED, literalErrorPos(u, pos, 'false'));
     } else if (c === 110) {
       if (u[pos + 1] === 117 && u[pos + 2] === 108 && u[pos + 3] === 108) pos += 4;
-      else return fail(E_UNEXPECTED, literalErrorPos(u, pos, "null"));
+      else return fail(E_UNEXPECTED, literalErrorPos(u, pos, 'null'));
     } else if (c === 45 || (c >= 48 && c <= 57)) {
       // -? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?
       if (c === 45) {
@@ -329,4 +339,3 @@ function literalErrorPos(u: Uint8Array, pos: number, lit: string): number {
   while (k < lit.length && u[pos + k] === lit.charCodeAt(k)) k++;
   return pos + k;
 }
-

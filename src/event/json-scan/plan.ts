@@ -82,7 +82,7 @@ export class FieldPlan {
   readonly _image: Int32Array | null;
 
   constructor(paths: readonly JsonPath[], options: { readonly bytes?: boolean } = {}) {
-    if (!Array.isArray(paths)) throw new TypeError("FieldPlan: paths must be an array of paths");
+    if (!Array.isArray(paths)) throw new TypeError('FieldPlan: paths must be an array of paths');
     this.paths = Object.freeze(paths.map((p) => Object.freeze([...(p as JsonPath)])));
     this.size = paths.length;
     this.bytes = options.bytes === true;
@@ -100,11 +100,11 @@ export class FieldPlan {
       let n = root;
       for (const step of path as readonly unknown[]) {
         let next: TrieBuildNode | undefined;
-        if (typeof step === "string") {
+        if (typeof step === 'string') {
           const key = keyOf(step);
           next = n.keys.get(key);
           if (next === undefined) n.keys.set(key, (next = mk()));
-        } else if (typeof step === "number" && Number.isInteger(step) && step >= 0 && step <= 0x7fffffff) {
+        } else if (typeof step === 'number' && Number.isInteger(step) && step >= 0 && step <= 0x7fffffff) {
           next = n.indices.get(step);
           if (next === undefined) n.indices.set(step, (next = mk()));
         } else {
@@ -198,7 +198,10 @@ export class FieldPlan {
       for (let t = 0; t < size; t++) table.push(0);
       for (let j = this._keyStart[i], stop = j + count; j < stop; j++) {
         const k = kidKey[j];
-        const h = k.length === 0 ? 0 : keyHash(k.length, Math.min(k.charCodeAt(0), 0x80), Math.min(k.charCodeAt(k.length - 1), 0x80));
+        const h =
+          k.length === 0
+            ? 0
+            : keyHash(k.length, Math.min(k.charCodeAt(0), 0x80), Math.min(k.charCodeAt(k.length - 1), 0x80));
         let t = h & (size - 1);
         while (table[at + t] !== 0) t = (t + 1) & (size - 1);
         table[at + t] = j + 1;

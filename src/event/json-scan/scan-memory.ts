@@ -31,11 +31,12 @@ export let gSpans = new Int32Array(0); // view of the wasm spans area for loaded
 
 /** Node's Buffer (absent in Deno, whose polyfilled utf16le write is ~100x slower than encodeInto). */
 interface Utf16Writer extends Uint8Array {
-  write(s: string, offset: number, length: number, encoding: "utf16le"): number;
+  write(s: string, offset: number, length: number, encoding: 'utf16le'): number;
 }
 const NodeBuffer: { from(ab: ArrayBuffer, offset: number, length: number): Utf16Writer } | null =
   (globalThis as { Deno?: unknown }).Deno === undefined
-    ? ((globalThis as { Buffer?: { from(ab: ArrayBuffer, offset: number, length: number): Utf16Writer } }).Buffer ?? null)
+    ? ((globalThis as { Buffer?: { from(ab: ArrayBuffer, offset: number, length: number): Utf16Writer } }).Buffer ??
+      null)
     : null;
 /** Buffer view of the text area (Node only), for writing UTF-16 code units or byte strings directly. */
 let gUtf16: Utf16Writer | null = null;
@@ -57,7 +58,7 @@ export function ensureMemory(planBytes: number, spansBytes: number, textNeed: nu
 }
 
 function growMemory(planBytes: number, spansBytes: number, textNeed: number): void {
-  if (textNeed > 1 << 30 || planBytes > 1 << 26 || spansBytes > 1 << 26) throw new RangeError("too large");
+  if (textNeed > 1 << 30 || planBytes > 1 << 26 || spansBytes > 1 << 26) throw new RangeError('too large');
   const newPlanCap = Math.max(planCap, (planBytes + 1023) & ~1023);
   const newSpansCap = Math.max(spansCap, (spansBytes + 255) & ~255);
   let c = Math.max(cap, 4096);
@@ -133,7 +134,7 @@ export function load(text: string, s: number, e: number, bytes: boolean): boolea
   const u = gU8;
   for (let i = 0; i < n; i++) {
     const c = str.charCodeAt(i);
-    u[i] = c < 0x80 ? c : 0x80;
+    u[i] = Math.min(c, 0x80);
   }
   u[n] = 0;
   return true;
@@ -146,8 +147,9 @@ function loadByteString(str: string, n: number): void {
 }
 
 function loadUtf16(k: WasmKernel, str: string, n: number): boolean {
-  if (NodeBuffer === null || !utf16Route || wasm === null || !ensureMemory(0, 0, 2 * n + 64) || gUtf16 === null) return false;
-  if (gUtf16.write(str, 0, 2 * n, "utf16le") !== 2 * n) return false;
+  if (NodeBuffer === null || !utf16Route || wasm === null || !ensureMemory(0, 0, 2 * n + 64) || gUtf16 === null)
+    return false;
+  if (gUtf16.write(str, 0, 2 * n, 'utf16le') !== 2 * n) return false;
   preferUtf16 = k.narrow(textOff, n, textOff) !== 0;
   gU8[n] = 0;
   return true;

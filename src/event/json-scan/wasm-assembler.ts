@@ -108,7 +108,7 @@ export class Asm {
   /** if (pop) body [else elseBody] */
   if(body: () => void, elseBody?: () => void): this {
     this.op(0x04, 0x40);
-    this.labels.push("");
+    this.labels.push('');
     body();
     if (elseBody !== undefined) {
       this.op(0x05);

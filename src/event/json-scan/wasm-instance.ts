@@ -32,7 +32,8 @@ function loadWasm(): WasmKernel | null {
     for (let c = 0; c < 256; c++) {
       let v = 0;
       if (c === 32 || c === 9 || c === 10 || c === 13) v |= CLS_WS;
-      if (c === 34 || c === 92 || c === 47 || c === 98 || c === 102 || c === 110 || c === 114 || c === 116) v |= CLS_ESC;
+      if (c === 34 || c === 92 || c === 47 || c === 98 || c === 102 || c === 110 || c === 114 || c === 116)
+        v |= CLS_ESC;
       if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70)) v |= CLS_HEX;
       if (c >= 48 && c <= 57) v |= CLS_DIGIT;
       cls[c] = v;

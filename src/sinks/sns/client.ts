@@ -27,7 +27,11 @@ export class SnsPublisher {
     this.#sdk ??= import('@aws-sdk/client-sns').then((sdk) => {
       // Credentials come from the SDK's default chain (env, shared files, SSO, container and
       // instance roles). maxAttempts 1: the delivery layer owns retries, backoff and their budget.
-      const client = new sdk.SNSClient({ region: this.#destination.region, endpoint: this.#destination.endpoint, maxAttempts: 1 });
+      const client = new sdk.SNSClient({
+        region: this.#destination.region,
+        endpoint: this.#destination.endpoint,
+        maxAttempts: 1,
+      });
       this.#client = client;
       return { sdk, client };
     });
@@ -39,7 +43,10 @@ export class SnsPublisher {
     const { sdk, client } = await this.#load();
     const request = requestSignal(delivery, this.#timeoutMs);
     try {
-      return await client.send(new sdk.PublishBatchCommand({ TopicArn: this.#topicArn, PublishBatchRequestEntries: entries }), { abortSignal: request.signal });
+      return await client.send(
+        new sdk.PublishBatchCommand({ TopicArn: this.#topicArn, PublishBatchRequestEntries: entries }),
+        { abortSignal: request.signal },
+      );
     } catch (e) {
       throw callError(e, { timedOut: request.timedOut(), timeoutMs: this.#timeoutMs, aborted: delivery.aborted });
     } finally {

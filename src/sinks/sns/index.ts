@@ -24,7 +24,16 @@ export class SnsSink implements Sink {
   constructor(destination: SnsDestination, log: Logger) {
     this.#builder = new SnsRequestBuilder(destination);
     this.#publisher = new SnsPublisher(destination);
-    log.debug({ destination: destination.name, topicArn: destination.topicArn, region: destination.region, endpoint: destination.endpoint, fifo: destination.fifo }, 'SNS sink ready');
+    log.debug(
+      {
+        destination: destination.name,
+        topicArn: destination.topicArn,
+        region: destination.region,
+        endpoint: destination.endpoint,
+        fifo: destination.fifo,
+      },
+      'SNS sink ready',
+    );
   }
 
   async send(events: readonly KongEvent[], signal: AbortSignal): Promise<SendResult> {
@@ -34,16 +43,31 @@ export class SnsSink implements Sink {
       const call = calls[c];
       let result: PublishBatchCommandOutput;
       try {
-        result = await this.#publisher.publishBatch(call.map((r) => r.entry), signal);
+        result = await this.#publisher.publishBatch(
+          call.map((r) => r.entry),
+          signal,
+        );
       } catch (e) {
-        const err = e instanceof SinkError ? e : new SinkError(String(e), { retryable: true, code: 'KLR_SNS_ERROR', cause: e });
+        const err =
+          e instanceof SinkError ? e : new SinkError(String(e), { retryable: true, code: 'KLR_SNS_ERROR', cause: e });
         // The usual case, one call and nothing rejected up front: the whole batch failed.
         if (calls.length === 1 && failures.length === 0) throw err;
-        for (const r of call) failures.push({ index: r.index, retryable: err.retryable, reason: err.message, retryAfterMs: err.retryAfterMs });
+        for (const r of call)
+          failures.push({
+            index: r.index,
+            retryable: err.retryable,
+            reason: err.message,
+            retryAfterMs: err.retryAfterMs,
+          });
         // Later calls are not attempted (keeps FIFO order, spares a failing endpoint); they are
         // retried with the rest, never dead-lettered for an error they did not get.
         for (const later of calls.slice(c + 1)) {
-          for (const r of later) failures.push({ index: r.index, retryable: true, reason: `not sent: an earlier PublishBatch call of this batch failed: ${err.message}` });
+          for (const r of later)
+            failures.push({
+              index: r.index,
+              retryable: true,
+              reason: `not sent: an earlier PublishBatch call of this batch failed: ${err.message}`,
+            });
         }
         break;
       }
@@ -57,7 +81,12 @@ export class SnsSink implements Sink {
       }
       // SNS answers for every entry; one it did not mention is in an unknown state: send it again.
       for (let i = 0; i < call.length; i++) {
-        if (!answered.has(String(i))) failures.push({ index: call[i].index, retryable: true, reason: 'SNS did not report this entry as published or failed' });
+        if (!answered.has(String(i)))
+          failures.push({
+            index: call[i].index,
+            retryable: true,
+            reason: 'SNS did not report this entry as published or failed',
+          });
       }
     }
     return { failures };

@@ -50,7 +50,11 @@ export class SnsRequestBuilder {
     for (let index = 0; index < events.length; index++) {
       const { entry, bytes } = this.#entry(events[index]);
       if (bytes > SNS_MAX_MESSAGE_BYTES) {
-        rejected.push({ index, retryable: false, reason: `entry is ${kib(bytes)} KiB, over SNS's 256 KiB message limit (message + attributes)` });
+        rejected.push({
+          index,
+          retryable: false,
+          reason: `entry is ${kib(bytes)} KiB, over SNS's 256 KiB message limit (message + attributes)`,
+        });
         continue;
       }
       // Batches are already capped by the delivery layer; split anyway so an over-full batch

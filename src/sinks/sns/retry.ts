@@ -8,10 +8,23 @@ import { SinkError } from '../sink.ts';
  * InvalidClientTokenId, KMSAccessDenied, …) will fail the same way again.
  */
 const RETRYABLE_CODES = new Set([
-  'Throttled', 'Throttling', 'ThrottlingException', 'ThrottledException', 'TooManyRequestsException', 'RequestThrottled',
-  'KMSThrottling', 'InternalError', 'InternalFailure', 'ServiceUnavailable', 'RequestTimeout', 'RequestTimeoutException',
+  'Throttled',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestThrottled',
+  'KMSThrottling',
+  'InternalError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
   // Credentials from the default chain are refreshed; a skewed clock may be corrected.
-  'ExpiredToken', 'ExpiredTokenException', 'RequestExpired', 'IDPCommunicationError',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'RequestExpired',
+  'IDPCommunicationError',
 ]);
 
 const MAX_REASON_CHARS = 200;
@@ -25,8 +38,18 @@ export function entryFailure(failed: BatchResultErrorEntry): { retryable: boolea
 
 /** The whole PublishBatch call failed: service error, network error, timeout or shutdown. */
 export function callError(e: unknown, context: { timedOut: boolean; timeoutMs: number; aborted: boolean }): SinkError {
-  if (context.timedOut) return new SinkError(`SNS PublishBatch timed out after ${context.timeoutMs}ms`, { retryable: true, code: 'KLR_SNS_TIMEOUT', cause: e });
-  if (context.aborted) return new SinkError('SNS PublishBatch cancelled (shutdown)', { retryable: true, code: 'KLR_SNS_ABORTED', cause: e });
+  if (context.timedOut)
+    return new SinkError(`SNS PublishBatch timed out after ${context.timeoutMs}ms`, {
+      retryable: true,
+      code: 'KLR_SNS_TIMEOUT',
+      cause: e,
+    });
+  if (context.aborted)
+    return new SinkError('SNS PublishBatch cancelled (shutdown)', {
+      retryable: true,
+      code: 'KLR_SNS_ABORTED',
+      cause: e,
+    });
   const err = (e ?? {}) as ServiceErrorShape;
   const status = err.$metadata?.httpStatusCode;
   const code = serviceCode(err);
@@ -35,13 +58,19 @@ export function callError(e: unknown, context: { timedOut: boolean; timeoutMs: n
     // No response at all: connection refused or reset, DNS, TLS, or no credentials yet (the
     // instance metadata service may be briefly unreachable). All may heal.
     const name = err.code ?? err.name ?? 'Error';
-    return new SinkError(clip(`SNS PublishBatch failed before a response: ${message.includes(name) ? message : `${name}: ${message}`}`), { retryable: true, code: 'KLR_SNS_NETWORK', cause: e });
+    return new SinkError(
+      clip(`SNS PublishBatch failed before a response: ${message.includes(name) ? message : `${name}: ${message}`}`),
+      { retryable: true, code: 'KLR_SNS_NETWORK', cause: e },
+    );
   }
   const retryable = status >= 500 || status === 429 || isRetryableCode(code);
   // A proxy or load balancer answering instead of SNS gives no AWS error code.
-  const detail = code === 'Unknown' ? `HTTP ${status} without an AWS error code` : `${code}: ${message} (HTTP ${status})`;
+  const detail =
+    code === 'Unknown' ? `HTTP ${status} without an AWS error code` : `${code}: ${message} (HTTP ${status})`;
   return new SinkError(clip(`SNS PublishBatch failed: ${detail}`), {
-    retryable, code: retryable ? 'KLR_SNS_UNAVAILABLE' : 'KLR_SNS_REJECTED', cause: e,
+    retryable,
+    code: retryable ? 'KLR_SNS_UNAVAILABLE' : 'KLR_SNS_REJECTED',
+    cause: e,
   });
 }
 

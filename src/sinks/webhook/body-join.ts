@@ -47,14 +47,22 @@ export class BodyBuffers {
   }
 
   /** Free buffers held (tests). */
-  get size(): number { return this.#free.length; }
+  get size(): number {
+    return this.#free.length;
+  }
 }
 
 /**
  * The bytes of `open + raws.join(separator) + close`; `open`, `separator` and `close` are ASCII.
  * With `buffers`, the body is written into a buffer from that pool (give it back when done).
  */
-export function joinBody(raws: readonly ByteString[], open: string, separator: string, close: string, buffers?: BodyBuffers): Buffer {
+export function joinBody(
+  raws: readonly ByteString[],
+  open: string,
+  separator: string,
+  close: string,
+  buffers?: BodyBuffers,
+): Buffer {
   let size = open.length + close.length + separator.length * Math.max(0, raws.length - 1);
   for (let i = 0; i < raws.length; i++) size += raws[i].length;
   const out = buffers === undefined ? Buffer.allocUnsafe(size) : buffers.take(size);

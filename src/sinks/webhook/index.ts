@@ -34,7 +34,16 @@ export class WebhookSink implements Sink {
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
     });
-    log.debug({ destination: destination.name, url: this.#target.display, encoding: destination.encoding, gzip: destination.gzip, signed: destination.signingSecret !== undefined }, 'webhook sink ready');
+    log.debug(
+      {
+        destination: destination.name,
+        url: this.#target.display,
+        encoding: destination.encoding,
+        gzip: destination.gzip,
+        signed: destination.signingSecret !== undefined,
+      },
+      'webhook sink ready',
+    );
   }
 
   async send(events: readonly KongEvent[], signal: AbortSignal): Promise<SendResult> {
@@ -42,7 +51,11 @@ export class WebhookSink implements Sink {
     if (this.#destination.encoding !== 'json') {
       const failure = await this.#post(payloads[0], signal);
       if (failure === undefined) return DELIVERED;
-      throw new SinkError(failure.reason, { retryable: failure.retryable, code: failure.code, retryAfterMs: failure.retryAfterMs });
+      throw new SinkError(failure.reason, {
+        retryable: failure.retryable,
+        code: failure.code,
+        retryAfterMs: failure.retryAfterMs,
+      });
     }
     return { failures: await this.#postEach(payloads, signal) };
   }
@@ -58,10 +71,20 @@ export class WebhookSink implements Sink {
     for (let k = 0; k < payloads.length; k++) {
       const failure = await this.#post(payloads[k], signal);
       if (failure === undefined) continue;
-      failures.push({ index: payloads[k].indices[0], retryable: failure.retryable, reason: failure.reason, retryAfterMs: failure.retryAfterMs });
+      failures.push({
+        index: payloads[k].indices[0],
+        retryable: failure.retryable,
+        reason: failure.reason,
+        retryAfterMs: failure.retryAfterMs,
+      });
       if (!failure.retryable) continue;
       for (const rest of payloads.slice(k + 1)) {
-        failures.push({ index: rest.indices[0], retryable: true, reason: `not sent: ${failure.reason}`, retryAfterMs: failure.retryAfterMs });
+        failures.push({
+          index: rest.indices[0],
+          retryable: true,
+          reason: `not sent: ${failure.reason}`,
+          retryAfterMs: failure.retryAfterMs,
+        });
       }
       break;
     }
@@ -74,7 +97,11 @@ export class WebhookSink implements Sink {
     const request = requestSignal(signal, this.#timeoutMs);
     try {
       const response = await this.#pool.request({
-        path: this.#target.requestPath, method: this.#destination.method, headers, body, signal: request.signal,
+        path: this.#target.requestPath,
+        method: this.#destination.method,
+        headers,
+        body,
+        signal: request.signal,
       });
       if (response.statusCode >= 200 && response.statusCode < 300) {
         // Read the body to the end so the connection goes back to the pool.
@@ -91,7 +118,11 @@ export class WebhookSink implements Sink {
       const text = await readSnippet(response.body);
       return statusFailure(this.#target, response.statusCode, response.headers['retry-after'], text);
     } catch (e) {
-      return errorFailure(this.#target, e, { timedOut: request.timedOut(), timeoutMs: this.#timeoutMs, aborted: signal.aborted });
+      return errorFailure(this.#target, e, {
+        timedOut: request.timedOut(),
+        timeoutMs: this.#timeoutMs,
+        aborted: signal.aborted,
+      });
     } finally {
       request.done();
     }

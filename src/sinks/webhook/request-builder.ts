@@ -29,7 +29,11 @@ export interface WebhookRequest {
   readonly headers: Record<string, string>;
 }
 
-const CONTENT_TYPES = { json: 'application/json', json_array: 'application/json', ndjson: 'application/x-ndjson' } as const;
+const CONTENT_TYPES = {
+  json: 'application/json',
+  json_array: 'application/json',
+  ndjson: 'application/x-ndjson',
+} as const;
 
 export class WebhookRequestBuilder {
   readonly #encoding: WebhookDestination['encoding'];
@@ -63,9 +67,27 @@ export class WebhookRequestBuilder {
       case 'json':
         return events.map((e, i) => ({ indices: [i], events: [e], payload: joinBody([e.raw], '', '', '') }));
       case 'json_array':
-        return [{ indices: events.map((_, i) => i), events, payload: joinBody(events.map((e) => e.raw), '[', ',', ']', this.#bodies) }];
+        return [
+          {
+            indices: events.map((_, i) => i),
+            events,
+            payload: joinBody(
+              events.map((e) => e.raw),
+              '[',
+              ',',
+              ']',
+              this.#bodies,
+            ),
+          },
+        ];
       case 'ndjson':
-        return [{ indices: events.map((_, i) => i), events, payload: joinBody(oneLineRaws(events), '', '\n', '\n', this.#bodies) }];
+        return [
+          {
+            indices: events.map((_, i) => i),
+            events,
+            payload: joinBody(oneLineRaws(events), '', '\n', '\n', this.#bodies),
+          },
+        ];
     }
   }
 

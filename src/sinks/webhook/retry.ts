@@ -18,13 +18,24 @@ const SNIPPET_CHARS = 200;
 const CONTROL_CHARS = /[\u0000-\u001F\u007F]+/g;
 
 /** undici / Node error codes that mean the request itself is malformed: trying again cannot help. */
-const FINAL_ERROR_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'ERR_INVALID_URL', 'ERR_INVALID_ARG_TYPE']);
+const FINAL_ERROR_CODES = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'ERR_INVALID_URL',
+  'ERR_INVALID_ARG_TYPE',
+]);
 
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
-export function statusFailure(target: WebhookTarget, status: number, retryAfter: string | string[] | undefined, body: string): RequestFailure {
+export function statusFailure(
+  target: WebhookTarget,
+  status: number,
+  retryAfter: string | string[] | undefined,
+  body: string,
+): RequestFailure {
   const retryable = isRetryableStatus(status);
   const snippet = sanitizeSnippet(target, body);
   const hint = status >= 300 && status < 400 ? ' (redirects are not followed: configure the final URL)' : '';
@@ -34,15 +45,33 @@ export function statusFailure(target: WebhookTarget, status: number, retryAfter:
 }
 
 /** The request failed without a usable response: refused, reset, timed out, cancelled. */
-export function errorFailure(target: WebhookTarget, e: unknown, context: { timedOut: boolean; timeoutMs: number; aborted: boolean }): RequestFailure {
-  if (context.timedOut) return { retryable: true, reason: `request to ${target.display} timed out after ${context.timeoutMs}ms`, code: 'KLR_WEBHOOK_TIMEOUT' };
-  if (context.aborted) return { retryable: true, reason: `request to ${target.display} cancelled (shutdown)`, code: 'KLR_WEBHOOK_ABORTED' };
+export function errorFailure(
+  target: WebhookTarget,
+  e: unknown,
+  context: { timedOut: boolean; timeoutMs: number; aborted: boolean },
+): RequestFailure {
+  if (context.timedOut)
+    return {
+      retryable: true,
+      reason: `request to ${target.display} timed out after ${context.timeoutMs}ms`,
+      code: 'KLR_WEBHOOK_TIMEOUT',
+    };
+  if (context.aborted)
+    return {
+      retryable: true,
+      reason: `request to ${target.display} cancelled (shutdown)`,
+      code: 'KLR_WEBHOOK_ABORTED',
+    };
   const err = (e ?? {}) as { code?: unknown; message?: unknown; name?: unknown };
   const code = typeof err.code === 'string' ? err.code : typeof err.name === 'string' ? err.name : 'Error';
   const message = typeof err.message === 'string' ? err.message : String(e);
   const text = target.redact(message.includes(code) ? message : `${code}: ${message}`).replace(CONTROL_CHARS, ' ');
   const retryable = !FINAL_ERROR_CODES.has(code);
-  return { retryable, reason: clip(`request to ${target.display} failed: ${text}`, 300), code: retryable ? 'KLR_WEBHOOK_NETWORK' : 'KLR_WEBHOOK_INVALID_REQUEST' };
+  return {
+    retryable,
+    reason: clip(`request to ${target.display} failed: ${text}`, 300),
+    code: retryable ? 'KLR_WEBHOOK_NETWORK' : 'KLR_WEBHOOK_INVALID_REQUEST',
+  };
 }
 
 /** Response text as it may appear in logs and dead letters: one line, secrets masked, 200 characters. */

@@ -21,7 +21,10 @@ export class WebhookSigner {
   /** The three Standard Webhooks headers for one request. */
   headers(id: string, payload: Uint8Array, now = Date.now()): Record<string, string> {
     const timestamp = String(Math.floor(now / 1000));
-    const signature = createHmac('sha256', this.#key).update(`${id}.${timestamp}.`, 'utf8').update(payload).digest('base64');
+    const signature = createHmac('sha256', this.#key)
+      .update(`${id}.${timestamp}.`, 'utf8')
+      .update(payload)
+      .digest('base64');
     return { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
   }
 }

@@ -23,9 +23,10 @@ export class WebhookTarget {
     this.display = `${u.protocol}//${u.hostname}:${port}${u.pathname}`;
     const user = safeDecode(u.username);
     const password = safeDecode(u.password);
-    this.basicAuthorization = user !== '' || password !== ''
-      ? `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`
-      : undefined;
+    this.basicAuthorization =
+      user !== '' || password !== ''
+        ? `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`
+        : undefined;
     // Everything that may be secret, longest first so a value inside another is not left half-masked.
     const secrets = new Set<string>();
     for (const s of [u.search.slice(1), u.username, u.password, user, password]) if (s.length >= 3) secrets.add(s);
@@ -46,5 +47,9 @@ export class WebhookTarget {
 }
 
 function safeDecode(part: string): string {
-  try { return decodeURIComponent(part); } catch { return part; }
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }

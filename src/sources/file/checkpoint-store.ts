@@ -49,7 +49,8 @@ export class CheckpointStore {
       const files = (parsed as { files?: unknown }).files;
       if (!Array.isArray(files)) return { kind: 'unreadable', reason: 'no "files" list' };
       const entries = files.filter(isEntry);
-      if (entries.length !== files.length) return { kind: 'unreadable', reason: `${files.length - entries.length} malformed file entries` };
+      if (entries.length !== files.length)
+        return { kind: 'unreadable', reason: `${files.length - entries.length} malformed file entries` };
       return { kind: 'loaded', entries };
     } catch (e) {
       return { kind: 'unreadable', reason: `not JSON: ${errorText(e)}` };
@@ -60,7 +61,11 @@ export class CheckpointStore {
   async write(sourceName: string, entries: readonly CheckpointEntry[]): Promise<void> {
     const dir = path.dirname(this.file);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const text = JSON.stringify({ version: CHECKPOINT_VERSION, source: sourceName, updated_at: new Date().toISOString(), files: entries }, null, 1);
+    const text = JSON.stringify(
+      { version: CHECKPOINT_VERSION, source: sourceName, updated_at: new Date().toISOString(), files: entries },
+      null,
+      1,
+    );
     const temp = `${this.file}.tmp-${process.pid}`;
     try {
       const handle = await open(temp, 'w', 0o600);
@@ -85,8 +90,18 @@ export class CheckpointStore {
 function isEntry(v: unknown): v is CheckpointEntry {
   if (v === null || typeof v !== 'object') return false;
   const e = v as Record<string, unknown>;
-  return typeof e.path === 'string' && isCount(e.dev) && isCount(e.ino) && typeof e.fingerprint === 'string'
-    && isCount(e.fingerprint_bytes) && isCount(e.offset) && isCount(e.size) && typeof e.rotated === 'boolean';
+  return (
+    typeof e.path === 'string' &&
+    isCount(e.dev) &&
+    isCount(e.ino) &&
+    typeof e.fingerprint === 'string' &&
+    isCount(e.fingerprint_bytes) &&
+    isCount(e.offset) &&
+    isCount(e.size) &&
+    typeof e.rotated === 'boolean'
+  );
 }
 
-function isCount(v: unknown): v is number { return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0; }
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}

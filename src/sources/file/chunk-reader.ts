@@ -80,7 +80,8 @@ export class ChunkReader {
     // The byte before a line start comes with the same read (no extra syscall); a skip goes on mid-line.
     const lead = skipping === null && pos > 0 ? 1 : 0;
     const need = want + lead;
-    if (need > this.#buffer.length && need <= BACKLOG_CHUNK_BYTES + 1) this.#buffer = Buffer.allocUnsafe(BACKLOG_CHUNK_BYTES + 1);
+    if (need > this.#buffer.length && need <= BACKLOG_CHUNK_BYTES + 1)
+      this.#buffer = Buffer.allocUnsafe(BACKLOG_CHUNK_BYTES + 1);
     const buffer = need <= this.#buffer.length ? this.#buffer : Buffer.allocUnsafe(need);
     const got = await this.#reader.read(handle, buffer, need, pos - lead);
     if (lead === 1 && got > 0 && buffer[0] !== NEWLINE) return NOT_AT_LINE_START;
@@ -97,9 +98,15 @@ export class ChunkReader {
       const nl = data.indexOf(NEWLINE);
       const lineEnd = nl < 0 ? bytesRead : nl > 0 && data[nl - 1] === CR ? nl - 1 : nl;
       if (skipping.prefix.length < RAW_PREFIX_BYTES) {
-        skipping.prefix = Buffer.concat([skipping.prefix, data.subarray(0, Math.min(lineEnd, RAW_PREFIX_BYTES - skipping.prefix.length))]);
+        skipping.prefix = Buffer.concat([
+          skipping.prefix,
+          data.subarray(0, Math.min(lineEnd, RAW_PREFIX_BYTES - skipping.prefix.length)),
+        ]);
       }
-      if (nl < 0) { file.scanEnd = end; return bytesRead; }
+      if (nl < 0) {
+        file.scanEnd = end;
+        return bytesRead;
+      }
       dead.push(this.#tooLong(file, skipping.start, pos + lineEnd - skipping.start, skipping.prefix.toString('utf8')));
       file.skip = null;
       start = nl + 1;
@@ -113,7 +120,10 @@ export class ChunkReader {
     file.scanEnd = end;
     if (tail > this.#o.maxLineBytes) {
       // Copied: the read buffer is reused. At most 64 KiB is kept, however long the line grows.
-      file.skip = { start: pos + consumed, prefix: Buffer.from(data.subarray(consumed, consumed + Math.min(tail, RAW_PREFIX_BYTES))) };
+      file.skip = {
+        start: pos + consumed,
+        prefix: Buffer.from(data.subarray(consumed, consumed + Math.min(tail, RAW_PREFIX_BYTES))),
+      };
     } else if (tail > 0 && consumed === 0 && bytesRead === want) {
       // One line fills the whole read: read more of it at once next time (up to max_line_bytes + 1, which proves it too long).
       file.readSize = Math.max(CHUNK_BYTES, Math.min(want * 2, this.#o.maxLineBytes + 1));
@@ -132,7 +142,14 @@ export class ChunkReader {
   }
 
   /** Hand over every complete line of data[start..]; returns the index after the last newline. */
-  #lines(file: TrackedFile, data: Buffer, start: number, pos: number, group: AckGroup, dead: DeadLetterRecord[]): number {
+  #lines(
+    file: TrackedFile,
+    data: Buffer,
+    start: number,
+    pos: number,
+    group: AckGroup,
+    dead: DeadLetterRecord[],
+  ): number {
     const { pipeline, stats, maxLineBytes } = this.#o;
     // One UTF-8 check of all the complete lines (a fast SIMD pass): each line is then valid too.
     const last = data.lastIndexOf(NEWLINE);
@@ -142,7 +159,14 @@ export class ChunkReader {
       const lineEnd = nl > lineStart && data[nl - 1] === CR ? nl - 1 : nl;
       const length = lineEnd - lineStart;
       if (length > maxLineBytes) {
-        dead.push(this.#tooLong(file, pos + lineStart, length, data.toString('utf8', lineStart, Math.min(lineEnd, lineStart + RAW_PREFIX_BYTES))));
+        dead.push(
+          this.#tooLong(
+            file,
+            pos + lineStart,
+            length,
+            data.toString('utf8', lineStart, Math.min(lineEnd, lineStart + RAW_PREFIX_BYTES)),
+          ),
+        );
       } else if (length > 0 && (data[lineStart] === OPEN_BRACE || !isBlank(data, lineStart, lineEnd))) {
         const raw = byteStringOfUtf8(data, lineStart, lineEnd, valid);
         const result = pipeline.ingest(raw, group, stats);
@@ -155,23 +179,43 @@ export class ChunkReader {
 
   #tooLong(file: TrackedFile, offset: number, length: number, prefix: string): DeadLetterRecord {
     bump(this.#o.stats.invalid, LINE_TOO_LONG);
-    this.#o.limited.warn(LINE_TOO_LONG, { file: file.path, offset, bytes: length, maxLineBytes: this.#o.maxLineBytes },
-      'line longer than max_line_bytes: skipped and written (its first 64 KiB) to the dead-letter file');
-    return { source: this.#o.sourceName, reason: LINE_TOO_LONG, attempts: 0, raw: prefix, context: { file: file.path, offset, bytes: length } };
+    this.#o.limited.warn(
+      LINE_TOO_LONG,
+      { file: file.path, offset, bytes: length, maxLineBytes: this.#o.maxLineBytes },
+      'line longer than max_line_bytes: skipped and written (its first 64 KiB) to the dead-letter file',
+    );
+    return {
+      source: this.#o.sourceName,
+      reason: LINE_TOO_LONG,
+      attempts: 0,
+      raw: prefix,
+      context: { file: file.path, offset, bytes: length },
+    };
   }
 
   #notJson(file: TrackedFile, offset: number, raw: ByteString, error: JsonSyntaxError): DeadLetterRecord {
     bump(this.#o.stats.invalid, INVALID_JSON);
     // The line may hold credentials: its position is logged, never its content.
-    this.#o.limited.warn(INVALID_JSON, { file: file.path, offset, bytes: raw.length, position: error.position },
-      'line is not a JSON object: written to the dead-letter file');
-    return { source: this.#o.sourceName, reason: INVALID_JSON, attempts: 0, raw: textOf(raw), context: { file: file.path, offset, error: error.message } };
+    this.#o.limited.warn(
+      INVALID_JSON,
+      { file: file.path, offset, bytes: raw.length, position: error.position },
+      'line is not a JSON object: written to the dead-letter file',
+    );
+    return {
+      source: this.#o.sourceName,
+      reason: INVALID_JSON,
+      attempts: 0,
+      raw: textOf(raw),
+      context: { file: file.path, offset, error: error.message },
+    };
   }
 
   /** The group (and so the checkpoint) waits until the records are on disk. */
   #deadLetter(group: AckGroup, records: DeadLetterRecord[]): void {
     group.hold();
-    const write = this.#writeUntilDone(records).then((written) => { if (written) group.release(); });
+    const write = this.#writeUntilDone(records).then((written) => {
+      if (written) group.release();
+    });
     this.#writes.add(write);
     void write.finally(() => this.#writes.delete(write));
   }
@@ -183,8 +227,11 @@ export class ChunkReader {
         await deadLetters.write(records);
         return true;
       } catch (e) {
-        limited.error('dead-letter-write', { dir: deadLetters.dir, err: errorText(e), lines: records.length },
-          'cannot write the source dead-letter file: the checkpoint stays before these lines and the write is retried');
+        limited.error(
+          'dead-letter-write',
+          { dir: deadLetters.dir, err: errorText(e), lines: records.length },
+          'cannot write the source dead-letter file: the checkpoint stays before these lines and the write is retried',
+        );
         if (!(await sleep(DEAD_LETTER_RETRY_MS, signal))) return false;
       }
     }

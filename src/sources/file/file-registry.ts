@@ -50,7 +50,13 @@ export class FileRegistry {
   #warnedReopen = false;
 
   /** `onChange` is called whenever the checkpoint content changes (offsets, files). */
-  constructor(config: FileSourceConfig, log: Logger, limited: RateLimitedLog, stats: SourceStats, onChange: () => void) {
+  constructor(
+    config: FileSourceConfig,
+    log: Logger,
+    limited: RateLimitedLog,
+    stats: SourceStats,
+    onChange: () => void,
+  ) {
     this.#config = config;
     this.#log = log;
     this.#limited = limited;
@@ -58,7 +64,9 @@ export class FileRegistry {
     this.#onChange = onChange;
   }
 
-  get paths(): IterableIterator<string> { return this.#byPath.keys(); }
+  get paths(): IterableIterator<string> {
+    return this.#byPath.keys();
+  }
 
   /**
    * The next file to read a chunk of: rotated files first (their lines are older), then the
@@ -75,7 +83,10 @@ export class FileRegistry {
     const list = this.#attachedOrder;
     for (let i = 0; i < list.length; i++) {
       const f = list[(this.#cursor + i) % list.length];
-      if (f.hasWork && f.retryAt <= now) { this.#cursor = (this.#cursor + i + 1) % list.length; return f; }
+      if (f.hasWork && f.retryAt <= now) {
+        this.#cursor = (this.#cursor + i + 1) % list.length;
+        return f;
+      }
     }
     return null;
   }
@@ -88,8 +99,14 @@ export class FileRegistry {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const known = this.#byPath.get(file);
-      if (code === 'ENOENT' || code === 'ENOTDIR') { if (known !== undefined) await this.#detach(known, 'was deleted or renamed'); }
-      else this.#limited.warn('stat', { file, err: errorText(e) }, 'cannot stat a log file; trying again at the next poll');
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        if (known !== undefined) await this.#detach(known, 'was deleted or renamed');
+      } else
+        this.#limited.warn(
+          'stat',
+          { file, err: errorText(e) },
+          'cannot stat a log file; trying again at the next poll',
+        );
       return;
     }
     if (!st.isFile()) return;
@@ -116,24 +133,38 @@ export class FileRegistry {
     try {
       handle = await open(file, 'r');
     } catch (e) {
-      this.#limited.warn('open', { file, err: errorText(e) }, 'cannot open a log file; trying again at the next rescan');
+      this.#limited.warn(
+        'open',
+        { file, err: errorText(e) },
+        'cannot open a log file; trying again at the next rescan',
+      );
       return;
     }
     try {
       await this.#adopt(file, handle, await handle.stat(), how, false);
     } catch (e) {
       await handle.close().catch(() => undefined);
-      this.#limited.warn('open', { file, err: errorText(e) }, 'cannot start tailing a log file; trying again at the next rescan');
+      this.#limited.warn(
+        'open',
+        { file, err: errorText(e) },
+        'cannot start tailing a log file; trying again at the next rescan',
+      );
     }
   }
 
   async #adopt(file: string, handle: FileHandle, st: Stats, how: Discovery, rotated: boolean): Promise<void> {
     const key = identityKey(st.dev, st.ino);
-    if (!st.isFile() || this.files.has(key)) { await handle.close(); return; }
+    if (!st.isFile() || this.files.has(key)) {
+      await handle.close();
+      return;
+    }
     const entry = this.orphans.get(key);
     let offset = 0;
     let overlongLast = false;
-    let why = how === 'new' ? 'a new file: read from its start' : 'not in the checkpoint (it appeared while the relay was stopped): read from its start';
+    let why =
+      how === 'new'
+        ? 'a new file: read from its start'
+        : 'not in the checkpoint (it appeared while the relay was stopped): read from its start';
     if (entry !== undefined) {
       this.orphans.delete(key);
       offset = await this.#resumeOffset(entry, handle, st.size, file);
@@ -147,7 +178,17 @@ export class FileRegistry {
       why = `first start, start_at: ${this.#config.startAt}`;
     }
     const fingerprint = (await fingerprintOf(handle, Math.min(st.size, FINGERPRINT_BYTES))) ?? { hash: '', bytes: 0 };
-    const tracked = new TrackedFile({ path: file, dev: st.dev, ino: st.ino, handle, size: st.size, fingerprint, offset, readSize: CHUNK_BYTES, onAdvance: this.#onChange });
+    const tracked = new TrackedFile({
+      path: file,
+      dev: st.dev,
+      ino: st.ino,
+      handle,
+      size: st.size,
+      fingerprint,
+      offset,
+      readSize: CHUNK_BYTES,
+      onAdvance: this.#onChange,
+    });
     // start_at: end inside a last line longer than max_line_bytes: skip to its end like any over-long line.
     if (overlongLast) tracked.skip = { start: offset, prefix: Buffer.alloc(0) };
     if (rotated) tracked.detachedAt = Date.now();
@@ -162,16 +203,31 @@ export class FileRegistry {
   async #resumeOffset(entry: CheckpointEntry, handle: FileHandle, size: number, file: string): Promise<number> {
     const fp = entry.fingerprint_bytes === 0 ? { hash: '' } : await fingerprintOf(handle, entry.fingerprint_bytes);
     if (fp === null || fp.hash !== entry.fingerprint) {
-      this.#abandon(entry, `does not match its checkpoint any more (its first ${entry.fingerprint_bytes} bytes differ: inode reused or file replaced), so the new file is read from its start`, file, true);
+      this.#abandon(
+        entry,
+        `does not match its checkpoint any more (its first ${entry.fingerprint_bytes} bytes differ: inode reused or file replaced), so the new file is read from its start`,
+        file,
+        true,
+      );
       return 0;
     }
     if (entry.offset > size) {
-      this.#abandon(entry, `is shorter (${size} bytes) than its checkpoint (${entry.offset}): truncated while the relay was stopped (copytruncate?), so it is read from its start`, file, true);
+      this.#abandon(
+        entry,
+        `is shorter (${size} bytes) than its checkpoint (${entry.offset}): truncated while the relay was stopped (copytruncate?), so it is read from its start`,
+        file,
+        true,
+      );
       return 0;
     }
     // Same first bytes (entries of one route can share hundreds) and long enough: only a line boundary at the offset shows it is the same content.
     if (entry.offset > 0 && !(await newlineBefore(handle, entry.offset))) {
-      this.#abandon(entry, `has no line boundary at its checkpoint offset (${entry.offset}) any more: truncated and refilled past it while the relay was stopped (copytruncate?), so it is read from its start`, file, true);
+      this.#abandon(
+        entry,
+        `has no line boundary at its checkpoint offset (${entry.offset}) any more: truncated and refilled past it while the relay was stopped (copytruncate?), so it is read from its start`,
+        file,
+        true,
+      );
       return 0;
     }
     return entry.offset;
@@ -182,7 +238,11 @@ export class FileRegistry {
     const unread = Math.max(0, entry.size - entry.offset);
     this.#stats.bytesAbandoned += unread;
     const fields = { file, offset: entry.offset, size: entry.size, unreadBytes: unread };
-    if (unread > 0) this.#log.warn(fields, `log file ${what}; at least ${unread} bytes after its checkpoint were never read (counted in file_bytes_abandoned_total)`);
+    if (unread > 0)
+      this.#log.warn(
+        fields,
+        `log file ${what}; at least ${unread} bytes after its checkpoint were never read (counted in file_bytes_abandoned_total)`,
+      );
     else if (notable) this.#log.warn(fields, `log file ${what}`);
     else this.#log.info(fields, `log file ${what}; it had been read to its end`);
   }
@@ -201,8 +261,10 @@ export class FileRegistry {
     const to = await findByIdentity(path.dirname(from), file.dev, file.ino);
     if (to !== null) file.path = to;
     this.#onChange();
-    this.#log.info({ file: from, rotatedTo: to, unreadBytes: file.size - file.readOffset },
-      `log file ${why}: reading the rest through its open descriptor, closing it once drained and idle for rotate_wait`);
+    this.#log.info(
+      { file: from, rotatedTo: to, unreadBytes: file.size - file.readOffset },
+      `log file ${why}: reading the rest through its open descriptor, closing it once drained and idle for rotate_wait`,
+    );
   }
 
   /** Poll one open file: growth, truncation (copytruncate), rotated files that are done or still written. */
@@ -213,7 +275,11 @@ export class FileRegistry {
     try {
       st = await handle.stat();
     } catch (e) {
-      this.#limited.warn('fstat', { file: file.path, err: errorText(e) }, 'cannot stat an open log file; trying again at the next poll');
+      this.#limited.warn(
+        'fstat',
+        { file: file.path, err: errorText(e) },
+        'cannot stat an open log file; trying again at the next poll',
+      );
       return;
     }
     // Growth since the first bytes were last checked, whether this poll or a read saw it first:
@@ -228,7 +294,8 @@ export class FileRegistry {
       file.observeSize(st.size, now);
       file.startCheckedSize = st.size;
     }
-    if (file.fingerprint.bytes < FINGERPRINT_BYTES && file.size > file.fingerprint.bytes) await file.extendFingerprint();
+    if (file.fingerprint.bytes < FINGERPRINT_BYTES && file.size > file.fingerprint.bytes)
+      await file.extendFingerprint();
     if (file.detachedAt === null) return;
     if (!file.following && file.lastGrowthAt - file.detachedAt >= REOPEN_GRACE_MS) this.#stillWritten(file);
     if (file.drained && now - file.lastGrowthAt >= this.#config.rotateWaitMs) await this.#giveUp(file);
@@ -248,14 +315,19 @@ export class FileRegistry {
     const lost = Math.max(0, file.size - file.readOffset);
     this.#stats.bytesAbandoned += lost;
     // Only the bytes seen before the truncation are known: what was written after the last look is gone unseen, so the count is a lower bound.
-    this.#log.warn({ file: file.path, previousSize: file.size, size, offset: file.readOffset, lostBytes: lost, detectedBy },
-      `log file was truncated or rewritten in place (copytruncate rotation?; ${detectedBy}): reading it again from its start; lines not read before the truncation are lost (at least ${lost} bytes, counted in file_bytes_abandoned_total; more if it grew since the last poll): prefer rename rotation`);
+    this.#log.warn(
+      { file: file.path, previousSize: file.size, size, offset: file.readOffset, lostBytes: lost, detectedBy },
+      `log file was truncated or rewritten in place (copytruncate rotation?; ${detectedBy}): reading it again from its start; lines not read before the truncation are lost (at least ${lost} bytes, counted in file_bytes_abandoned_total; more if it grew since the last poll): prefer rename rotation`,
+    );
     file.size = size;
     file.startCheckedSize = size;
     file.lastGrowthAt = now;
     file.restartAtZero(CHUNK_BYTES);
     const handle = file.handle;
-    file.fingerprint = (handle === null ? null : await fingerprintOf(handle, Math.min(size, FINGERPRINT_BYTES))) ?? { hash: '', bytes: 0 };
+    file.fingerprint = (handle === null ? null : await fingerprintOf(handle, Math.min(size, FINGERPRINT_BYTES))) ?? {
+      hash: '',
+      bytes: 0,
+    };
   }
 
   #stillWritten(file: TrackedFile): void {
@@ -265,8 +337,10 @@ export class FileRegistry {
       return;
     }
     this.#warnedReopen = true;
-    this.#log.warn({ file: file.path },
-      'a rotated log file is still being written to: Kong\'s file-log plugin keeps its file open unless `reopen: true` is set, so after a rename rotation Kong goes on writing into the renamed file. The relay follows it while it grows, but set `reopen: true` on the file-log plugin so new entries go to the new file');
+    this.#log.warn(
+      { file: file.path },
+      "a rotated log file is still being written to: Kong's file-log plugin keeps its file open unless `reopen: true` is set, so after a rename rotation Kong goes on writing into the renamed file. The relay follows it while it grows, but set `reopen: true` on the file-log plugin so new entries go to the new file",
+    );
   }
 
   /** Close a rotated file; what it still holds unread (a last line without newline) is counted. */
@@ -274,9 +348,15 @@ export class FileRegistry {
     const unread = Math.max(0, file.size - file.readOffset);
     if (unread > 0) {
       this.#stats.bytesAbandoned += unread;
-      this.#log.warn({ file: file.path, unreadBytes: unread }, `closing a rotated log file that ends in ${unread} bytes without a newline: they are never read (counted in file_bytes_abandoned_total)`);
+      this.#log.warn(
+        { file: file.path, unreadBytes: unread },
+        `closing a rotated log file that ends in ${unread} bytes without a newline: they are never read (counted in file_bytes_abandoned_total)`,
+      );
     } else {
-      this.#log.info({ file: file.path, size: file.size }, 'rotated log file drained and idle for rotate_wait: closing it');
+      this.#log.info(
+        { file: file.path, size: file.size },
+        'rotated log file drained and idle for rotate_wait: closing it',
+      );
     }
     await file.closeHandle();
     file.retired = true;
@@ -287,7 +367,9 @@ export class FileRegistry {
   }
 
   /** A read failed: try this file again later. */
-  backOff(file: TrackedFile, until: number): void { file.retryAt = until; }
+  backOff(file: TrackedFile, until: number): void {
+    file.retryAt = until;
+  }
 
   /**
    * Checkpoint entries no glob match found: a file rotated before the restart (still at its
@@ -300,9 +382,10 @@ export class FileRegistry {
     for (const [key, entry] of [...this.orphans]) {
       const st = await stat(entry.path).catch((e: NodeJS.ErrnoException) => e);
       if (st instanceof Error && st.code !== 'ENOENT' && st.code !== 'ENOTDIR') continue;
-      const found = !(st instanceof Error) && identityKey(st.dev, st.ino) === key
-        ? entry.path
-        : await findByIdentity(path.dirname(entry.path), entry.dev, entry.ino);
+      const found =
+        !(st instanceof Error) && identityKey(st.dev, st.ino) === key
+          ? entry.path
+          : await findByIdentity(path.dirname(entry.path), entry.dev, entry.ino);
       const handle = found === null ? null : await open(found, 'r').catch(() => null);
       const fst = await handle?.stat().catch(() => null);
       if (found === null || handle == null || fst == null || identityKey(fst.dev, fst.ino) !== key) {
@@ -313,12 +396,18 @@ export class FileRegistry {
         continue;
       }
       if (found !== entry.path) {
-        this.#log.info({ file: entry.path, renamedTo: found, offset: entry.offset },
-          'log file in the checkpoint was renamed while the relay was stopped (to a name paths does not match): found again by its identity in the same directory');
+        this.#log.info(
+          { file: entry.path, renamedTo: found, offset: entry.offset },
+          'log file in the checkpoint was renamed while the relay was stopped (to a name paths does not match): found again by its identity in the same directory',
+        );
       }
       await this.#adopt(found, handle, fst, 'initial', true).catch(async (e: unknown) => {
         await handle.close().catch(() => undefined);
-        this.#limited.warn('open', { file: found, err: errorText(e) }, 'cannot resume a rotated log file from the checkpoint; trying again at the next rescan');
+        this.#limited.warn(
+          'open',
+          { file: found, err: errorText(e) },
+          'cannot resume a rotated log file from the checkpoint; trying again at the next rescan',
+        );
       });
     }
   }
@@ -337,10 +426,15 @@ export class FileRegistry {
     }
     this.#stats.bytesAbandoned += unread;
     this.#stats.filesNotFound++;
-    const known = unread > 0 ? `at least ${unread} bytes (size at the checkpoint − offset, counted in file_bytes_abandoned_total)` : 'an unknown amount';
-    this.#log.warn(fields,
-      `log file in the checkpoint was not found again, neither at its path nor under another name in its directory (moved to another directory, compressed or deleted while the relay was stopped?): what it held after byte ${entry.offset} was never read: ${known}, plus whatever was written to it after the checkpoint (counted in files_not_found_total). `
-      + 'Rotated files are found again under any name in their own directory: keep them there uncompressed until the relay has read them (logrotate: delaycompress, no olddir), or add the names they are moved to to paths (uncompressed ones only, e.g. "access.log.1" next to "access.log")');
+    const known =
+      unread > 0
+        ? `at least ${unread} bytes (size at the checkpoint − offset, counted in file_bytes_abandoned_total)`
+        : 'an unknown amount';
+    this.#log.warn(
+      fields,
+      `log file in the checkpoint was not found again, neither at its path nor under another name in its directory (moved to another directory, compressed or deleted while the relay was stopped?): what it held after byte ${entry.offset} was never read: ${known}, plus whatever was written to it after the checkpoint (counted in files_not_found_total). ` +
+        'Rotated files are found again under any name in their own directory: keep them there uncompressed until the relay has read them (logrotate: delaycompress, no olddir), or add the names they are moved to to paths (uncompressed ones only, e.g. "access.log.1" next to "access.log")',
+    );
   }
 
   /** Retired files whose last chunks are acknowledged are forgotten (pruned from the checkpoint). */
@@ -361,7 +455,7 @@ export class FileRegistry {
 async function lastLineStart(handle: FileHandle, size: number, maxLineBytes: number): Promise<number | null> {
   const limit = Math.max(0, size - maxLineBytes - 1);
   const buffer = Buffer.allocUnsafe(Math.min(size, CHUNK_BYTES));
-  for (let end = size; end > limit;) {
+  for (let end = size; end > limit; ) {
     const from = Math.max(limit, end - buffer.length);
     const { bytesRead } = await handle.read(buffer, 0, end - from, from);
     const nl = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);

@@ -57,21 +57,36 @@ export class FileSource implements Source {
     this.#log = context.log;
     this.#limited = new RateLimitedLog(context.log);
     this.#store = new CheckpointStore(context.stateDir, config.name);
-    this.#globs = new GlobWatcher(config.paths, context.log, (file) => { this.#dirtyPaths.add(file); this.#wake(); });
-    this.#files = new FileRegistry(config, context.log, this.#limited, context.stats, () => { this.#checkpointDirty = true; });
+    this.#globs = new GlobWatcher(config.paths, context.log, (file) => {
+      this.#dirtyPaths.add(file);
+      this.#wake();
+    });
+    this.#files = new FileRegistry(config, context.log, this.#limited, context.stats, () => {
+      this.#checkpointDirty = true;
+    });
     this.#reader = new ChunkReader({
-      sourceName: config.name, maxLineBytes: config.maxLineBytes, pipeline: context.pipeline, stats: context.stats,
-      limited: this.#limited, deadLetters: context.deadLetters, signal: this.#abort.signal,
+      sourceName: config.name,
+      maxLineBytes: config.maxLineBytes,
+      pipeline: context.pipeline,
+      stats: context.stats,
+      limited: this.#limited,
+      deadLetters: context.deadLetters,
+      signal: this.#abort.signal,
     });
   }
 
-  get ready(): boolean { return this.#started && !this.#stopping && this.#globs.ready; }
+  get ready(): boolean {
+    return this.#started && !this.#stopping && this.#globs.ready;
+  }
 
   async start(): Promise<void> {
     const loaded = await this.#store.load();
     if (loaded.kind === 'missing') this.#files.firstStart = true;
     else if (loaded.kind === 'unreadable') {
-      this.#log.error({ file: this.#store.file, err: loaded.reason }, 'cannot use the checkpoint file: every log file is read from its start (entries already delivered are sent again rather than lost)');
+      this.#log.error(
+        { file: this.#store.file, err: loaded.reason },
+        'cannot use the checkpoint file: every log file is read from its start (entries already delivered are sent again rather than lost)',
+      );
     } else {
       for (const e of loaded.entries) this.#files.orphans.set(identityKey(e.dev, e.ino), e);
     }
@@ -80,12 +95,20 @@ export class FileSource implements Source {
     await this.#files.resolveOrphans();
     this.#lastRescan = Date.now();
     this.#started = true;
-    this.#log.info({ patterns: this.#config.paths, files: this.#files.files.size, ready: this.ready }, 'file source started');
+    this.#log.info(
+      { patterns: this.#config.paths, files: this.#files.files.size, ready: this.ready },
+      'file source started',
+    );
     // Written at once, so that a restart is never taken for a first start (start_at: end would skip lines).
     this.#checkpointDirty = true;
     await this.#flushCheckpoint();
-    this.#pollTimer = setInterval(() => { this.#pollDue = true; this.#wake(); }, this.#config.pollIntervalMs);
-    this.#checkpointTimer = setInterval(() => { if (this.#checkpointDirty && this.#checkpointWrite === null) void this.#flushCheckpoint(); }, CHECKPOINT_INTERVAL_MS);
+    this.#pollTimer = setInterval(() => {
+      this.#pollDue = true;
+      this.#wake();
+    }, this.#config.pollIntervalMs);
+    this.#checkpointTimer = setInterval(() => {
+      if (this.#checkpointDirty && this.#checkpointWrite === null) void this.#flushCheckpoint();
+    }, CHECKPOINT_INTERVAL_MS);
     // The poll timer keeps the process alive while the source runs (watchers alone may be gone); close() clears it.
     this.#checkpointTimer.unref();
     this.#loop = this.#run();
@@ -99,8 +122,16 @@ export class FileSource implements Source {
         if (this.#stopping) break;
         const now = Date.now();
         const file = this.#files.next(now);
-        if (file === null) { this.#endPause(now); await this.#sleep(); continue; }
-        if (pipeline.blocked) { this.#beginPause(now); await this.#sleep(); continue; }
+        if (file === null) {
+          this.#endPause(now);
+          await this.#sleep();
+          continue;
+        }
+        if (pipeline.blocked) {
+          this.#beginPause(now);
+          await this.#sleep();
+          continue;
+        }
         this.#endPause(now);
         await this.#readChunk(file);
       } catch (e) {
@@ -118,12 +149,19 @@ export class FileSource implements Source {
       n = await this.#reader.read(file);
     } catch (e) {
       this.#files.backOff(file, Date.now() + READ_RETRY_MS);
-      this.#limited.error('read', { file: file.path, err: errorText(e) }, 'cannot read a log file; trying again shortly');
+      this.#limited.error(
+        'read',
+        { file: file.path, err: errorText(e) },
+        'cannot read a log file; trying again shortly',
+      );
       return;
     }
     if (n > 0) return;
     const now = Date.now();
-    if (n === NOT_AT_LINE_START) { await this.#files.notAtLineStart(file, now); return; }
+    if (n === NOT_AT_LINE_START) {
+      await this.#files.notAtLineStart(file, now);
+      return;
+    }
     // Shorter than last seen: truncated; find out now rather than re-reading nothing.
     await this.#files.refresh(file, now);
     if (file.hasWork) this.#files.backOff(file, now + this.#config.pollIntervalMs);
@@ -153,11 +191,17 @@ export class FileSource implements Source {
   #beginPause(now: number): void {
     if (this.#pausedSince === null) {
       this.#pausedSince = now;
-      this.#log.debug({ blockedBy: this.#context.pipeline.blockingDestinations() }, 'pipeline is full: pausing file reading');
+      this.#log.debug(
+        { blockedBy: this.#context.pipeline.blockingDestinations() },
+        'pipeline is full: pausing file reading',
+      );
     }
     if (!this.#awaitingUnblock) {
       this.#awaitingUnblock = true;
-      void this.#context.pipeline.whenUnblocked().then(() => { this.#awaitingUnblock = false; this.#wake(); });
+      void this.#context.pipeline.whenUnblocked().then(() => {
+        this.#awaitingUnblock = false;
+        this.#wake();
+      });
     }
   }
 
@@ -168,13 +212,21 @@ export class FileSource implements Source {
   }
 
   #sleep(): Promise<void> {
-    if (this.#woken) { this.#woken = false; return Promise.resolve(); }
-    return new Promise((resolve) => { this.#wakeUp = resolve; });
+    if (this.#woken) {
+      this.#woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#wakeUp = resolve;
+    });
   }
 
   #wake(): void {
     const wakeUp = this.#wakeUp;
-    if (wakeUp === null) { this.#woken = true; return; }
+    if (wakeUp === null) {
+      this.#woken = true;
+      return;
+    }
     this.#wakeUp = null;
     this.#woken = false;
     wakeUp();
@@ -191,20 +243,35 @@ export class FileSource implements Source {
     for (const f of [...this.#files.files.values(), ...this.#files.retired]) {
       const offset = f.commits.committed;
       written.push([f, offset]);
-      entries.push({ path: f.path, dev: f.dev, ino: f.ino, fingerprint: f.fingerprint.hash, fingerprint_bytes: f.fingerprint.bytes, offset, size: f.size, rotated: f.rotated });
+      entries.push({
+        path: f.path,
+        dev: f.dev,
+        ino: f.ino,
+        fingerprint: f.fingerprint.hash,
+        fingerprint_bytes: f.fingerprint.bytes,
+        offset,
+        size: f.size,
+        rotated: f.rotated,
+      });
     }
     entries.push(...this.#files.orphans.values());
-    const write = this.#store.write(this.name, entries).then(() => {
-      for (const [f, offset] of written) f.writtenOffset = offset;
-      if (this.#lastCheckpoint.error !== null) this.#log.info({ file: this.#store.file }, 'checkpoint written again');
-      this.#lastCheckpoint = { time: new Date().toISOString(), error: null };
-    }, (e: unknown) => {
-      this.#checkpointDirty = true;
-      this.#context.stats.checkpointErrors++;
-      this.#lastCheckpoint = { time: this.#lastCheckpoint.time, error: errorText(e) };
-      this.#limited.error('checkpoint', { file: this.#store.file, err: errorText(e) },
-        'cannot write the checkpoint file: the one on disk stays as it was (after a restart lines since then would be read again); retrying');
-    });
+    const write = this.#store.write(this.name, entries).then(
+      () => {
+        for (const [f, offset] of written) f.writtenOffset = offset;
+        if (this.#lastCheckpoint.error !== null) this.#log.info({ file: this.#store.file }, 'checkpoint written again');
+        this.#lastCheckpoint = { time: new Date().toISOString(), error: null };
+      },
+      (e: unknown) => {
+        this.#checkpointDirty = true;
+        this.#context.stats.checkpointErrors++;
+        this.#lastCheckpoint = { time: this.#lastCheckpoint.time, error: errorText(e) };
+        this.#limited.error(
+          'checkpoint',
+          { file: this.#store.file, err: errorText(e) },
+          'cannot write the checkpoint file: the one on disk stays as it was (after a restart lines since then would be read again); retrying',
+        );
+      },
+    );
     this.#checkpointWrite = write;
     await write;
     this.#checkpointWrite = null;
@@ -241,15 +308,29 @@ export class FileSource implements Source {
 
   status(): Record<string, unknown> {
     const files = [...this.#files.files.values(), ...this.#files.retired].map((f) => ({
-      path: f.path, dev: f.dev, ino: f.ino, fingerprint: f.fingerprint.hash, size: f.size,
-      readOffset: f.readOffset, ackedOffset: f.commits.committed, checkpointOffset: f.writtenOffset < 0 ? null : f.writtenOffset,
-      pendingChunks: f.commits.pending, rotated: f.rotated, following: f.following, closed: f.retired,
+      path: f.path,
+      dev: f.dev,
+      ino: f.ino,
+      fingerprint: f.fingerprint.hash,
+      size: f.size,
+      readOffset: f.readOffset,
+      ackedOffset: f.commits.committed,
+      checkpointOffset: f.writtenOffset < 0 ? null : f.writtenOffset,
+      pendingChunks: f.commits.pending,
+      rotated: f.rotated,
+      following: f.following,
+      closed: f.retired,
     }));
     return {
       files,
       patterns: this.#globs.status(),
       paused: this.#pausedSince !== null,
-      checkpoint: { file: this.#store.file, lastWrite: this.#lastCheckpoint.time, lastError: this.#lastCheckpoint.error, unmatchedEntries: this.#files.orphans.size },
+      checkpoint: {
+        file: this.#store.file,
+        lastWrite: this.#lastCheckpoint.time,
+        lastError: this.#lastCheckpoint.error,
+        unmatchedEntries: this.#files.orphans.size,
+      },
     };
   }
 }

@@ -60,10 +60,17 @@ export class GlobWatcher {
   }
 
   /** Every pattern's directory can be read and is watched. */
-  get ready(): boolean { return this.#patterns.every((p) => p.error === null && p.watcher !== null); }
+  get ready(): boolean {
+    return this.#patterns.every((p) => p.error === null && p.watcher !== null);
+  }
 
   status(): PatternStatus[] {
-    return this.#patterns.map((p) => ({ pattern: p.pattern, dir: p.dir, watching: p.watcher !== null, error: p.error }));
+    return this.#patterns.map((p) => ({
+      pattern: p.pattern,
+      dir: p.dir,
+      watching: p.watcher !== null,
+      error: p.error,
+    }));
   }
 
   /**
@@ -84,7 +91,10 @@ export class GlobWatcher {
         complete = false;
         const reason = errorText(e);
         if (p.error !== reason) {
-          this.#log.error({ pattern: p.pattern, dir: p.dir, err: reason }, 'cannot read the log directory of a path pattern: its files are not tailed until it can be read (source not ready)');
+          this.#log.error(
+            { pattern: p.pattern, dir: p.dir, err: reason },
+            'cannot read the log directory of a path pattern: its files are not tailed until it can be read (source not ready)',
+          );
         }
         p.error = reason;
         await p.watcher?.close().catch(() => undefined);
@@ -101,25 +111,37 @@ export class GlobWatcher {
       // Only matching files get a watcher of their own; directories are always walked.
       ignored: (file, stats) => stats?.isFile() === true && !p.isMatch(file),
     });
-    const report = (file: string): void => { if (p.isMatch(file)) this.#onPath(file); };
+    const report = (file: string): void => {
+      if (p.isMatch(file)) this.#onPath(file);
+    };
     watcher.on('add', report).on('change', report).on('unlink', report);
-    watcher.on('error', (e) => this.#log.warn({ pattern: p.pattern, dir: p.dir, err: errorText(e) }, 'file watcher error: relying on polling for this directory'));
+    watcher.on('error', (e) =>
+      this.#log.warn(
+        { pattern: p.pattern, dir: p.dir, err: errorText(e) },
+        'file watcher error: relying on polling for this directory',
+      ),
+    );
     p.watcher = watcher;
     // Wait for the initial scan so that later files are reported as they appear; bounded,
     // because the periodic rescan finds them anyway.
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 5_000);
-      watcher.once('ready', () => { clearTimeout(timer); resolve(); });
+      watcher.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled(this.#patterns.map(async (p) => {
-      const w = p.watcher;
-      p.watcher = null;
-      await w?.close();
-    }));
+    await Promise.allSettled(
+      this.#patterns.map(async (p) => {
+        const w = p.watcher;
+        p.watcher = null;
+        await w?.close();
+      }),
+    );
   }
 }
 

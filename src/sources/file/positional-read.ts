@@ -28,7 +28,9 @@ export class ReadModePolicy {
   #asyncUntil = Number.NEGATIVE_INFINITY;
 
   /** Whether a read starting at `now` (ms, performance.now()) may be synchronous. */
-  syncAt(now: number): boolean { return now >= this.#asyncUntil; }
+  syncAt(now: number): boolean {
+    return now >= this.#asyncUntil;
+  }
 
   /** A synchronous read started at `start` took `tookMs`. */
   observe(start: number, tookMs: number): void {

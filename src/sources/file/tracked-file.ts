@@ -12,7 +12,9 @@ import { RingQueue } from '../../delivery/queue.ts';
 export const FINGERPRINT_BYTES = 256;
 
 /** Device + inode as one map key. */
-export function identityKey(dev: number, ino: number): string { return `${dev}:${ino}`; }
+export function identityKey(dev: number, ino: number): string {
+  return `${dev}:${ino}`;
+}
 
 export interface Fingerprint {
   /** sha256 (hex, first 32 digits) of the first `bytes` bytes; '' when the file is empty. */
@@ -49,19 +51,26 @@ export class CommitTracker {
     this.#onAdvance = onAdvance;
   }
 
-  get committed(): number { return this.#committed; }
-  get pending(): number { return this.#pending.length; }
+  get committed(): number {
+    return this.#committed;
+  }
+  get pending(): number {
+    return this.#pending.length;
+  }
 
   /** A chunk ending at `end` was handed over; call the returned function when it completes. */
   add(end: number): () => void {
     const chunk: PendingChunk = { end, done: false };
     this.#pending.push(chunk);
-    return () => { chunk.done = true; this.#advance(); };
+    return () => {
+      chunk.done = true;
+      this.#advance();
+    };
   }
 
   #advance(): void {
     const before = this.#committed;
-    for (let head = this.#pending.peek(); head !== undefined && head.done; head = this.#pending.peek()) {
+    for (let head = this.#pending.peek(); head?.done; head = this.#pending.peek()) {
       this.#pending.shift();
       this.#committed = head.end;
     }
@@ -69,7 +78,10 @@ export class CommitTracker {
   }
 }
 
-interface PendingChunk { readonly end: number; done: boolean }
+interface PendingChunk {
+  readonly end: number;
+  done: boolean;
+}
 
 /** An over-long line being skipped: only its start and a bounded prefix (for the dead letter) are kept. */
 export interface SkippedLine {
@@ -113,7 +125,17 @@ export class TrackedFile {
   retryAt = 0;
   readonly #onAdvance: () => void;
 
-  constructor(init: { path: string; dev: number; ino: number; handle: FileHandle; size: number; fingerprint: Fingerprint; offset: number; readSize: number; onAdvance: () => void }) {
+  constructor(init: {
+    path: string;
+    dev: number;
+    ino: number;
+    handle: FileHandle;
+    size: number;
+    fingerprint: Fingerprint;
+    offset: number;
+    readSize: number;
+    onAdvance: () => void;
+  }) {
     this.path = init.path;
     this.dev = init.dev;
     this.ino = init.ino;
@@ -131,15 +153,23 @@ export class TrackedFile {
   }
 
   /** Unread bytes exist (more than the partial line already looked at). */
-  get hasWork(): boolean { return this.handle !== null && this.size > this.scanEnd; }
+  get hasWork(): boolean {
+    return this.handle !== null && this.size > this.scanEnd;
+  }
 
   /** Everything there is has been read (a partial last line may remain). */
-  get drained(): boolean { return this.size <= this.scanEnd; }
+  get drained(): boolean {
+    return this.size <= this.scanEnd;
+  }
 
-  get rotated(): boolean { return this.detachedAt !== null; }
+  get rotated(): boolean {
+    return this.detachedAt !== null;
+  }
 
   /** Every line read has been acknowledged. */
-  get settled(): boolean { return this.commits.pending === 0 && this.commits.committed === this.readOffset; }
+  get settled(): boolean {
+    return this.commits.pending === 0 && this.commits.committed === this.readOffset;
+  }
 
   /** Record a size seen by fstat or a read; true when the file grew. */
   observeSize(size: number, now: number): boolean {

@@ -23,7 +23,8 @@ export class CredentialCheck {
   constructor(auth: HttpSourceConfig['auth']) {
     this.#none = auth.none && auth.bearer === undefined && auth.basic === undefined;
     this.#bearer = auth.bearer === undefined ? null : sha256(auth.bearer);
-    this.#basic = auth.basic === undefined ? null : sha256(Buffer.from(`${auth.basic.user}:${auth.basic.password}`, 'utf8'));
+    this.#basic =
+      auth.basic === undefined ? null : sha256(Buffer.from(`${auth.basic.user}:${auth.basic.password}`, 'utf8'));
     const challenges: string[] = [];
     if (this.#bearer !== null) challenges.push(`Bearer realm="${REALM}"`);
     if (this.#basic !== null) challenges.push(`Basic realm="${REALM}", charset="UTF-8"`);
@@ -42,7 +43,8 @@ export class CredentialCheck {
     const credentials = authorization.slice(space + 1).trim();
     if (scheme === 'bearer') return this.#bearer !== null && sameDigest(sha256(credentials), this.#bearer);
     // RFC 7617: base64 of "user:password" (UTF-8); decoding first makes equivalent encodings equal.
-    if (scheme === 'basic') return this.#basic !== null && sameDigest(sha256(Buffer.from(credentials, 'base64')), this.#basic);
+    if (scheme === 'basic')
+      return this.#basic !== null && sameDigest(sha256(Buffer.from(credentials, 'base64')), this.#basic);
     return false;
   }
 }

@@ -16,7 +16,9 @@ export class BodyBudget {
   }
 
   /** Bytes reserved now. */
-  get used(): number { return this.#used; }
+  get used(): number {
+    return this.#used;
+  }
 
   /** Reserve a chunk's bytes: false, and nothing reserved, when they would go over the limit. */
   reserve(bytes: number): boolean {

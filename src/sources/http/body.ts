@@ -23,7 +23,13 @@ export type BodyResult =
  * Collect the body. `limit` applies to the decoded bytes. With gzip, up to `keepCompressed`
  * bytes of the compressed input are kept so that a broken stream can be dead-lettered.
  */
-export function readBody(incoming: IncomingMessage, limit: number, gzip: boolean, budget: BodyBudget, keepCompressed = 0): Promise<BodyResult> {
+export function readBody(
+  incoming: IncomingMessage,
+  limit: number,
+  gzip: boolean,
+  budget: BodyBudget,
+  keepCompressed = 0,
+): Promise<BodyResult> {
   return gzip ? readGzip(incoming, limit, budget, keepCompressed) : readPlain(incoming, limit, budget);
 }
 
@@ -56,7 +62,11 @@ class KeptChunks {
   /** The whole body, once its stream has ended. */
   body(): BodyResult {
     const chunks = this.#chunks;
-    return { kind: 'body', bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.reserved), reserved: this.reserved };
+    return {
+      kind: 'body',
+      bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.reserved),
+      reserved: this.reserved,
+    };
   }
 }
 
@@ -75,12 +85,17 @@ function readPlain(incoming: IncomingMessage, limit: number, budget: BodyBudget)
     };
     const onData = (chunk: Buffer): void => {
       const stop = kept.keep(chunk);
-      if (stop !== null) { incoming.pause(); finish(stop); }
+      if (stop !== null) {
+        incoming.pause();
+        finish(stop);
+      }
     };
     const onEnd = (): void => finish(kept.body());
     const onAbort = (): void => finish({ kind: 'aborted', reserved: kept.reserved });
     // 'close' also follows a normal 'end'; by then we have settled.
-    const onClose = (): void => { if (!incoming.readableEnded) onAbort(); };
+    const onClose = (): void => {
+      if (!incoming.readableEnded) onAbort();
+    };
     incoming.on('data', onData);
     incoming.on('end', onEnd);
     incoming.on('error', onAbort);
@@ -88,7 +103,12 @@ function readPlain(incoming: IncomingMessage, limit: number, budget: BodyBudget)
   });
 }
 
-function readGzip(incoming: IncomingMessage, limit: number, budget: BodyBudget, keepCompressed: number): Promise<BodyResult> {
+function readGzip(
+  incoming: IncomingMessage,
+  limit: number,
+  budget: BodyBudget,
+  keepCompressed: number,
+): Promise<BodyResult> {
   return new Promise((resolve) => {
     const gunzip: Gunzip = createGunzip();
     const decoded = new KeptChunks(limit, budget);
@@ -102,7 +122,10 @@ function readGzip(incoming: IncomingMessage, limit: number, budget: BodyBudget, 
       incoming.off('error', onAbort);
       incoming.off('close', onClose);
       incoming.unpipe(gunzip);
-      if (result.kind !== 'body') { incoming.pause(); gunzip.destroy(); }
+      if (result.kind !== 'body') {
+        incoming.pause();
+        gunzip.destroy();
+      }
       resolve(result);
     };
     const onCompressed = (chunk: Buffer): void => {
@@ -111,7 +134,9 @@ function readGzip(incoming: IncomingMessage, limit: number, budget: BodyBudget, 
       kept += chunk.length;
     };
     const onAbort = (): void => finish({ kind: 'aborted', reserved: decoded.reserved });
-    const onClose = (): void => { if (!incoming.readableEnded) onAbort(); };
+    const onClose = (): void => {
+      if (!incoming.readableEnded) onAbort();
+    };
     gunzip.on('data', (chunk: Buffer) => {
       // Output already decoded when we stopped is not kept, so not reserved.
       if (settled) return;
@@ -121,7 +146,12 @@ function readGzip(incoming: IncomingMessage, limit: number, budget: BodyBudget, 
     gunzip.on('end', () => finish(decoded.body()));
     gunzip.on('error', (e: Error) => {
       const head = Buffer.concat(compressed, kept);
-      finish({ kind: 'bad_gzip', error: e.message, head: head.length > keepCompressed ? head.subarray(0, keepCompressed) : head, reserved: decoded.reserved });
+      finish({
+        kind: 'bad_gzip',
+        error: e.message,
+        head: head.length > keepCompressed ? head.subarray(0, keepCompressed) : head,
+        reserved: decoded.reserved,
+      });
     });
     incoming.on('data', onCompressed);
     incoming.on('error', onAbort);

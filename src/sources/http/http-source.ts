@@ -54,7 +54,11 @@ const INTAKE_ROUTE = '/intake';
 const OTHER_ROUTE = '/other';
 const JSON_TYPE = 'application/json';
 const ACCEPTED_TYPES = ['application/json', 'application/x-ndjson'] as const;
-const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 type HeaderMap = Record<string, string>;
 
@@ -116,8 +120,19 @@ export class HttpSource implements Source {
       getPath: (_req, options) => (rawPath(options?.env?.incoming.url) === path ? INTAKE_ROUTE : OTHER_ROUTE),
     });
     app.on(METHODS, INTAKE_ROUTE, (c) => this.#receive(c.env.incoming));
-    app.all(INTAKE_ROUTE, (c) => this.#answer(405, errorJson(`method ${c.env.incoming.method ?? ''} not allowed: use ${ALLOW}`), { allow: ALLOW, ...closeUnlessSmall(c.env.incoming.headers) }));
-    app.notFound((c) => this.#answer(404, errorJson('not found: check the path of the http_endpoint in the http-log plugin'), closeUnlessSmall(c.env.incoming.headers)));
+    app.all(INTAKE_ROUTE, (c) =>
+      this.#answer(405, errorJson(`method ${c.env.incoming.method ?? ''} not allowed: use ${ALLOW}`), {
+        allow: ALLOW,
+        ...closeUnlessSmall(c.env.incoming.headers),
+      }),
+    );
+    app.notFound((c) =>
+      this.#answer(
+        404,
+        errorJson('not found: check the path of the http_endpoint in the http-log plugin'),
+        closeUnlessSmall(c.env.incoming.headers),
+      ),
+    );
     app.onError((e) => {
       this.#log.error({ err: e.message }, 'http source: unexpected error while answering a request');
       return this.#answer(500, errorJson('internal error'), { connection: 'close' });
@@ -125,21 +140,29 @@ export class HttpSource implements Source {
 
     const { requestTimeoutMs, keepAliveTimeoutMs } = this.#config;
     // node refuses headersTimeout > requestTimeout; 0 disables a timeout.
-    const headersTimeoutMs = requestTimeoutMs > 0 ? Math.min(this.#config.headersTimeoutMs, requestTimeoutMs) : this.#config.headersTimeoutMs;
+    const headersTimeoutMs =
+      requestTimeoutMs > 0 ? Math.min(this.#config.headersTimeoutMs, requestTimeoutMs) : this.#config.headersTimeoutMs;
     const shortest = Math.min(...[headersTimeoutMs, requestTimeoutMs].filter((t) => t > 0), 4_000);
-    const server = createServer({
-      requestTimeout: requestTimeoutMs,
-      headersTimeout: headersTimeoutMs,
-      keepAliveTimeout: keepAliveTimeoutMs,
-      // How often node looks for requests past their timeouts (default 30 s: far too coarse for a slow body).
-      connectionsCheckingInterval: Math.max(50, Math.floor(shortest / 4)),
-    }, getRequestListener(app.fetch));
+    const server = createServer(
+      {
+        requestTimeout: requestTimeoutMs,
+        headersTimeout: headersTimeoutMs,
+        keepAliveTimeout: keepAliveTimeoutMs,
+        // How often node looks for requests past their timeouts (default 30 s: far too coarse for a slow body).
+        connectionsCheckingInterval: Math.max(50, Math.floor(shortest / 4)),
+      },
+      getRequestListener(app.fetch),
+    );
     server.keepAliveTimeout = keepAliveTimeoutMs;
     server.maxConnections = this.#maxConnections;
     server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => this.#onClientError(e, socket));
     server.on('drop', () => {
       this.#droppedConnections++;
-      this.#limited.warn('drop', { maxConnections: this.#maxConnections }, 'http source: too many open connections, closing a new one at accept');
+      this.#limited.warn(
+        'drop',
+        { maxConnections: this.#maxConnections },
+        'http source: too many open connections, closing a new one at accept',
+      );
     });
     // node's headers timeout starts at a request's first byte: a connection that never sends one
     // would hold one of the maxConnections slots forever (a few hundred idle sockets would lock
@@ -149,14 +172,24 @@ export class HttpSource implements Source {
       const silent = new WeakMap<Socket, NodeJS.Timeout>();
       server.on('connection', (socket: Socket) => {
         // Answered like node's own headers timeout (408, counted, logged).
-        const timer = setTimeout(() => this.#onClientError(Object.assign(new Error('no request head within headers_timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket), headersTimeoutMs);
+        const timer = setTimeout(
+          () =>
+            this.#onClientError(
+              Object.assign(new Error('no request head within headers_timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }),
+              socket,
+            ),
+          headersTimeoutMs,
+        );
         timer.unref();
         silent.set(socket, timer);
         socket.once('close', () => clearTimeout(timer));
       });
       server.on('request', (req: IncomingMessage) => {
         const timer = silent.get(req.socket);
-        if (timer !== undefined) { clearTimeout(timer); silent.delete(req.socket); }
+        if (timer !== undefined) {
+          clearTimeout(timer);
+          silent.delete(req.socket);
+        }
       });
     }
     return server;
@@ -169,13 +202,20 @@ export class HttpSource implements Source {
       throw new ListenError(`http source ${this.name}: ${(e as Error).message}`, { cause: e });
     }
     this.#server.on('error', (e) => this.#log.error({ err: e.message }, 'http source: server error'));
-    this.#log.info({ listen: this.#address, path: this.#config.path, ack: this.#config.ack, invalid: this.#config.invalid }, 'http source listening');
+    this.#log.info(
+      { listen: this.#address, path: this.#config.path, ack: this.#config.ack, invalid: this.#config.invalid },
+      'http source listening',
+    );
   }
 
   /** The bound address ("127.0.0.1:40123", "[::1]:9876", "unix:/run/x.sock"): the real port when listening on port 0. */
-  address(): string { return this.#address ?? this.#config.listen; }
+  address(): string {
+    return this.#address ?? this.#config.listen;
+  }
 
-  get ready(): boolean { return this.#address !== null && !this.#stopping; }
+  get ready(): boolean {
+    return this.#address !== null && !this.#stopping;
+  }
 
   status(): Record<string, unknown> {
     return {
@@ -207,7 +247,10 @@ export class HttpSource implements Source {
     clearTimeout(timer);
     this.#onReadingDone = null;
     if (this.#reading.size > 0) {
-      this.#log.warn({ requests: this.#reading.size }, 'http source: cutting off requests still uploading at shutdown (nothing of them was taken; Kong retries)');
+      this.#log.warn(
+        { requests: this.#reading.size },
+        'http source: cutting off requests still uploading at shutdown (nothing of them was taken; Kong retries)',
+      );
       for (const incoming of this.#reading) incoming.socket.destroy();
     }
   }
@@ -232,7 +275,8 @@ export class HttpSource implements Source {
       });
       clearTimeout(timer);
     }
-    if (this.#target.kind === 'unix' && this.#address !== null) await rm(this.#target.path, { force: true }).catch(() => undefined);
+    if (this.#target.kind === 'unix' && this.#address !== null)
+      await rm(this.#target.path, { force: true }).catch(() => undefined);
     this.#address = null;
   }
 
@@ -249,21 +293,36 @@ export class HttpSource implements Source {
 
   async #take(incoming: IncomingMessage): Promise<Response> {
     const headers = incoming.headers;
-    if (this.#stopping) return this.#answer(503, errorJson('shutting down'), { 'retry-after': this.#retryAfter, connection: 'close' });
+    if (this.#stopping)
+      return this.#answer(503, errorJson('shutting down'), { 'retry-after': this.#retryAfter, connection: 'close' });
     const remote = incoming.socket.remoteAddress ?? 'unix';
     if (!this.#auth.accepts(headers.authorization)) {
       this.#limited.warn('unauthorized', { remote }, 'http source: request without valid credentials refused (401)');
-      return this.#answer(401, errorJson('missing or wrong credentials'), { 'www-authenticate': this.#auth.challenge, ...closeUnlessSmall(headers) });
+      return this.#answer(401, errorJson('missing or wrong credentials'), {
+        'www-authenticate': this.#auth.challenge,
+        ...closeUnlessSmall(headers),
+      });
     }
     const format = bodyFormat(headers['content-type']);
     const encoding = headers['content-encoding']?.trim().toLowerCase();
     const gzip = encoding === 'gzip' || encoding === 'x-gzip';
     if (format === null || !(gzip || encoding === undefined || encoding === 'identity')) {
-      return this.#answer(415, JSON.stringify({ error: 'unsupported content type or encoding', accepted_types: ACCEPTED_TYPES, accepted_encodings: ['gzip', 'identity'] }), closeUnlessSmall(headers));
+      return this.#answer(
+        415,
+        JSON.stringify({
+          error: 'unsupported content type or encoding',
+          accepted_types: ACCEPTED_TYPES,
+          accepted_encodings: ['gzip', 'identity'],
+        }),
+        closeUnlessSmall(headers),
+      );
     }
     // Before the body is read: under backpressure nothing is taken and Kong's queue holds the entries.
     if (this.#context.pipeline.blocked) {
-      return this.#answer(429, errorJson('a destination buffer is full: retry later'), { 'retry-after': this.#retryAfter, ...closeUnlessSmall(headers) });
+      return this.#answer(429, errorJson('a destination buffer is full: retry later'), {
+        'retry-after': this.#retryAfter,
+        ...closeUnlessSmall(headers),
+      });
     }
     const maxBody = this.#config.maxBodyBytes;
     const declared = Number(headers['content-length'] ?? 0);
@@ -278,7 +337,13 @@ export class HttpSource implements Source {
     this.#reading.add(incoming);
     try {
       // A broken gzip stream is dead-lettered as base64 of its first bytes, within max_entry_bytes.
-      const body = await readBody(incoming, maxBody, gzip, this.#budget, Math.floor(this.#config.maxEntryBytes / 4) * 3);
+      const body = await readBody(
+        incoming,
+        maxBody,
+        gzip,
+        this.#budget,
+        Math.floor(this.#config.maxEntryBytes / 4) * 3,
+      );
       reserved = body.reserved;
       if (body.kind === 'aborted') return this.#unanswerable();
       if (body.kind === 'too_large') return this.#tooLarge();
@@ -300,12 +365,19 @@ export class HttpSource implements Source {
     // A broken gzip stream is answered before the client has sent all of it: do not keep that connection.
     const unread = incoming.readableEnded ? undefined : CLOSE;
     if (result.kind === 'rejected') return this.#answer(400, reportJson(result.report), unread);
-    if (result.kind === 'too_many_entries') return this.#answer(413, errorJson(`more than ${result.max} entries in one body: send smaller batches`), unread);
-    if (result.kind === 'dead_letter_failed') return this.#answer(503, errorJson('cannot write invalid entries to the dead-letter file: retry later'), { 'retry-after': this.#retryAfter, ...unread });
+    if (result.kind === 'too_many_entries')
+      return this.#answer(413, errorJson(`more than ${result.max} entries in one body: send smaller batches`), unread);
+    if (result.kind === 'dead_letter_failed')
+      return this.#answer(503, errorJson('cannot write invalid entries to the dead-letter file: retry later'), {
+        'retry-after': this.#retryAfter,
+        ...unread,
+      });
     if (this.#config.ack === 'delivered' && !(await this.#delivered(result.group))) {
       // The entries stay in the pipeline and will still be delivered; Kong sends the batch
       // again, so they arrive twice: at-least-once allows that, losing them does not.
-      return this.#answer(503, errorJson('not delivered within ack_timeout: retry later'), { 'retry-after': this.#retryAfter });
+      return this.#answer(503, errorJson('not delivered within ack_timeout: retry later'), {
+        'retry-after': this.#retryAfter,
+      });
     }
     return this.#answer(200, reportJson(result.report), unread);
   }
@@ -327,21 +399,32 @@ export class HttpSource implements Source {
   }
 
   #tooLarge(): Response {
-    return this.#answer(413, errorJson(`body larger than max_body_bytes (${this.#config.maxBodyBytes} bytes, counted after gunzip)`), { connection: 'close' });
+    return this.#answer(
+      413,
+      errorJson(`body larger than max_body_bytes (${this.#config.maxBodyBytes} bytes, counted after gunzip)`),
+      { connection: 'close' },
+    );
   }
 
   /** The bodies in flight hold the budget: refuse (Kong retries the batch later), never wait for room. */
   #busy(remote: string): Response {
     bump(this.#stats.httpRefused, 'max_inflight_body_bytes');
-    this.#limited.warn('busy', { remote, inflightBodyBytes: this.#budget.used, maxInflightBodyBytes: this.#budget.limit },
-      'http source: request bodies in flight reached max_inflight_body_bytes, request refused (503; Kong retries it)');
-    return this.#answer(503, errorJson('receiver busy: too many request bodies in flight, retry later'), { 'retry-after': this.#retryAfter, connection: 'close' });
+    this.#limited.warn(
+      'busy',
+      { remote, inflightBodyBytes: this.#budget.used, maxInflightBodyBytes: this.#budget.limit },
+      'http source: request bodies in flight reached max_inflight_body_bytes, request refused (503; Kong retries it)',
+    );
+    return this.#answer(503, errorJson('receiver busy: too many request bodies in flight, retry later'), {
+      'retry-after': this.#retryAfter,
+      connection: 'close',
+    });
   }
 
   #answer(status: number, body: string, headers?: Readonly<HeaderMap>): Response {
     const counts = this.#stats.httpRequests;
     counts[status] = (counts[status] ?? 0) + 1;
-    const all: HeaderMap = headers === undefined ? { 'content-type': JSON_TYPE } : { 'content-type': JSON_TYPE, ...headers };
+    const all: HeaderMap =
+      headers === undefined ? { 'content-type': JSON_TYPE } : { 'content-type': JSON_TYPE, ...headers };
     // Shutting down: no connection is kept for a next request, so close() need not wait for idle ones.
     if (this.#stopping) all.connection = 'close';
     return new Response(body, { status, headers: all });
@@ -354,11 +437,20 @@ export class HttpSource implements Source {
 
   /** Bad HTTP before a request exists (request/headers timeout, malformed request line, huge headers). */
   #onClientError(e: NodeJS.ErrnoException, socket: Duplex): void {
-    if (e.code === 'ECONNRESET' || e.code === 'EPIPE') { socket.destroy(); return; }
+    if (e.code === 'ECONNRESET' || e.code === 'EPIPE') {
+      socket.destroy();
+      return;
+    }
     const status = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : e.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     const counts = this.#stats.httpRequests;
     counts[status] = (counts[status] ?? 0) + 1;
-    this.#limited.warn(`client_error:${status}`, { status, code: e.code }, status === 408 ? 'http source: client too slow, cut off at headers_timeout/request_timeout (408)' : 'http source: malformed HTTP request refused');
+    this.#limited.warn(
+      `client_error:${status}`,
+      { status, code: e.code },
+      status === 408
+        ? 'http source: client too slow, cut off at headers_timeout/request_timeout (408)'
+        : 'http source: malformed HTTP request refused',
+    );
     // Same as node's default: answer only when nothing of a response went out on this socket yet.
     const pending = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     if (socket.writable && (pending === undefined || pending === null || pending.headersSent !== true)) {
@@ -379,7 +471,12 @@ export function bodyFormat(contentType: string | undefined): BodyFormat | null {
   if (contentType === undefined) return null;
   const semi = contentType.indexOf(';');
   const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
-  const format: BodyFormat | null = type === 'application/json' ? 'json' : type === 'application/x-ndjson' || type === 'application/ndjson' ? 'ndjson' : null;
+  const format: BodyFormat | null =
+    type === 'application/json'
+      ? 'json'
+      : type === 'application/x-ndjson' || type === 'application/ndjson'
+        ? 'ndjson'
+        : null;
   if (format === null || semi < 0) return format;
   const charset = /(?:^|;)\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType.slice(semi))?.[1]?.toLowerCase();
   return charset === undefined || charset === 'utf-8' || charset === 'utf8' || charset === 'us-ascii' ? format : null;

@@ -30,7 +30,15 @@ import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
 import { AckGroup } from '../../delivery/ack.ts';
 import type { DeadLetterRecord } from '../../delivery/dead-letter.ts';
 import { Buffer } from 'node:buffer';
-import { decodeArrayBytes, isProblem, splitEntries, splitEntryBytes, type BodyFormat, type EntryText, type SplitEntry } from '../../event/entries.ts';
+import {
+  decodeArrayBytes,
+  isProblem,
+  splitEntries,
+  splitEntryBytes,
+  type BodyFormat,
+  type EntryText,
+  type SplitEntry,
+} from '../../event/entries.ts';
 import { textOf } from '../../event/byte-string.ts';
 import { FieldPlan, JsonSyntaxError, scanArrayElements, scanObject } from '../../event/json-scan.ts';
 import type { EventDecoder } from '../../event/kong-event.ts';
@@ -54,7 +62,10 @@ export interface SortedEntries {
   readonly bad: BadEntry[];
 }
 
-export interface EntryError { readonly index: number; readonly error: string }
+export interface EntryError {
+  readonly index: number;
+  readonly error: string;
+}
 
 export interface IntakeReport {
   readonly accepted: number;
@@ -121,7 +132,12 @@ export function countOverMax(body: string | Uint8Array, format: BodyFormat, max:
  * is more than `maxEntries`. A JSON array of bytes is decoded by the same scan when it can be
  * (`decoder`): its entries come with their events.
  */
-export function splitBody(body: string | Uint8Array, format: BodyFormat, maxEntries: number, decoder?: EventDecoder): SplitEntry[] | { readonly tooMany: number } {
+export function splitBody(
+  body: string | Uint8Array,
+  format: BodyFormat,
+  maxEntries: number,
+  decoder?: EventDecoder,
+): SplitEntry[] | { readonly tooMany: number } {
   if (typeof body !== 'string' && format === 'json' && decoder !== undefined) {
     const decoded = decodeArrayBytes(body, decoder, maxEntries);
     if (decoded !== null) return decoded;
@@ -139,21 +155,37 @@ export function sortEntries(entries: readonly SplitEntry[], format: BodyFormat, 
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
     if (isProblem(e)) {
-      bad.push({ index: e.index, reason: e.error.startsWith('empty body') ? 'empty_body' : 'invalid_json', error: e.error, text: e.text });
+      bad.push({
+        index: e.index,
+        reason: e.error.startsWith('empty body') ? 'empty_body' : 'invalid_json',
+        error: e.error,
+        text: e.text,
+      });
       continue;
     }
     const bytes = e.raw.length;
     if (bytes > maxEntryBytes) {
-      bad.push({ index: e.index, reason: 'entry_too_large', error: `entry is ${bytes} bytes, more than max_entry_bytes (${maxEntryBytes})`, text: textOf(e.raw) });
+      bad.push({
+        index: e.index,
+        reason: 'entry_too_large',
+        error: `entry is ${bytes} bytes, more than max_entry_bytes (${maxEntryBytes})`,
+        text: textOf(e.raw),
+      });
       continue;
     }
     if (several && e.event === undefined) {
       if (format === 'json') {
         // Array elements were validated by the split; Kong entries are objects.
-        if (e.raw.charCodeAt(0) !== 0x7b /* { */) { bad.push({ index: e.index, reason: 'not_an_object', error: 'not a JSON object', text: textOf(e.raw) }); continue; }
+        if (e.raw.charCodeAt(0) !== 0x7b /* { */) {
+          bad.push({ index: e.index, reason: 'not_an_object', error: 'not a JSON object', text: textOf(e.raw) });
+          continue;
+        }
       } else {
         const error = scanObject(e.raw, VALIDATE_ONLY, NO_SPANS);
-        if (error !== null) { bad.push(badJson(e.index, error, textOf(e.raw))); continue; }
+        if (error !== null) {
+          bad.push(badJson(e.index, error, textOf(e.raw)));
+          continue;
+        }
       }
     }
     good.push(e);
@@ -163,7 +195,12 @@ export function sortEntries(entries: readonly SplitEntry[], format: BodyFormat, 
 
 function badJson(index: number, error: JsonSyntaxError, text: string): BadEntry {
   const notObject = error.message.endsWith('is not an object');
-  return { index, reason: notObject ? 'not_an_object' : 'invalid_json', error: notObject ? 'not a JSON object' : `invalid JSON: ${error.message}`, text };
+  return {
+    index,
+    reason: notObject ? 'not_an_object' : 'invalid_json',
+    error: notObject ? 'not a JSON object' : `invalid JSON: ${error.message}`,
+    text,
+  };
 }
 
 export class Intake {
@@ -188,25 +225,40 @@ export class Intake {
     const entries = splitBody(body, format, this.#maxEntries, this.#context.pipeline.decoder);
     if ('tooMany' in entries) {
       const over = entries.tooMany;
-      this.#limited.warn('too_many_entries', { remote, entries: over, max: this.#maxEntries }, 'http source: body with too many entries refused (413)');
+      this.#limited.warn(
+        'too_many_entries',
+        { remote, entries: over, max: this.#maxEntries },
+        'http source: body with too many entries refused (413)',
+      );
       return { kind: 'too_many_entries', entries: over, max: this.#maxEntries };
     }
     const { good, bad } = sortEntries(entries, format, this.#config.maxEntryBytes);
     if (bad.length > 0) return this.#takeWithBad(good, bad, remote);
     const group = new AckGroup(false);
     const late = this.#ingest(good, group);
-    if (late === null) return { kind: 'accepted', report: { accepted: good.length, deadLettered: 0, errors: [] }, group };
+    if (late === null)
+      return { kind: 'accepted', report: { accepted: good.length, deadLettered: 0, errors: [] }, group };
     // Only a body's single entry is validated by ingest itself (see module comment).
     return this.#settleLate(late, good.length - late.length, group, remote);
   }
 
   /** A body that could not even be decoded (broken gzip): one bad entry, kept as base64. */
   takeUndecodable(compressedHead: Buffer, error: string, remote: string): Promise<IntakeResult> {
-    const bad: BadEntry = { index: 0, reason: 'invalid_gzip', error: `invalid gzip body: ${error}`, text: compressedHead.toString('base64') };
+    const bad: BadEntry = {
+      index: 0,
+      reason: 'invalid_gzip',
+      error: `invalid gzip body: ${error}`,
+      text: compressedHead.toString('base64'),
+    };
     return this.#takeWithBad([], [bad], remote, 'base64');
   }
 
-  async #takeWithBad(good: EntryText[], bad: BadEntry[], remote: string, rawEncoding?: 'base64'): Promise<IntakeResult> {
+  async #takeWithBad(
+    good: EntryText[],
+    bad: BadEntry[],
+    remote: string,
+    rawEncoding?: 'base64',
+  ): Promise<IntakeResult> {
     if (this.#config.invalid === 'reject') {
       this.#countInvalid(bad, remote, 'rejected the request (invalid: reject, answered 400)');
       return { kind: 'rejected', report: { accepted: 0, deadLettered: 0, errors: bad.map(toError) } };
@@ -217,7 +269,11 @@ export class Intake {
     const late = this.#ingest(good, group);
     if (late !== null) return this.#settleLate(late, good.length - late.length, group, remote, bad);
     group.seal();
-    return { kind: 'accepted', report: { accepted: good.length, deadLettered: bad.length, errors: bad.map(toError) }, group };
+    return {
+      kind: 'accepted',
+      report: { accepted: good.length, deadLettered: bad.length, errors: bad.map(toError) },
+      group,
+    };
   }
 
   /**
@@ -230,14 +286,23 @@ export class Intake {
     const receivedAt = Date.now();
     for (let i = 0; i < good.length; i++) {
       const { raw, event } = good[i];
-      const result = event === undefined ? pipeline.ingest(raw, group, stats, receivedAt) : pipeline.ingestDecoded(event, group, stats, receivedAt);
+      const result =
+        event === undefined
+          ? pipeline.ingest(raw, group, stats, receivedAt)
+          : pipeline.ingestDecoded(event, group, stats, receivedAt);
       if (result instanceof JsonSyntaxError) (late ??= []).push(badJson(good[i].index, result, textOf(raw)));
     }
     if (late === null) group.seal();
     return late;
   }
 
-  async #settleLate(late: BadEntry[], accepted: number, group: AckGroup, remote: string, earlier: readonly BadEntry[] = []): Promise<IntakeResult> {
+  async #settleLate(
+    late: BadEntry[],
+    accepted: number,
+    group: AckGroup,
+    remote: string,
+    earlier: readonly BadEntry[] = [],
+  ): Promise<IntakeResult> {
     group.seal();
     const bad = [...earlier, ...late].sort((a, b) => a.index - b.index);
     if (this.#config.invalid === 'reject') {
@@ -247,7 +312,11 @@ export class Intake {
     if (!(await this.#deadLetter(late, remote))) {
       // Cannot happen with accepted > 0 (see module comment); if it ever did, Kong's retry
       // would duplicate the accepted entries, which at-least-once allows.
-      if (accepted > 0) this.#context.log.error({ accepted }, 'dead-letter write failed after entries of the same request were ingested: they will be received twice');
+      if (accepted > 0)
+        this.#context.log.error(
+          { accepted },
+          'dead-letter write failed after entries of the same request were ingested: they will be received twice',
+        );
       return { kind: 'dead_letter_failed' };
     }
     this.#countInvalid(late, remote, 'dead-lettered', true);
@@ -263,7 +332,10 @@ export class Intake {
       const context: Record<string, string | number> = { index: b.index, remote, error: b.error };
       if (rawEncoding !== undefined) context.raw_encoding = rawEncoding;
       let raw = b.text;
-      if (raw.length > cap) { context.truncated_from_chars = raw.length; raw = raw.slice(0, cap); }
+      if (raw.length > cap) {
+        context.truncated_from_chars = raw.length;
+        raw = raw.slice(0, cap);
+      }
       return { source, reason: b.reason, attempts: 0, raw, context };
     };
     try {
@@ -273,8 +345,11 @@ export class Intake {
       }
       return true;
     } catch (e) {
-      this.#limited.error('dead_letter_write', { entries: bad.length, err: (e as Error).message, file: deadLetters.currentFile },
-        'cannot write invalid entries to the dead-letter file: answering 503 so that Kong retries; nothing of the request was taken');
+      this.#limited.error(
+        'dead_letter_write',
+        { entries: bad.length, err: (e as Error).message, file: deadLetters.currentFile },
+        'cannot write invalid entries to the dead-letter file: answering 503 so that Kong retries; nothing of the request was taken',
+      );
       return false;
     }
   }
@@ -286,18 +361,29 @@ export class Intake {
     const invalid = stats.invalid;
     for (const b of bad) bump(invalid, b.reason);
     const first = bad[0];
-    this.#limited.warn(`invalid:${first.reason}`, { remote, entries: bad.length, reason: first.reason, index: first.index, error: first.error },
-      `invalid entries in an HTTP request: ${what}`);
+    this.#limited.warn(
+      `invalid:${first.reason}`,
+      { remote, entries: bad.length, reason: first.reason, index: first.index, error: first.error },
+      `invalid entries in an HTTP request: ${what}`,
+    );
   }
 }
 
-function toError(b: BadEntry): EntryError { return { index: b.index, error: b.error }; }
+function toError(b: BadEntry): EntryError {
+  return { index: b.index, error: b.error };
+}
 
 /** The answer body: {"accepted":N,"dead_lettered":M,"errors":[{"index":i,"error":"…"}]}. */
 export function reportJson(report: IntakeReport): string {
-  if (report.errors.length === 0) return `{"accepted":${report.accepted},"dead_lettered":${report.deadLettered},"errors":[]}`;
-  const listed = report.errors.length > MAX_REPORTED_ERRORS ? report.errors.slice(0, MAX_REPORTED_ERRORS) : report.errors;
-  const body: Record<string, unknown> = { accepted: report.accepted, dead_lettered: report.deadLettered, errors: listed };
+  if (report.errors.length === 0)
+    return `{"accepted":${report.accepted},"dead_lettered":${report.deadLettered},"errors":[]}`;
+  const listed =
+    report.errors.length > MAX_REPORTED_ERRORS ? report.errors.slice(0, MAX_REPORTED_ERRORS) : report.errors;
+  const body: Record<string, unknown> = {
+    accepted: report.accepted,
+    dead_lettered: report.deadLettered,
+    errors: listed,
+  };
   if (listed.length < report.errors.length) body.errors_not_listed = report.errors.length - listed.length;
   return JSON.stringify(body);
 }
