@@ -11,9 +11,9 @@
 ;;
 ;; {NAME} is a number of ./layout.ts (KERNEL_LAYOUT), written in by `npm run build:kernel`
 ;; (tools/build-kernel.mjs), which compiles this file with wabt into ./scan-kernel.wasm.ts.
-;; Node 20's V8 does not inline wasm calls: the hot loops are written out in $scan (the record of
-;; plan node N is at $plan + IMAGE_HEADER + N * NODE_SIZE), and helper functions are used only off
-;; the hot path.
+;; Node 20's V8 does not inline wasm calls: the hot paths are written out in $scan (the record of
+;; plan node N is at $plan + IMAGE_HEADER + N * NODE_SIZE; the string skip twice, for keys and
+;; for values), and helper functions are used only off the hot path.
 (module
   (memory (export "memory") 1)
 
@@ -55,7 +55,7 @@
     (i32.and (i32.ge_u (local.get $c) (local.get $low)) (i32.le_u (local.get $c) (local.get $high))))
 
   ;; A 16-bit mask of the bytes of $v that end or interrupt a string's plain run: '"', '\' and the
-  ;; control characters below 0x20 (the sentinel included). $scan inlines the same test.
+  ;; control characters below 0x20 (the sentinel included). $scan writes the same test out.
   (func $string_specials (param $v v128) (result i32)
     (i8x16.bitmask
       (v128.or
@@ -118,7 +118,7 @@
     (local $sp i32)          ;; open containers
     (local $need_key i32)    ;; an object member (key) starts at $pos
     (local $value_start i32)
-    (local $escaped i32)     ;; the string just skipped had a backslash
+    (local $escaped i32)     ;; the key just skipped has a backslash
     (local $p i32)           ;; where the string skip reads the next 16 bytes
     (local $bits i32)
     (local $at i32)          ;; the special byte found in a string; a table entry; a record
@@ -150,13 +150,158 @@
     (local.set $c (i32.load8_u (local.get $pos)))
 
     (loop $next_value
-      ;; A value starts at $pos, or a key when $need_key; whitespace before it is skipped.
+      ;; A value starts at $pos (whitespace before it skipped, $c its first byte), or an object
+      ;; member when $need_key.
+      (if (local.get $need_key)
+        (then
+          ;; ---- a key: a string, [$value_start, $pos) with its quotes ----
+          (if (i32.ne (local.get $c) (i32.const 0x22)) (then (return (i32.const {SCAN_INVALID}))))
+          (local.set $value_start (local.get $pos))
+          ;; (the string skip of a value below, written out here again: one copy shared by keys
+          ;; and values measured 11% slower)
+          (local.set $escaped (i32.const 0))
+          (local.set $p (i32.add (local.get $pos) (i32.const 1)))
+          (block $string_end
+            (loop $next_16
+              ;; bits of '"', '\' and control characters among the next 16 bytes ($string_specials)
+              (local.set $v (v128.load align=1 (local.get $p)))
+              (local.set $bits
+                (i8x16.bitmask
+                  (v128.or
+                    (v128.or (i8x16.eq (local.get $v) (local.get $quote)) (i8x16.eq (local.get $v) (local.get $backslash)))
+                    (i8x16.lt_u (local.get $v) (local.get $space)))))
+              (if (i32.eqz (local.get $bits))
+                (then
+                  (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                  (br $next_16)))
+              (local.set $at (i32.add (local.get $p) (i32.ctz (local.get $bits))))
+              (local.set $byte (i32.load8_u (local.get $at)))
+              (if (i32.eq (local.get $byte) (i32.const 0x22))
+                (then
+                  (local.set $pos (i32.add (local.get $at) (i32.const 1)))
+                  (br $string_end)))
+              ;; a control character, or the sentinel: the string is not closed
+              (if (i32.ne (local.get $byte) (i32.const 0x5c))
+                (then (return (i32.const {SCAN_INVALID}))))
+              ;; an escape
+              (local.set $escaped (i32.const 1))
+              (local.set $byte (i32.load8_u offset=1 (local.get $at)))
+              (if (i32.and (i32.load8_u offset={CLASS_TABLE} (local.get $byte)) (i32.const {CLASS_ESCAPE}))
+                (then
+                  (local.set $p (i32.add (local.get $at) (i32.const 2)))
+                  (br $next_16)))
+              (if (i32.ne (local.get $byte) (i32.const 0x75))
+                (then (return (i32.const {SCAN_INVALID}))))
+              ;; \uXXXX: four hex digits
+              (if (i32.eqz
+                    (i32.and
+                      (i32.and
+                        (i32.and
+                          (i32.load8_u offset={CLASS_TABLE} (i32.load8_u offset=2 (local.get $at)))
+                          (i32.load8_u offset={CLASS_TABLE} (i32.load8_u offset=3 (local.get $at))))
+                        (i32.and
+                          (i32.load8_u offset={CLASS_TABLE} (i32.load8_u offset=4 (local.get $at)))
+                          (i32.load8_u offset={CLASS_TABLE} (i32.load8_u offset=5 (local.get $at)))))
+                      (i32.const {CLASS_HEX})))
+                (then (return (i32.const {SCAN_INVALID}))))
+              (local.set $p (i32.add (local.get $at) (i32.const 6)))
+              (br $next_16)))
+
+          (local.set $node (i32.const -1))
+          (local.set $parent
+            (i32.load offset={STACK_NODE} (i32.shl (i32.sub (local.get $sp) (i32.const 1)) (i32.const 2))))
+          (if (i32.ge_s (local.get $parent) (i32.const 0))
+            (then
+              (local.set $record (i32.add (local.get $plan) (i32.add (i32.mul (local.get $parent) (i32.const {NODE_SIZE})) (i32.const {IMAGE_HEADER}))))
+              (if (i32.load offset={NODE_KEY_COUNT} (local.get $record))
+                (then
+                  ;; the object has wanted keys: the JS scanner unescapes escaped ones
+                  (if (local.get $escaped) (then (return (i32.const {SCAN_BAIL_OUT}))))
+                  ;; look the key's bytes up in the node's hash table (FieldPlan's keyHash:
+                  ;; (length * 7 + first * 3 + last * 5) ^ (last >>> 2), 0 for "")
+                  (local.set $key_len (i32.sub (i32.sub (local.get $pos) (local.get $value_start)) (i32.const 2)))
+                  (if (local.get $key_len)
+                    (then
+                      (local.set $byte (i32.load8_u (i32.sub (local.get $pos) (i32.const 2))))
+                      (local.set $hash
+                        (i32.xor
+                          (i32.add
+                            (i32.add
+                              (i32.mul (local.get $key_len) (i32.const 7))
+                              (i32.mul (i32.load8_u offset=1 (local.get $value_start)) (i32.const 3)))
+                            (i32.mul (local.get $byte) (i32.const 5)))
+                          (i32.shr_u (local.get $byte) (i32.const 2)))))
+                    (else (local.set $hash (i32.const 0))))
+                  (local.set $at (i32.add (local.get $plan) (i32.load offset={NODE_HASH_AT} (local.get $record))))
+                  (local.set $hash_mask (i32.load offset={NODE_HASH_MASK} (local.get $record)))
+                  (local.set $probe (i32.and (local.get $hash) (local.get $hash_mask)))
+                  (block $key_found
+                    (loop $next_probe
+                      ;; table entry: key child index + 1, 0 = empty (the key is not wanted)
+                      (local.set $kid
+                        (i32.sub (i32.load (i32.add (local.get $at) (i32.shl (local.get $probe) (i32.const 2)))) (i32.const 1)))
+                      (br_if $key_found (i32.lt_s (local.get $kid) (i32.const 0)))
+                      (local.set $record (i32.add (local.get $kids) (i32.mul (local.get $kid) (i32.const {KID_SIZE}))))
+                      (if (i32.eq (i32.load offset={KID_LEN} (local.get $record)) (local.get $key_len))
+                        (then
+                          (local.set $key_bytes (i32.add (local.get $plan) (i32.load offset={KID_BYTES_AT} (local.get $record))))
+                          (local.set $k (i32.const 0))
+                          (block $differs
+                            (loop $next_byte
+                              (if (i32.ge_u (local.get $k) (local.get $key_len))
+                                (then
+                                  (local.set $node (i32.load offset={KID_NODE} (local.get $record)))
+                                  (br $key_found)))
+                              (br_if $differs
+                                (i32.ne
+                                  (i32.load8_u (i32.add (local.get $key_bytes) (local.get $k)))
+                                  (i32.load8_u offset=1 (i32.add (local.get $value_start) (local.get $k)))))
+                              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                              (br $next_byte)))))
+                      (local.set $probe (i32.and (i32.add (local.get $probe) (i32.const 1)) (local.get $hash_mask)))
+                      (br $next_probe)))
+                  ;; a new occurrence of a wanted key: forget what was found below it before
+                  (if (i32.ge_s (local.get $node) (i32.const 0))
+                    (then
+                      (local.set $record (i32.add (local.get $plan) (i32.add (i32.mul (local.get $node) (i32.const {NODE_SIZE})) (i32.const {IMAGE_HEADER}))))
+                      (local.set $count (i32.load offset={NODE_BELOW_COUNT} (local.get $record)))
+                      (local.set $at (i32.add (local.get $plan) (i32.load offset={NODE_BELOW_AT} (local.get $record))))
+                      (block $forgotten
+                        (loop $next_slot
+                          (br_if $forgotten (i32.eqz (local.get $count)))
+                          (local.set $record
+                            (i32.add (local.get $spans) (i32.mul (i32.load (local.get $at)) (i32.const {SPAN_SIZE}))))
+                          (i32.store (local.get $record) (i32.const -1))
+                          (i32.store offset=4 (local.get $record) (i32.const -1))
+                          (local.set $at (i32.add (local.get $at) (i32.const 4)))
+                          (local.set $count (i32.sub (local.get $count) (i32.const 1)))
+                          (br $next_slot)))))))))
+          ;; then ':' and the member's value
+          (local.set $c (i32.load8_u (local.get $pos)))
+          (block $ws_done
+            (loop $ws
+              (br_if $ws_done
+                (i32.eqz (i32.and (i32.load8_u offset={CLASS_TABLE} (local.get $c)) (i32.const {CLASS_WS}))))
+              (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
+              (local.set $c (i32.load8_u (local.get $pos)))
+              (br $ws)))
+          (if (i32.ne (local.get $c) (i32.const 0x3a))
+            (then (return (i32.const {SCAN_INVALID}))))
+          (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
+          (local.set $c (i32.load8_u (local.get $pos)))
+          (block $ws_done
+            (loop $ws
+              (br_if $ws_done
+                (i32.eqz (i32.and (i32.load8_u offset={CLASS_TABLE} (local.get $c)) (i32.const {CLASS_WS}))))
+              (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
+              (local.set $c (i32.load8_u (local.get $pos)))
+              (br $ws)))
+          (local.set $need_key (i32.const 0))))
       (local.set $value_start (local.get $pos))
       (block $value_done
-        ;; ---- a string: skip it (a key goes on below) ----
+        ;; ---- a string: skip it ----
         (if (i32.eq (local.get $c) (i32.const 0x22))
           (then
-            (local.set $escaped (i32.const 0))
             (local.set $p (i32.add (local.get $pos) (i32.const 1)))
             (block $string_end
               (loop $next_16
@@ -181,7 +326,6 @@
                 (if (i32.ne (local.get $byte) (i32.const 0x5c))
                   (then (return (i32.const {SCAN_INVALID}))))
                 ;; an escape
-                (local.set $escaped (i32.const 1))
                 (local.set $byte (i32.load8_u offset=1 (local.get $at)))
                 (if (i32.and (i32.load8_u offset={CLASS_TABLE} (local.get $byte)) (i32.const {CLASS_ESCAPE}))
                   (then
@@ -203,104 +347,7 @@
                   (then (return (i32.const {SCAN_INVALID}))))
                 (local.set $p (i32.add (local.get $at) (i32.const 6)))
                 (br $next_16)))
-            (br_if $value_done (i32.eqz (local.get $need_key)))
-
-            ;; ---- the string was a key, [$value_start, $pos) with its quotes ----
-            (local.set $node (i32.const -1))
-            (local.set $parent
-              (i32.load offset={STACK_NODE} (i32.shl (i32.sub (local.get $sp) (i32.const 1)) (i32.const 2))))
-            (if (i32.ge_s (local.get $parent) (i32.const 0))
-              (then
-                (local.set $record (i32.add (local.get $plan) (i32.add (i32.mul (local.get $parent) (i32.const {NODE_SIZE})) (i32.const {IMAGE_HEADER}))))
-                (if (i32.load offset={NODE_KEY_COUNT} (local.get $record))
-                  (then
-                    ;; the object has wanted keys: the JS scanner unescapes escaped ones
-                    (if (local.get $escaped) (then (return (i32.const {SCAN_BAIL_OUT}))))
-                    ;; look the key's bytes up in the node's hash table (FieldPlan's keyHash:
-                    ;; (length * 7 + first * 3 + last * 5) ^ (last >>> 2), 0 for "")
-                    (local.set $key_len (i32.sub (i32.sub (local.get $pos) (local.get $value_start)) (i32.const 2)))
-                    (if (local.get $key_len)
-                      (then
-                        (local.set $byte (i32.load8_u (i32.sub (local.get $pos) (i32.const 2))))
-                        (local.set $hash
-                          (i32.xor
-                            (i32.add
-                              (i32.add
-                                (i32.mul (local.get $key_len) (i32.const 7))
-                                (i32.mul (i32.load8_u offset=1 (local.get $value_start)) (i32.const 3)))
-                              (i32.mul (local.get $byte) (i32.const 5)))
-                            (i32.shr_u (local.get $byte) (i32.const 2)))))
-                      (else (local.set $hash (i32.const 0))))
-                    (local.set $at (i32.add (local.get $plan) (i32.load offset={NODE_HASH_AT} (local.get $record))))
-                    (local.set $hash_mask (i32.load offset={NODE_HASH_MASK} (local.get $record)))
-                    (local.set $probe (i32.and (local.get $hash) (local.get $hash_mask)))
-                    (block $key_found
-                      (loop $next_probe
-                        ;; table entry: key child index + 1, 0 = empty (the key is not wanted)
-                        (local.set $kid
-                          (i32.sub (i32.load (i32.add (local.get $at) (i32.shl (local.get $probe) (i32.const 2)))) (i32.const 1)))
-                        (br_if $key_found (i32.lt_s (local.get $kid) (i32.const 0)))
-                        (local.set $record (i32.add (local.get $kids) (i32.mul (local.get $kid) (i32.const {KID_SIZE}))))
-                        (if (i32.eq (i32.load offset={KID_LEN} (local.get $record)) (local.get $key_len))
-                          (then
-                            (local.set $key_bytes (i32.add (local.get $plan) (i32.load offset={KID_BYTES_AT} (local.get $record))))
-                            (local.set $k (i32.const 0))
-                            (block $differs
-                              (loop $next_byte
-                                (if (i32.ge_u (local.get $k) (local.get $key_len))
-                                  (then
-                                    (local.set $node (i32.load offset={KID_NODE} (local.get $record)))
-                                    (br $key_found)))
-                                (br_if $differs
-                                  (i32.ne
-                                    (i32.load8_u (i32.add (local.get $key_bytes) (local.get $k)))
-                                    (i32.load8_u offset=1 (i32.add (local.get $value_start) (local.get $k)))))
-                                (local.set $k (i32.add (local.get $k) (i32.const 1)))
-                                (br $next_byte)))))
-                        (local.set $probe (i32.and (i32.add (local.get $probe) (i32.const 1)) (local.get $hash_mask)))
-                        (br $next_probe)))
-                    ;; a new occurrence of a wanted key: forget what was found below it before
-                    (if (i32.ge_s (local.get $node) (i32.const 0))
-                      (then
-                        (local.set $record (i32.add (local.get $plan) (i32.add (i32.mul (local.get $node) (i32.const {NODE_SIZE})) (i32.const {IMAGE_HEADER}))))
-                        (local.set $count (i32.load offset={NODE_BELOW_COUNT} (local.get $record)))
-                        (local.set $at (i32.add (local.get $plan) (i32.load offset={NODE_BELOW_AT} (local.get $record))))
-                        (block $forgotten
-                          (loop $next_slot
-                            (br_if $forgotten (i32.eqz (local.get $count)))
-                            (local.set $record
-                              (i32.add (local.get $spans) (i32.mul (i32.load (local.get $at)) (i32.const {SPAN_SIZE}))))
-                            (i32.store (local.get $record) (i32.const -1))
-                            (i32.store offset=4 (local.get $record) (i32.const -1))
-                            (local.set $at (i32.add (local.get $at) (i32.const 4)))
-                            (local.set $count (i32.sub (local.get $count) (i32.const 1)))
-                            (br $next_slot)))))))))
-            ;; then ':' and the member's value
-            (local.set $c (i32.load8_u (local.get $pos)))
-            (block $ws_done
-              (loop $ws
-                (br_if $ws_done
-                  (i32.eqz (i32.and (i32.load8_u offset={CLASS_TABLE} (local.get $c)) (i32.const {CLASS_WS}))))
-                (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
-                (local.set $c (i32.load8_u (local.get $pos)))
-                (br $ws)))
-            (if (i32.ne (local.get $c) (i32.const 0x3a))
-              (then (return (i32.const {SCAN_INVALID}))))
-            (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
-            (local.set $c (i32.load8_u (local.get $pos)))
-            (block $ws_done
-              (loop $ws
-                (br_if $ws_done
-                  (i32.eqz (i32.and (i32.load8_u offset={CLASS_TABLE} (local.get $c)) (i32.const {CLASS_WS}))))
-                (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
-                (local.set $c (i32.load8_u (local.get $pos)))
-                (br $ws)))
-            (local.set $need_key (i32.const 0))
-            (br $next_value)))
-
-        ;; a key must be a string
-        (if (local.get $need_key) (then (return (i32.const {SCAN_INVALID}))))
-
+            (br $value_done)))
         ;; ---- an object or an array: push it ----
         (if (i32.or (i32.eq (local.get $c) (i32.const 0x7b)) (i32.eq (local.get $c) (i32.const 0x5b)))
           (then
@@ -424,7 +471,6 @@
             (br $ws)))
         ;; the innermost open container
         (local.set $record (i32.shl (i32.sub (local.get $sp) (i32.const 1)) (i32.const 2)))
-        (local.set $is_array (i32.load offset={STACK_IS_ARRAY} (local.get $record)))
         ;; ',': the next member or element
         (if (i32.eq (local.get $c) (i32.const 0x2c))
           (then
@@ -437,7 +483,7 @@
                 (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
                 (local.set $c (i32.load8_u (local.get $pos)))
                 (br $ws)))
-            (if (local.get $is_array)
+            (if (i32.load offset={STACK_IS_ARRAY} (local.get $record))
               (then
                 (local.set $k (i32.add (i32.load offset={STACK_INDEX} (local.get $record)) (i32.const 1)))
                 (i32.store offset={STACK_INDEX} (local.get $record) (local.get $k))
@@ -448,7 +494,7 @@
               (else (local.set $need_key (i32.const 1))))
             (br $next_value)))
         ;; '}' or ']' closes it: the container is a value that ends here
-        (if (i32.eq (local.get $c) (i32.sub (i32.const 0x7d) (i32.mul (local.get $is_array) (i32.const 0x20))))
+        (if (i32.eq (local.get $c) (i32.sub (i32.const 0x7d) (i32.mul (i32.load offset={STACK_IS_ARRAY} (local.get $record)) (i32.const 0x20))))
           (then
             (local.set $pos (i32.add (local.get $pos) (i32.const 1)))
             (local.set $sp (i32.sub (local.get $sp) (i32.const 1)))
