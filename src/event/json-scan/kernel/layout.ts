@@ -13,7 +13,7 @@ const STACK_BYTES = 4 * (MAX_DEPTH + 8);
 /** Where the stacks start (after the character class table at 256). */
 const STACKS_AT = 512;
 
-export const KERNEL_LAYOUT = {
+export const KERNEL_LAYOUT = Object.freeze({
   // ---- the kernel's fixed memory (byte addresses) ----
   /** 256 bytes: the character classes of each byte value (filled by the kernel when it starts). */
   CLASS_TABLE: 256,
@@ -62,6 +62,6 @@ export const KERNEL_LAYOUT = {
   SCAN_INVALID: -1,
   /** The kernel cannot finish: an escaped key in an object the plan looks into, or nesting deeper than MAX_DEPTH. */
   SCAN_BAIL_OUT: -2,
-} as const;
+} as const);
 
 export type KernelLayoutName = keyof typeof KERNEL_LAYOUT;
