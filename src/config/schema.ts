@@ -47,6 +47,10 @@ const fileSource = z.strictObject({
   poll_interval: duration
     .default('250ms')
     .describe('How often open files are checked for growth besides file-system events.'),
+  follow_symlinks: z
+    .boolean()
+    .default(false)
+    .describe('Walk into symlinked directories (each real directory once). Symlinks to files are always followed.'),
 });
 
 const basicAuth = z.strictObject({ user: z.string().min(1), password: z.string().min(1) });
