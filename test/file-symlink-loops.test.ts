@@ -9,7 +9,16 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { FileSource } from '../src/sources/file/file-source.ts';
-import { append, jsonLines, seqs, startTail, type TailDirs, tailDirs, type TailRun, waitFor } from './file-tail-harness.ts';
+import {
+  append,
+  jsonLines,
+  seqs,
+  startTail,
+  type TailDirs,
+  tailDirs,
+  type TailRun,
+  waitFor,
+} from './file-tail-harness.ts';
 
 /** logs/{a.log, sub/b.log} plus five links that lead back into the tree. */
 function loopyTree(): TailDirs {
@@ -33,10 +42,7 @@ async function startBounded(dirs: TailDirs, followSymlinks: boolean): Promise<Ta
     timer = setTimeout(() => reject(new Error('the source did not start within 30 s')), 30_000);
   });
   try {
-    return await Promise.race([
-      startTail(dirs, { patterns: ['**/*.log'], followSymlinks }),
-      timeout,
-    ]);
+    return await Promise.race([startTail(dirs, { patterns: ['**/*.log'], followSymlinks }), timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -50,7 +56,10 @@ for (const followSymlinks of [false, true]) {
     try {
       assert.ok(run.source instanceof FileSource);
       await waitFor('both files', () => run.recorded.length >= 2);
-      const paths = run.files().map((f) => path.relative(dirs.logDir, f.path)).sort();
+      const paths = run
+        .files()
+        .map((f) => path.relative(dirs.logDir, f.path))
+        .sort();
       assert.deepEqual(paths, ['a.log', path.join('sub', 'b.log')], 'each real file once, under its own name');
       // Written after the start: still one delivery each, however many link paths lead to the file.
       append(path.join(dirs.logDir, 'sub', 'b.log'), jsonLines(2, 3));

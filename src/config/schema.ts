@@ -42,7 +42,9 @@ const fileSource = z.strictObject({
     .describe('Where to start in files present at the first start, when there is no checkpoint.'),
   rotate_wait: duration
     .default('30s')
-    .describe('Keep following a rotated or deleted file until it has been idle this long.'),
+    .describe(
+      'Keep a rotated or deleted file open until it has been idle this long; a rotated one is then still looked at by name while it exists.',
+    ),
   max_line_bytes: size.default('1MiB').describe('Longer lines are dead-lettered.'),
   poll_interval: duration
     .default('250ms')

@@ -4,12 +4,14 @@
  * depth, directories, entries; directory symlinks only with follow_symlinks, then with a
  * device+inode cycle check) and keeps one `fs.watch` per directory walked: inotify on a
  * directory reports every write to a file in it by name, so one watch per directory (not one per
- * file, as chokidar keeps) says which of thousands of files grew. Events can be missed or
+ * file, as chokidar keeps) says which of thousands of files grew. A matching symlink to a file
+ * (Kubernetes' /var/log/containers/*.log → /var/log/pods/…) is written in its target's
+ * directory, so that directory is watched too. Events can be missed or
  * coalesced: the source also rescans and polls as a slow safety net. A base directory that cannot
  * be read makes the source not ready; it is retried on every rescan.
  */
 import { type FSWatcher, watch } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { Logger } from '../../telemetry/log.ts';
@@ -71,6 +73,8 @@ interface WalkBudget {
   readonly visited: Set<string>;
   /** Directories walked, to watch. */
   readonly dirs: Set<string>;
+  /** Matching symlinks (to files) found. */
+  readonly links: string[];
 }
 
 export class GlobWatcher {
@@ -78,6 +82,10 @@ export class GlobWatcher {
   readonly #log: Logger;
   readonly #options: GlobWatcherOptions;
   readonly #watchers = new Map<string, FSWatcher>();
+  /** Matching symlink → the real path of its target (resolved once per link). */
+  readonly #linkTargets = new Map<string, string>();
+  /** Real path of a link target → the matching links that lead to it. */
+  #linksByTarget = new Map<string, string[]>();
   #capLogged = false;
   #watchFailureLogged = false;
   #closed = false;
@@ -119,7 +127,14 @@ export class GlobWatcher {
   async list(): Promise<{ files: string[]; complete: boolean }> {
     const files = new Set<string>();
     let complete = true;
-    const budget: WalkBudget = { directories: 0, entries: 0, capped: false, visited: new Set(), dirs: new Set() };
+    const budget: WalkBudget = {
+      directories: 0,
+      entries: 0,
+      capped: false,
+      visited: new Set(),
+      dirs: new Set(),
+      links: [],
+    };
     for (const p of this.#patterns) {
       try {
         await this.#walk(p.dir, p.depth, p.isMatch, files, budget);
@@ -152,8 +167,33 @@ export class GlobWatcher {
         );
       this.#capLogged = true;
     } else this.#capLogged = false;
+    await this.#resolveLinks(budget, complete);
     if (!this.#closed) this.#syncWatchers(budget.dirs, complete);
     return { files: [...files], complete };
+  }
+
+  /** Map link targets to their links, and add the targets' directories to those watched (within the cap). */
+  async #resolveLinks(budget: WalkBudget, complete: boolean): Promise<void> {
+    if (complete) {
+      const listed = new Set(budget.links);
+      for (const link of this.#linkTargets.keys()) if (!listed.has(link)) this.#linkTargets.delete(link);
+    }
+    const byTarget = new Map<string, string[]>();
+    for (const link of budget.links) {
+      let target = this.#linkTargets.get(link);
+      if (target === undefined) {
+        const real = await realpath(link).catch(() => null);
+        if (real === null) continue; // dangling now: looked at again at the next walk
+        target = real;
+        this.#linkTargets.set(link, target);
+      }
+      const links = byTarget.get(target);
+      if (links === undefined) byTarget.set(target, [link]);
+      else links.push(link);
+      const dir = path.dirname(target);
+      if (!budget.dirs.has(dir) && budget.dirs.size < MAX_WALK_DIRECTORIES) budget.dirs.add(dir);
+    }
+    this.#linksByTarget = byTarget;
   }
 
   async #walk(
@@ -188,7 +228,10 @@ export class GlobWatcher {
         // A link to a file is a file (Kubernetes' /var/log/containers); a link to a directory is followed only when asked.
         isDir =
           this.#options.followSymlinks && depth > 0 && (await stat(full).catch(() => null))?.isDirectory() === true;
-        if (!isDir && isMatch(full)) out.add(full);
+        if (!isDir && isMatch(full)) {
+          out.add(full);
+          budget.links.push(full);
+        }
       } else if (e.isFile()) {
         if (isMatch(full)) out.add(full);
       }
@@ -218,7 +261,10 @@ export class GlobWatcher {
           return;
         }
         const full = path.join(dir, name.toString());
-        this.#options.onPath(full, this.matches(full), event === 'rename');
+        const created = event === 'rename';
+        this.#options.onPath(full, this.matches(full), created);
+        const links = this.#linksByTarget.get(full);
+        if (links !== undefined) for (const link of links) this.#options.onPath(link, true, created);
       });
     } catch (e) {
       // ENOSPC (inotify watches exhausted) and the like: the rescan and the poll still find everything, later.
