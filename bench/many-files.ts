@@ -21,7 +21,7 @@ function total(counts: Readonly<Record<string, number>>): number {
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
-runCase(async ({ input, pin, peerNodeArgs, options }): Promise<CaseResult> => {
+runCase(async ({ input, pin, peerNodeArgs, options, profileDir }): Promise<CaseResult> => {
   const fileCount = Number(options.files ?? 5_000);
   const liveEntries = Number(options.liveEntries ?? 30_000);
   const work = workDir('files');
@@ -57,7 +57,7 @@ runCase(async ({ input, pin, peerNodeArgs, options }): Promise<CaseResult> => {
     };
 
     // 1. One entry per file.
-    const m = await measure('files');
+    const m = await measure('files', profileDir);
     for (let i = 0; i < fileCount; i++) appendFileSync(files[i], `${entries[i]}\n`);
     const firstComplete = await waitForTotal(total(expectedFirst.counts));
     const { ms, cpuMs } = await m.stop();

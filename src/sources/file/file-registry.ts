@@ -51,6 +51,8 @@ export class FileRegistry {
   /** Attached files that may have something to read, in turn (Set order; moved to the back when read). */
   readonly #ready = new Set<TrackedFile>();
   readonly #open: OpenFiles;
+  /** Files a call is working on (calls on different paths may overlap): never closed under the cap meanwhile. */
+  readonly #busy = new Set<TrackedFile>();
   #rotatedOrder: TrackedFile[] = [];
   #orderStale = true;
   /** Position of the safety-net poll in `#sweepOrder`. */
@@ -201,9 +203,9 @@ export class FileRegistry {
 
   #opened(file: TrackedFile): void {
     this.#open.touch(file);
-    this.#orderStale = true;
+    if (file.rotated) this.#orderStale = true; // #rotatedOrder holds the open ones
     // Rotated files keep their descriptor while active: it may be the only way to them (deleted).
-    for (const f of this.#open.overCap(file, (o) => !o.rotated)) {
+    for (const f of this.#open.overCap(file, (o) => !o.rotated && !this.#busy.has(o))) {
       this.#open.forget(f);
       void f.closeHandle();
     }
@@ -211,8 +213,8 @@ export class FileRegistry {
 
   async #closeHandle(file: TrackedFile): Promise<void> {
     this.#open.forget(file);
+    if (file.rotated) this.#orderStale = true;
     await file.closeHandle();
-    this.#orderStale = true;
   }
 
   /** A parked rotated file is not at its name: found under another in its directory, or gone. */
@@ -340,6 +342,11 @@ export class FileRegistry {
       why = `first start, start_at: ${this.#config.startAt}`;
     }
     const fingerprint = (await fingerprintOf(handle, Math.min(st.size, FINGERPRINT_BYTES))) ?? { hash: '', bytes: 0 };
+    if (this.files.has(key)) {
+      // Adopted meanwhile under another of its names (a rename seen from both sides at once).
+      await handle.close();
+      return;
+    }
     const tracked = new TrackedFile({
       path: file,
       dev: st.dev,
@@ -442,9 +449,26 @@ export class FileRegistry {
    * written. `known`: a stat of it just taken (by path); else its descriptor is stat'ed.
    */
   async refresh(file: TrackedFile, now: number, known?: Stats): Promise<void> {
+    if (this.#busy.has(file)) return; // another call is looking at it right now
+    this.#busy.add(file);
+    try {
+      await this.#refresh(file, now, known);
+    } finally {
+      this.#busy.delete(file);
+    }
+  }
+
+  async #refresh(file: TrackedFile, now: number, known?: Stats): Promise<void> {
     if (file.handle === null) {
-      // Closed under the descriptor cap: opened again only when it changed.
-      if (known === undefined || known.size === file.size || !(await this.reopen(file))) return;
+      // Closed under the descriptor cap: grown, it is queued and opened again when its turn to be read comes (its
+      // first bytes are checked at the first poll after that: startCheckedSize stays); shorter, it is looked at now.
+      if (known === undefined || known.size === file.size) return;
+      if (known.size > file.size) {
+        file.observeSize(known.size, now);
+        this.#noteWork(file);
+        return;
+      }
+      if (!(await this.reopen(file))) return;
     }
     const handle = file.handle;
     if (handle === null) return;
@@ -542,11 +566,11 @@ export class FileRegistry {
       file.path = at;
       this.#onChange();
     }
-    await this.#closeHandle(file);
     this.#log.info(
       { file: file.path, size: file.size, unreadBytes: file.size - file.readOffset },
       'rotated log file drained and idle for rotate_wait: closing its descriptor; it is still looked at (by name) while it exists, in case Kong writes into it again',
     );
+    await this.#closeHandle(file);
   }
 
   /** A read failed: try this file again later. */

@@ -27,6 +27,21 @@ const RESCAN_MS_PER_1000_FILES = 1_000;
  * with an open descriptor: with 64 files or fewer, every file on every poll.
  */
 export const SWEEP_FILES_PER_POLL = 64;
+/** Tracked paths reported by events are looked at this many at a time. */
+const CHECK_CONCURRENCY = 8;
+
+/** Run `task` for every item, at most `limit` at once. */
+async function eachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await task(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
 /** After a read error, the file is tried again this much later. */
 const READ_RETRY_MS = 1_000;
 
@@ -200,6 +215,11 @@ export class FileSource implements Source {
     this.#dirtyPaths = new Set();
     const poll = this.#pollDue;
     this.#pollDue = false;
+    // Files already tracked at their path (the common event: one grew) are looked at a few at a time: each
+    // costs a few file-system calls through the thread pool, whose latency, not CPU, bounds thousands of files.
+    const known = [...paths].filter((p) => this.#files.tracks(p));
+    await eachConcurrently(known, CHECK_CONCURRENCY, (p) => this.#files.checkPath(p, 'new'));
+    for (const p of known) paths.delete(p);
     for (const p of paths) {
       if (this.#globs.matches(p)) await this.#files.checkPath(p, 'new');
       else {
