@@ -73,3 +73,24 @@ for (const followSymlinks of [false, true]) {
     }
   });
 }
+
+test('symlinks to files, as in /var/log/containers: writes in the targets are seen by their directory watch, without a poll', async () => {
+  const dirs = tailDirs();
+  const containers = path.join(dirs.logDir, 'containers');
+  mkdirSync(containers);
+  const targets = [0, 1, 2].map((i) => path.join(dirs.logDir, 'pods', `ns_pod-${i}_uid`, 'app', '0.log'));
+  targets.forEach((t, i) => {
+    mkdirSync(path.dirname(t), { recursive: true });
+    writeFileSync(t, '');
+    symlinkSync(t, path.join(containers, `pod-${i}_ns_app-${i}.log`));
+  });
+  // No poll in the test's lifetime: only the directory watches say that a file grew.
+  const run = await startTail(dirs, { patterns: ['containers/*.log'], pollInterval: '1h' });
+  try {
+    targets.forEach((t, i) => append(t, jsonLines(i, i + 1)));
+    await waitFor('a line from each target', () => run.recorded.length >= 3);
+    assert.deepEqual(seqs(run.recorded).sort(), [0, 1, 2]);
+  } finally {
+    await run.stop();
+  }
+});
