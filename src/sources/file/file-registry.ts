@@ -54,6 +54,8 @@ export class FileRegistry {
   /** Files a call is working on (calls on different paths may overlap): never closed under the cap meanwhile. */
   readonly #busy = new Set<TrackedFile>();
   #rotatedOrder: TrackedFile[] = [];
+  /** Every rotated file, open or not (few). */
+  #rotatedAll: TrackedFile[] = [];
   #orderStale = true;
   /** Position of the safety-net poll in `#sweepOrder`. */
   #sweepCursor = 0;
@@ -109,8 +111,9 @@ export class FileRegistry {
   #order(): void {
     if (!this.#orderStale) return;
     const all = [...this.files.values()];
-    this.#rotatedOrder = all
-      .filter((f) => f.rotated && f.handle !== null)
+    this.#rotatedAll = all.filter((f) => f.rotated);
+    this.#rotatedOrder = this.#rotatedAll
+      .filter((f) => f.handle !== null)
       .sort((a, b) => (a.detachedAt ?? 0) - (b.detachedAt ?? 0));
     this.#sweepOrder = all;
     this.#orderStale = false;
@@ -144,7 +147,7 @@ export class FileRegistry {
   /** A rotated file known by this (last known) name, if any. */
   rotatedAt(file: string): TrackedFile | undefined {
     this.#order();
-    for (const f of this.#sweepOrder) if (f.rotated && f.path === file && this.files.get(f.key) === f) return f;
+    for (const f of this.#rotatedAll) if (f.rotated && f.path === file && this.files.get(f.key) === f) return f;
     return undefined;
   }
 
