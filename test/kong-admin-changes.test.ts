@@ -253,4 +253,37 @@ describe('kong_admin source: entity changes from the Admin API', () => {
     assert.ok(!all.includes(TOKEN), 'no token in the logs');
     assert.equal((await d.stop()).code, 0);
   });
+
+  it('works against Kong OSS: no /workspaces, unprefixed paths, everything in "default", no errors', async () => {
+    const dir = tempDir('klr-kong-admin-oss-');
+    const stub = await KongAdminStub.start({ edition: 'oss' });
+    cleanups.push(() => stub.close());
+    const hook = await WebhookReceiver.start();
+    cleanups.push(() => hook.close());
+    mkdirSync(path.join(dir, 'logs'), { recursive: true });
+    writeFileSync(path.join(dir, 'logs', 'k.log'), '');
+    const d = await startDaemon(dir, stub, hook);
+    await settle(d, hook, '/changes', 0);
+    const route = stub.create('default', 'routes', { name: 'a' });
+    await settle(d, hook, '/changes', 1);
+    const got = changes(hook);
+    assert.deepEqual(
+      got.map((c) => [c.operation, c.entity, c.id, c.workspace, c.workspace_name]),
+      [['create', 'routes', route.id, null, 'default']],
+    );
+    assert.equal(await d.metric('kong_log_relay_kong_admin_up'), 1);
+    assert.equal(await d.metric('kong_log_relay_kong_admin_errors_total'), 0);
+    // The start-up check warns about the config's workspace "payments" (OSS has only default); nothing else.
+    const warnings = d.logs.filter((l) => l.level >= 40);
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(
+      warnings[0].msg,
+      /config\.yaml:\d+:\d+: warning KLR_CONFIG_KONG_ADMIN: workspaces\.payments: .*Kong OSS/,
+    );
+    assert.ok(
+      stub.requests.every((r) => !r.startsWith('/default/')),
+      'no workspace prefix on OSS',
+    );
+    assert.equal((await d.stop()).code, 0);
+  });
 });

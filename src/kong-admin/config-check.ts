@@ -32,8 +32,8 @@ export async function checkConfigAgainstKong(
   severity: Diagnostic['severity'],
 ): Promise<Diagnostic[]> {
   const out: Diagnostic[] = [];
-  const report = (path: ConfigPath, message: string): void => {
-    out.push({ severity, code: 'KLR_CONFIG_KONG_ADMIN', path, message });
+  const report = (path: ConfigPath, message: string, atKey = false): void => {
+    out.push({ severity, code: 'KLR_CONFIG_KONG_ADMIN', path, message, atKey });
   };
   const oss = workspaces === 'oss';
   const names = oss ? [OSS_WORKSPACE] : workspaces.map((w) => w.name);
@@ -41,10 +41,9 @@ export async function checkConfigAgainstKong(
   const known = `${oss ? 'Kong OSS has only' : 'the Admin API lists'}: ${names.join(', ') || '(none)'}`;
 
   // workspaces: NAME: { id } — the name exists, and so does each id (with this name, where Kong tells).
-  const configured = new Map<string, readonly string[]>();
-  for (const [name, ws] of config.routing.workspaces) configured.set(name, ws);
-  for (const name of configured.keys()) {
-    if (!names.includes(name)) report(['workspaces', name], `workspace "${name}" does not exist in Kong (${known})`);
+  for (const name of config.routing.workspaces.keys()) {
+    if (!names.includes(name))
+      report(['workspaces', name], `workspace "${name}" does not exist in Kong (${known})`, true);
   }
   for (const [id, name] of config.workspaceNames) {
     if (oss) continue;
