@@ -27,7 +27,7 @@ export function resolveKongAdmin(block: KongAdminBlockConfig | undefined, base: 
   if (block === undefined) return null;
   return {
     url: block.url.replace(/\/+$/, ''),
-    token: block.token,
+    token: block.token === '' ? undefined : block.token,
     headers: block.headers ?? {},
     caFile: block.ca_file === undefined ? undefined : path.resolve(base, block.ca_file),
     insecureSkipVerify: block.insecure_skip_verify,

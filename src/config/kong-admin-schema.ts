@@ -32,9 +32,10 @@ export const kongAdminBlock = z
       .describe('Admin API of the Kong node, e.g. "http://127.0.0.1:8001".'),
     token: z
       .string()
-      .min(1)
       .optional()
-      .describe('RBAC token (Kong Enterprise), sent as Kong-Admin-Token; use "${KONG_ADMIN_TOKEN}".'),
+      .describe(
+        'RBAC token (Kong Enterprise), sent as Kong-Admin-Token; use "${KONG_ADMIN_TOKEN}" ("${KONG_ADMIN_TOKEN:-}" when optional: empty sends none).',
+      ),
     headers: z
       .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'expected an HTTP header name' }), z.string())
       .optional()
