@@ -164,7 +164,9 @@ export class Relay {
         { sources: changedSources },
         'source settings changed: they apply after a restart; the running sources are kept',
       );
-    const kept = { ...config, sources: this.#config.sources };
+    if (JSON.stringify(config.kongAdmin) !== JSON.stringify(this.#config.kongAdmin))
+      this.#log.warn('kong_admin settings changed: they apply after a restart');
+    const kept = { ...config, sources: this.#config.sources, kongAdmin: this.#config.kongAdmin };
     this.#pipeline.reload(kept, () => Date.now() + kept.shutdownTimeoutMs);
     this.#config = kept;
     this.metrics.reloads.success = (this.metrics.reloads.success ?? 0) + 1;

@@ -13,7 +13,7 @@ import type { KongAdminSource as KongAdminSourceConfig } from '../../config/reso
 import { AckGroup } from '../../delivery/ack.ts';
 import { byteStringOf } from '../../event/byte-string.ts';
 import { JsonSyntaxError } from '../../event/json-scan.ts';
-import type { CollectionResult } from '../../kong-admin/client.ts';
+import { type CollectionResult, KongAdminError } from '../../kong-admin/client.ts';
 import type { KongAdminConnection } from '../../kong-admin/connection.ts';
 import { OSS_WORKSPACE } from '../../kong-admin/config-check.ts';
 import type { KongAdminStats } from '../../telemetry/kong-admin-metrics.ts';
@@ -52,6 +52,8 @@ export class KongAdminSource implements Source {
   #polls = 0;
   #lastPoll: { time: string; changes: number; failed: number } | null = null;
   #lastSnapshotError: string | null = null;
+  /** Collection path → its last error, so a lasting failure is logged once, not every poll. */
+  readonly #collectionErrors = new Map<string, string>();
 
   constructor(config: KongAdminSourceConfig, context: SourceContext, admin: KongAdminConnection) {
     this.name = config.name;
@@ -121,10 +123,12 @@ export class KongAdminSource implements Source {
       try {
         list = await this.#admin.client.list(path, signal);
       } catch (e) {
+        if (signal.aborted) return;
         failed++;
-        this.#admin.failed(e);
+        this.#collectionFailed(path, e);
         return;
       }
+      this.#collectionErrors.delete(path);
       if (list === null) return; // not on this node (rbac/roles on OSS): nothing to watch
       const old = parts[key] ?? null;
       // A part never recorded: at the first start or for a newly watched collection, a silent
@@ -167,6 +171,20 @@ export class KongAdminSource implements Source {
       changes.length > 0 || firstStart || !sameKeys(before.parts, parts) || !sameKeys(before.workspaces, workspaces);
     if (dirty) await this.#handOver(changes, next, signal);
     else this.#snapshot = next;
+  }
+
+  /**
+   * One collection could not be read (a token without permission for rbac/roles, a 500): counted,
+   * logged when its error changes; its part of the snapshot stays as it was, so nothing is emitted
+   * for it until it can be read again. The Admin API's up/down state is the workspace poll's.
+   */
+  #collectionFailed(path: string, e: unknown): void {
+    const message = errorText(e);
+    const reason = e instanceof KongAdminError ? e.reason : 'error';
+    this.#stats.errors[reason] = (this.#stats.errors[reason] ?? 0) + 1;
+    if (this.#collectionErrors.get(path) === message) return;
+    this.#collectionErrors.set(path, message);
+    this.#context.log.warn({ collection: path }, `${message}; this collection is skipped until it can be read`);
   }
 
   /** Ingest the changes as one ack group; once it completes, write the snapshot. */
@@ -233,6 +251,7 @@ export class KongAdminSource implements Source {
       emitted: this.#emitted,
       last_poll: this.#lastPoll,
       waiting_for_delivery: this.#pending !== null && !this.#pending.group.done,
+      collection_errors: Object.fromEntries(this.#collectionErrors),
       snapshot: { file: this.#store.file, last_error: this.#lastSnapshotError },
     };
   }
