@@ -286,4 +286,59 @@ describe('kong_admin source: entity changes from the Admin API', () => {
     );
     assert.equal((await d.stop()).code, 0);
   });
+
+  it('advances the snapshot only after delivery: an undelivered change is emitted again after a restart', async () => {
+    const dir = tempDir('klr-kong-admin-ack-');
+    const stub = await KongAdminStub.start({ edition: 'enterprise', token: TOKEN });
+    cleanups.push(() => stub.close());
+    const hook = await WebhookReceiver.start();
+    cleanups.push(() => hook.close());
+    stub.addWorkspace('payments');
+    mkdirSync(path.join(dir, 'logs'), { recursive: true });
+    writeFileSync(path.join(dir, 'logs', 'k.log'), '');
+    let d = await startDaemon(dir, stub, hook);
+    await settle(d, hook, '/changes', 0);
+    let refused = 0;
+    hook.fault = (req) => (req.url === '/changes' ? (refused++, { status: 503 }) : null);
+    const route = stub.create('payments', 'routes', { name: 'late' });
+    await waitFor(() => refused >= 1, 20_000, 'a refused delivery');
+    // Stopped before the change could be delivered: the snapshot must not have moved past it.
+    assert.equal((await d.stop()).code, 0);
+    hook.fault = null;
+    d = await startDaemon(dir, stub, hook);
+    await settle(d, hook, '/changes', 1);
+    assert.deepEqual(
+      changes(hook).map((c) => `${c.operation} ${c.id}`),
+      [`create ${route.id}`],
+    );
+    // Delivered now: another restart does not repeat it.
+    assert.equal((await d.stop()).code, 0);
+    d = await startDaemon(dir, stub, hook);
+    await settle(d, hook, '/changes', 1);
+    assert.equal(changes(hook).length, 1);
+    assert.equal((await d.stop()).code, 0);
+  });
+
+  it('skips a collection the token may not read (403), logged once, without flapping kong_admin_up', async () => {
+    const dir = tempDir('klr-kong-admin-403-');
+    const stub = await KongAdminStub.start({ edition: 'enterprise', token: TOKEN });
+    cleanups.push(() => stub.close());
+    stub.forbidden.add('jwts');
+    const hook = await WebhookReceiver.start();
+    cleanups.push(() => hook.close());
+    mkdirSync(path.join(dir, 'logs'), { recursive: true });
+    writeFileSync(path.join(dir, 'logs', 'k.log'), '');
+    const d = await startDaemon(dir, stub, hook);
+    await settle(d, hook, '/changes', 0);
+    const route = stub.create('default', 'routes', { name: 'still-seen' });
+    await settle(d, hook, '/changes', 1);
+    assert.deepEqual(
+      changes(hook).map((c) => c.id),
+      [route.id],
+    );
+    assert.equal(await d.metric('kong_log_relay_kong_admin_up'), 1);
+    assert.ok((await d.metric('kong_log_relay_kong_admin_errors_total', { reason: 'unauthorized' })) >= 2);
+    assert.equal(d.logs.filter((l) => /\/jwts/.test(l.msg)).length, 1, 'one log line for a lasting failure');
+    assert.equal((await d.stop()).code, 0);
+  });
 });

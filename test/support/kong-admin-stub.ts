@@ -16,7 +16,8 @@
  *   workspace, `default`. Kong Enterprise: `GET /workspaces` and `/{workspace}/{collection}`,
  *   and `rbac/roles` (admin_api_name "rbac/roles").
  * - RBAC (Enterprise, enforce_rbac = on): without a valid `Kong-Admin-Token` every request is a
- *   401 `{"message":"Invalid credentials. Token or User credentials required"}`.
+ *   401 `{"message":"Invalid credentials. Token or User credentials required"}`; a role without
+ *   permission for an endpoint gets a 403 (`forbidden`; the message is ours, not Kong's text).
  * - Entity bodies as Kong 3.x returns them: every schema field present (absent ones as null),
  *   defaults filled in (routes: protocols ["http","https"], https_redirect_status_code 426,
  *   strip_path true, path_handling "v0"…; services: retries 5, timeouts 60000…), foreign keys as
@@ -118,6 +119,8 @@ export class KongAdminStub {
   token: string | undefined;
   /** Answer every request with this status (a broken node); null: normal. */
   failWith: number | null = null;
+  /** Collections the token may not read: 403 (an RBAC role without that endpoint). */
+  readonly forbidden = new Set<string>();
   /** Requests received, path and query, in order. */
   readonly requests: string[] = [];
   /** Kong-Admin-Token headers received (to check the relay sends it). */
@@ -272,6 +275,8 @@ export class KongAdminStub {
     const collection = rest.join('/');
     if (!(collection in DEFAULTS) || (collection === 'rbac/roles' && this.edition === 'oss'))
       return send(res, 404, { message: 'Not found' });
+    if (this.forbidden.has(collection))
+      return send(res, 403, { message: `Access to the resource is forbidden for the role` });
     return this.#page(res, url, collection, [...(ws.collections.get(collection)?.values() ?? [])]);
   }
 
