@@ -299,7 +299,11 @@ describe('kong_admin source: entity changes from the Admin API', () => {
     let d = await startDaemon(dir, stub, hook);
     await settle(d, hook, '/changes', 0);
     let refused = 0;
-    hook.fault = (req) => (req.url === '/changes' ? (refused++, { status: 503 }) : null);
+    hook.fault = (req) => {
+      if (req.url !== '/changes') return null;
+      refused++;
+      return { status: 503 };
+    };
     const route = stub.create('payments', 'routes', { name: 'late' });
     await waitFor(() => refused >= 1, 20_000, 'a refused delivery');
     // Stopped before the change could be delivered: the snapshot must not have moved past it.
