@@ -37,7 +37,12 @@ export class Relay {
   constructor(config: ResolvedConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
-    this.#pipeline = new Pipeline(config, (d) => createSink(d, log), this.metrics, log);
+    this.#pipeline = new Pipeline(
+      config,
+      (d) => createSink(d, log, this.metrics.destination(d.name)),
+      this.metrics,
+      log,
+    );
     this.#sources = config.sources.map((s) => this.#createSource(s));
   }
 

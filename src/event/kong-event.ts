@@ -181,11 +181,18 @@ export interface EventFields {
 
 export class KongEvent implements EventFields {
   /**
-   * The entry's bytes exactly as Kong wrote them, as a byte string (one character per byte):
-   * sinks send this; its length is the entry's size in bytes.
+   * The bytes sinks send, as a byte string (one character per byte): the entry exactly as Kong
+   * wrote it, or what a destination's shaping made of it (see withBody); its length is its size.
    */
   readonly raw: ByteString;
-  /** [start, end) of each decoder slot's value in raw, -1 when absent. */
+  /**
+   * Named groups of the rule path regex that routed the entry to its destination ({match.NAME}
+   * in templates); null when it got there through a workspace or "*" route.
+   */
+  readonly captures: Readonly<Record<string, string>> | null;
+  /** The entry's bytes, which the spans index into (raw unless withBody gave another body). */
+  readonly #entry: ByteString;
+  /** [start, end) of each decoder slot's value in the entry, -1 when absent. */
   readonly #spans: readonly number[];
   readonly #decoder: EventDecoder;
   #values: unknown[] | undefined;
@@ -193,15 +200,48 @@ export class KongEvent implements EventFields {
   #lineBreak: boolean | undefined;
 
   /** @internal use EventDecoder.decode */
-  constructor(raw: ByteString, spans: readonly number[], decoder: EventDecoder) {
+  constructor(
+    raw: ByteString,
+    spans: readonly number[],
+    decoder: EventDecoder,
+    entry: ByteString = raw,
+    captures: Readonly<Record<string, string>> | null = null,
+  ) {
     this.raw = raw;
+    this.#entry = entry;
     this.#spans = spans;
     this.#decoder = decoder;
+    this.captures = captures;
   }
 
-  /** The entry's text (decoded from raw on each call: for SNS messages, dead letters and tools). */
+  /** The text of what is sent (decoded from raw on each call: for SNS messages and tools). */
   get text(): string {
     return textOf(this.raw);
+  }
+
+  /** The entry's own bytes (not a destination's body): dead letters keep these, so replay shapes them again. */
+  get entry(): ByteString {
+    return this.#entry;
+  }
+
+  /** The same entry sending `body` instead, with the rule captures of its destination. */
+  withBody(body: ByteString, captures: Readonly<Record<string, string>> | null): KongEvent {
+    const event = new KongEvent(body, this.#spans, this.#decoder, this.#entry, captures);
+    event.#values = this.#values ??= [];
+    return event;
+  }
+
+  /** Another entry decoded by the same decoder (a redacted copy of this one). */
+  sibling(entry: ByteString): KongEvent | JsonSyntaxError {
+    return this.#decoder.decode(entry);
+  }
+
+  /** [start, end) of the raw JSON value at a path registered with the decoder, in `entry`; undefined when absent. */
+  spanAt(path: JsonPath): readonly [start: number, end: number] | undefined {
+    const slot = this.#decoder.slotOf(path);
+    if (slot === undefined) return undefined;
+    const start = this.#spans[slot * 2];
+    return start < 0 ? undefined : [start, this.#spans[slot * 2 + 1]];
   }
 
   /** Whether the entry holds a raw line break (in valid JSON only as whitespace between tokens); found once. */
@@ -216,7 +256,7 @@ export class KongEvent implements EventFields {
     const values = (this.#values ??= []);
     let v = values[slot];
     if (v === undefined) {
-      v = decodeValue(this.raw, start, this.#spans[slot * 2 + 1], true);
+      v = decodeValue(this.#entry, start, this.#spans[slot * 2 + 1], true);
       values[slot] = v;
     }
     return v;
@@ -224,7 +264,7 @@ export class KongEvent implements EventFields {
 
   #string(slot: number): string | undefined {
     const start = this.#spans[slot * 2];
-    return start < 0 ? undefined : decodeString(this.raw, start, this.#spans[slot * 2 + 1], true);
+    return start < 0 ? undefined : decodeString(this.#entry, start, this.#spans[slot * 2 + 1], true);
   }
 
   /** Whether `decoder` made this event (after a config reload, events decoded before it are decoded again). */
@@ -309,7 +349,7 @@ export class KongEvent implements EventFields {
 
   /** The whole entry as an object (full parse: only for transforms and tools, never the hot path). */
   parse(): unknown {
-    return JSON.parse(this.text);
+    return JSON.parse(textOf(this.#entry));
   }
 }
 

@@ -2,6 +2,7 @@
 import type { ResolvedConfig } from '../config/resolve.ts';
 import type { JsonPath } from '../event/json-scan.ts';
 import { EventDecoder } from '../event/kong-event.ts';
+import { shapePaths } from '../shape/shaper.ts';
 import { Router } from './router.ts';
 
 export interface Routing {
@@ -13,7 +14,11 @@ export interface Routing {
 export function buildRouting(config: ResolvedConfig, ruleMatches?: Record<string, number>): Routing {
   const templatePaths: JsonPath[] = [];
   for (const d of config.destinations) {
-    if (d.type !== 'sns') continue;
+    templatePaths.push(...shapePaths(d.shape));
+    if (d.type !== 'sns') {
+      for (const [, t] of d.headerTemplates) templatePaths.push(...t.paths);
+      continue;
+    }
     for (const t of [d.subject, d.messageGroupId, d.messageDeduplicationId, ...d.messageAttributes.map(([, v]) => v)]) {
       if (t !== undefined) templatePaths.push(...t.paths);
     }

@@ -31,6 +31,10 @@ export class DestinationStats {
   delivered = 0;
   retries = 0;
   discarded = 0;
+  /** Entries suppressed by unique/snooze dedupe (acknowledged as done). */
+  suppressed = 0;
+  /** SNS message attributes left out: a Number attribute whose value is not a number. */
+  attributesOmitted = 0;
   readonly dropped: Counts = {};
   readonly deadLettered: Counts = {};
 }
@@ -217,6 +221,18 @@ export class RelayMetrics {
       'Dead-letter files deleted by rotation (max_files reached).',
       ['destination'],
       perDest((s) => s.discarded),
+    );
+    counter(
+      'events_suppressed_total',
+      "Entries suppressed by a destination's unique/snooze dedupe (acknowledged, not sent).",
+      ['destination'],
+      perDest((s) => s.suppressed),
+    );
+    counter(
+      'message_attributes_omitted_total',
+      "SNS message attributes left out because a Number attribute's value was not a number.",
+      ['destination'],
+      perDest((s) => s.attributesOmitted),
     );
     counter(
       'events_dropped_total',
