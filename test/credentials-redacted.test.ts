@@ -46,9 +46,9 @@ describe('credentials are redacted by default', () => {
     assert.equal(sent(p, plain), plain);
   });
 
-  it('masks each default header, in request and response headers, whatever its case, keeping the key', () => {
+  it('masks each default header, in request and response headers, in lower, Title- and UPPER-case, keeping the key', () => {
     const entry = (v: (s: string) => string): string =>
-      `{"request":{"method":"GET","uri":"\\/x","headers":{"Authorization":${v('"Bearer S1"')},"proxy-authorization":${v('"Basic S2"')},"COOKIE":${v('"sid=S3"')},"x-api-key":${v('"S4"')},"ApiKey":${v('"S5"')},"host":"h"}},"response":{"status":200,"headers":{"Set-Cookie":${v('["a=S6","b=S7"]')},"x-api-key":${v('"S8"')},"server":"kong"}}}`;
+      `{"request":{"method":"GET","uri":"\\/x","headers":{"Authorization":${v('"Bearer S1"')},"proxy-authorization":${v('"Basic S2"')},"COOKIE":${v('"sid=S3"')},"x-api-key":${v('"S4"')},"APIKEY":${v('"S5"')},"host":"h"}},"response":{"status":200,"headers":{"Set-Cookie":${v('["a=S6","b=S7"]')},"x-api-key":${v('"S8"')},"server":"kong"}}}`;
     const expected = entry((s) => (s.startsWith('[') ? '["[REDACTED]","[REDACTED]"]' : '"[REDACTED]"'));
     const out = sent(
       p,

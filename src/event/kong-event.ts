@@ -84,6 +84,8 @@ export class EventDecoder {
   /** Where scans write their spans (scans are synchronous: one is enough). */
   readonly #scratch: Int32Array;
   readonly #slotsByKey: Map<string, number>;
+  /** Slots of the path arrays asked for so far (callers keep their paths: no key string per lookup). */
+  readonly #slotsByPath = new WeakMap<JsonPath, number | undefined>();
   readonly #headerSlots: Map<string, number>;
   readonly #workspaceNames: ReadonlyMap<string, string>;
 
@@ -141,8 +143,12 @@ export class EventDecoder {
     return new KongEvent(raw, own, this);
   }
 
-  /** @internal */ slotOf(path: JsonPath): number | undefined {
-    return this.#slotsByKey.get(pathKey(path));
+  /** The slot of a registered path (an index for KongEvent.spanAtSlot); undefined when not registered. */
+  slotOf(path: JsonPath): number | undefined {
+    if (this.#slotsByPath.has(path)) return this.#slotsByPath.get(path);
+    const slot = this.#slotsByKey.get(pathKey(path));
+    this.#slotsByPath.set(path, slot);
+    return slot;
   }
   /** @internal */ headerSlot(name: string): number | undefined {
     return this.#headerSlots.get(name);
@@ -231,9 +237,64 @@ export class KongEvent implements EventFields {
     return event;
   }
 
-  /** Another entry decoded by the same decoder (a redacted copy of this one). */
-  sibling(entry: ByteString): KongEvent | JsonSyntaxError {
-    return this.#decoder.decode(entry);
+  /**
+   * This entry with whole values replaced (`edits`: [start, end) ranges of the entry, sorted, not
+   * overlapping, each the span of one JSON value, and the bytes of the value put there), without
+   * scanning it again: the fields' spans move by the edits before them; a field inside a replaced
+   * value is gone, one that is the replaced value spans its replacement.
+   */
+  spliced(edits: readonly { readonly start: number; readonly end: number; readonly bytes: string }[]): KongEvent {
+    const old = this.#entry;
+    let entry = '';
+    let at = 0;
+    for (const e of edits) {
+      entry += old.slice(at, e.start) + e.bytes;
+      at = e.end;
+    }
+    entry += old.slice(at);
+    const spans = this.#spans.slice();
+    for (let i = 0; i < spans.length; i += 2) {
+      const start = spans[i];
+      if (start < 0) continue;
+      const end = spans[i + 1];
+      let shiftStart = 0;
+      let shiftEnd = 0;
+      for (const e of edits) {
+        const delta = e.bytes.length - (e.end - e.start);
+        if (e.end <= start) shiftStart += delta;
+        if (e.start === start && e.end === end) {
+          shiftEnd = shiftStart + delta;
+          break;
+        }
+        if (e.start >= end) break;
+        if (e.start <= start && e.end >= end) {
+          spans[i] = -2; // inside a replaced value
+          break;
+        }
+        if (e.end <= end) shiftEnd += delta;
+      }
+      if (spans[i] === -2) {
+        spans[i] = -1;
+        spans[i + 1] = -1;
+        continue;
+      }
+      spans[i] = start + shiftStart;
+      spans[i + 1] = end + shiftEnd;
+    }
+    return new KongEvent(entry as ByteString, spans, this.#decoder);
+  }
+
+  /** The decoder that made this event (its slots: see EventDecoder.slotOf and spanAtSlot). */
+  get decoder(): EventDecoder {
+    return this.#decoder;
+  }
+
+  /**
+   * [start, end) in `entry` of the value of each decoder slot, at 2 × slot (-1 when absent): for
+   * code that reads many slots per entry (redaction). Read only.
+   */
+  get spans(): readonly number[] {
+    return this.#spans;
   }
 
   /** [start, end) of the raw JSON value at a path registered with the decoder, in `entry`; undefined when absent. */
