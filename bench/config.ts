@@ -65,15 +65,17 @@ function destinationsYaml(d: DestinationSpec): string {
 
 /**
  * Write the config file for a case into `dir` (also its state_dir); returns its path. `logLevel`:
- * the overload case expects warnings (buffer full, drops) and only wants errors.
+ * the overload case expects warnings (buffer full, drops) and only wants errors. `redact`: false
+ * turns the default credential redaction off (p1 measures the pipeline without it, p1r with it).
  */
 export function writeBenchConfig(
   dir: string,
   source: SourceSpec,
   destination: DestinationSpec,
   logLevel: 'warn' | 'error' = 'warn',
+  redact = true,
 ): string {
-  const yaml = `${sourceYaml(source)}${destinationsYaml(destination)}
+  const yaml = `${sourceYaml(source)}${destinationsYaml(destination)}${redact ? '' : 'redact: false\n'}
 state_dir: ${JSON.stringify(path.join(dir, 'state'))}
 defaults: { dead_letter: { dir: ${JSON.stringify(path.join(dir, 'dead-letter'))} } }
 shutdown_timeout: 10s

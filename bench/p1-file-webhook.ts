@@ -1,6 +1,7 @@
 /**
  * Pipeline 1: file source → rules + workspace routing + "*" → four ndjson webhooks on the
- * peer's receiver. The relay reads the whole cached input file from its start; the clock runs
+ * peer's receiver; without redaction (p1), or with the default redaction (p1r: about one entry
+ * in four of the input carries credentials to mask, and more carry Kong's own "REDACTED"). The relay reads the whole cached input file from its start; the clock runs
  * from relay.start() until the receiver has counted every entry at every webhook.
  */
 import { writeBenchConfig } from './config.ts';
@@ -9,8 +10,10 @@ import { PeerClient } from './peer-protocol.ts';
 
 const TIMEOUT_MS = 120_000;
 
-runCase(async ({ input, pin, peerNodeArgs, profileDir }): Promise<CaseResult> => {
-  const work = workDir('p1');
+runCase(async ({ input, pin, peerNodeArgs, profileDir, options }): Promise<CaseResult> => {
+  const redact = options.redact === true;
+  const key = redact ? 'p1r' : 'p1';
+  const work = workDir(key);
   const peer = PeerClient.start(pin, peerNodeArgs);
   try {
     const { url } = await peer.call({ op: 'receiver', expect: input.expected });
@@ -18,10 +21,12 @@ runCase(async ({ input, pin, peerNodeArgs, profileDir }): Promise<CaseResult> =>
       work.dir,
       { kind: 'file', file: input.file },
       { kind: 'webhook', url, extra: 'batch: { max_wait: 100ms }' },
+      'warn',
+      redact,
     );
-    const run = await timeFileRelay('p1', config, peer, TIMEOUT_MS, profileDir);
+    const run = await timeFileRelay(key, config, peer, TIMEOUT_MS, profileDir);
     return {
-      name: 'pipeline 1: file → rules → 4 webhooks (ndjson)',
+      name: `pipeline 1: file → rules → 4 webhooks (ndjson)${redact ? ', default redaction' : ''}`,
       entries: input.entries,
       bytes: input.bytes,
       ms: run.ms,

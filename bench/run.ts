@@ -22,8 +22,8 @@ import { DENO, RELAY_CPU, startScript, type ScriptRuntime } from './peer-protoco
 import { formatProfile } from './profile-summary.ts';
 import { renderResults, type Row } from './report.ts';
 
-export type CaseName = 'p1' | 'p2' | 'p2b' | 'p3' | 'overload' | 'files';
-const CASES: readonly CaseName[] = ['p1', 'p2', 'p2b', 'p3', 'overload', 'files'];
+export type CaseName = 'p1' | 'p1r' | 'p2' | 'p2b' | 'p3' | 'overload' | 'files';
+const CASES: readonly CaseName[] = ['p1', 'p1r', 'p2', 'p2b', 'p3', 'overload', 'files'];
 
 interface Settings {
   readonly cases: readonly CaseName[];
@@ -109,6 +109,13 @@ function plan(s: Settings): Step[][] {
     switch (c) {
       case 'p1':
         groups.push([baseline1, { key: 'p1', script: 'p1-file-webhook.js', options: {} }]);
+        break;
+      case 'p1r':
+        // Redaction's cost: p1 without and with it, run in turn.
+        groups.push([
+          { key: 'p1', script: 'p1-file-webhook.js', options: {} },
+          { key: 'p1r', script: 'p1-file-webhook.js', options: { redact: true } },
+        ]);
         break;
       case 'p2':
         groups.push([

@@ -45,10 +45,15 @@ await yargs(hideBin(process.argv))
           array: true,
           describe: 'Kong log files (one JSON object per line, or a JSON array); "-" or none for stdin',
         })
-        .option('json', { type: 'boolean', default: false, describe: 'One JSON object per entry' }),
+        .option('json', { type: 'boolean', default: false, describe: 'One JSON object per entry' })
+        .option('payload', {
+          type: 'boolean',
+          default: false,
+          describe: 'Also print what each destination would send: body, SNS subject/attributes or webhook headers',
+        }),
     async (argv) => {
       const { matchCommand } = await import('./commands/match.ts');
-      process.exitCode = await matchCommand(argv.config, argv.logs ?? [], { json: argv.json });
+      process.exitCode = await matchCommand(argv.config, argv.logs ?? [], { json: argv.json, payload: argv.payload });
     },
   )
   .command(

@@ -44,7 +44,13 @@ export class Relay {
     this.#log = log;
     this.#kongAdmin =
       config.kongAdmin === null ? null : new KongAdminConnection(config.kongAdmin, this.metrics.kongAdmin, log);
-    this.#pipeline = new Pipeline(config, (d) => createSink(d, log), this.metrics, log, this.#kongAdmin?.directory);
+    this.#pipeline = new Pipeline(
+      config,
+      (d) => createSink(d, log, this.metrics.destination(d.name)),
+      this.metrics,
+      log,
+      this.#kongAdmin?.directory,
+    );
     this.#sources = config.sources.map((s) => this.#createSource(s));
   }
 

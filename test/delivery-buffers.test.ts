@@ -42,6 +42,8 @@ workspaces: { ${workspaces} }
 destinations:
 ${destinations}
 state_dir: ${dir}
+# These tests check transport byte for byte (generated entries carry credentials; redaction has its own tests).
+redact: false
 `,
     dir,
   );

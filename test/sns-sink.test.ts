@@ -220,7 +220,7 @@ describe('SNS sink (fauxqs)', () => {
 topic_arn: ${topicArn}
 endpoint: ${emulator.endpoint}
 subject: "{method} {path}"
-message_attributes: { method: "{request.method}", workspace: "{workspace}", missing: "{no.such.field}" }
+message_attributes: { method: "{request.method}", workspace: "{workspace}", missing: "{request.headers.x-missing}" }
 ${FAST_RETRY}`,
       dir,
     );

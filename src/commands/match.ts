@@ -5,10 +5,13 @@ import { loadConfigFile } from '../config/load.ts';
 import { isProblem, splitLogFile } from '../event/entries.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
 import { buildRouting } from '../route/routing.ts';
+import { formatOutgoing, PayloadPreview, type OutgoingMessage } from './match-payload.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 
 export interface MatchOptions {
   readonly json: boolean;
+  /** Also show what each destination would send (match --payload). */
+  readonly payload?: boolean;
 }
 
 export async function matchCommand(
@@ -22,6 +25,7 @@ export async function matchCommand(
     return EXIT_INVALID_CONFIG;
   }
   const { decoder, router } = buildRouting(config);
+  const preview = options.payload === true ? new PayloadPreview(config, router) : null;
   const inputs = logs.length === 0 ? ['-'] : logs;
   let index = 0;
   const out: string[] = [];
@@ -48,6 +52,8 @@ export async function matchCommand(
         continue;
       }
       const why = router.explain(event);
+      const sent: Record<string, OutgoingMessage> = {};
+      if (preview !== null) for (const d of why.destinations) sent[d] = await preview.message(event, d);
       if (options.json) {
         out.push(
           `${JSON.stringify({
@@ -62,6 +68,7 @@ export async function matchCommand(
               id: event.requestId ?? null,
             },
             reasons: why.reasons,
+            ...(preview === null ? {} : { payloads: sent }),
           })}\n`,
         );
       } else {
@@ -78,6 +85,7 @@ export async function matchCommand(
         out.push(
           `#${i} ${what} workspace=${why.workspace ?? '-'} → ${to}${misses.length > 0 ? `; not matched: ${misses.join('; ')}` : ''}\n`,
         );
+        for (const [d, m] of Object.entries(sent)) out.push(formatOutgoing(d, m));
       }
       if (out.length >= 256) flush();
     }

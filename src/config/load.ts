@@ -17,6 +17,7 @@ import {
 } from 'yaml';
 import type { ZodType } from 'zod';
 import { ConfigError, type ConfigPath, type Diagnostic } from './diagnostics.ts';
+import { parsePartial } from './partial.ts';
 import { checkReferences, resolveConfig, type ResolvedConfig } from './resolve.ts';
 import { configSchema } from './schema.ts';
 
@@ -145,6 +146,9 @@ export function loadConfigText(text: string, file: string, env: Environment = pr
         );
       }
     }
+    // The checks that need parsed data still run on what the schema accepted (one run, every problem).
+    const partial = parsePartial(raw);
+    if (partial !== null) diagnostics.push(...resolveConfig(partial, file).diagnostics.map(place));
     return { config: null, diagnostics: sortByPlace(diagnostics) };
   }
   const resolved = resolveConfig(parsed.data, file);

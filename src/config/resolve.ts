@@ -6,8 +6,11 @@
 import path from 'node:path';
 import safeRegex from 'safe-regex2';
 import { Template, TemplateSyntaxError } from '../event/template.ts';
+import { captureNames } from '../route/captures.ts';
 import type { MatchSpec, StatusRange } from '../route/match.ts';
 import type { RoutingTable } from '../route/router.ts';
+import { checkTemplate, resolveShape, type TemplateScope } from '../shape/resolve.ts';
+import type { ShapeSettings } from '../shape/shaper.ts';
 import type { ConfigPath, Diagnostic } from './diagnostics.ts';
 import {
   type KongAdminSettings,
@@ -60,21 +63,28 @@ export interface SnsDestination {
   readonly endpoint: string | undefined;
   readonly fifo: boolean;
   readonly subject: Template | undefined;
-  readonly messageAttributes: readonly (readonly [name: string, value: Template])[];
+  readonly messageAttributes: readonly (readonly [name: string, value: Template, type: MessageAttributeType])[];
   readonly messageGroupId: Template | undefined;
   readonly messageDeduplicationId: Template | undefined;
+  readonly shape: ShapeSettings;
   readonly delivery: DeliverySettings;
 }
+
+export type MessageAttributeType = 'String' | 'Number' | 'String.Array';
 
 export interface WebhookDestination {
   readonly type: 'webhook';
   readonly name: string;
   readonly url: string;
   readonly method: 'POST' | 'PUT';
+  /** Headers without placeholders. */
   readonly headers: Readonly<Record<string, string>>;
+  /** Headers with placeholders, rendered from the first entry of each request. */
+  readonly headerTemplates: readonly (readonly [name: string, value: Template])[];
   readonly encoding: 'json' | 'json_array' | 'ndjson';
   readonly gzip: boolean;
-  readonly signingSecret: string | undefined;
+  readonly signing: { readonly scheme: 'standard' | 'kong'; readonly secret: string } | undefined;
+  readonly shape: ShapeSettings;
   readonly delivery: DeliverySettings;
 }
 
@@ -219,8 +229,12 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
   });
 
   // destinations
+  const customFields = new Set(parsed.custom_fields);
   const destinations = Object.entries(parsed.destinations).map(([name, d]) =>
-    resolveDestination(name, d, parsed, stateDir, diagnostics),
+    resolveDestination(name, d, parsed, stateDir, diagnostics, {
+      captureNames: ruleCaptureNames(parsed, name),
+      customFields,
+    }),
   );
 
   const sources = Object.entries(parsed.sources).map(([name, s]) => {
@@ -326,6 +340,17 @@ export function compileRegex(source: string, flags = ''): RegExp | null {
   } catch {
     return null;
   }
+}
+
+/** Named groups of the path regexes of the rules that route to a destination ({match.NAME}). */
+function ruleCaptureNames(parsed: ParsedConfig, destination: string): Set<string> {
+  const names = new Set<string>();
+  for (const rule of parsed.rules) {
+    if (!rule.to.includes(destination) || rule.when?.path === undefined) continue;
+    const re = compileRegex(rule.when.path);
+    if (re !== null) for (const n of captureNames(re)) names.add(n);
+  }
+  return names;
 }
 
 const MATCH_REGEX_KEYS = ['path', 'upstream_path', 'host'] as const;
@@ -474,13 +499,18 @@ function resolveDestination(
   parsed: ParsedConfig,
   stateDir: string,
   diagnostics: Diagnostic[],
+  scope: TemplateScope,
 ): ResolvedDestination {
   const delivery = resolveDelivery(d, parsed, stateDir, name);
   const at: ConfigPath = ['destinations', name];
+  const shape = resolveShape(d, parsed, at, scope, diagnostics);
   const template = (source: string | undefined, key: ConfigPath): Template | undefined => {
     if (source === undefined) return undefined;
     try {
-      return Template.parse(source);
+      const t = Template.parse(source);
+      checkTemplate(t, [...at, ...key], scope, diagnostics);
+      if (t.placeholders.some((p) => 'match' in p)) shape.needsCaptures = true;
+      return t;
     } catch (e) {
       if (!(e instanceof TemplateSyntaxError)) throw e;
       diagnostics.push({
@@ -518,11 +548,16 @@ function resolveDestination(
       fifo,
       subject: template(d.subject, ['subject']),
       messageAttributes: Object.entries(d.message_attributes ?? {}).flatMap(([k, v]) => {
-        const t = template(v, ['message_attributes', k]);
-        return t ? [[k, t] as const] : [];
+        const typed = typeof v === 'string' ? { value: v, type: 'String' as const } : v;
+        const t = template(
+          typed.value,
+          typeof v === 'string' ? ['message_attributes', k] : ['message_attributes', k, 'value'],
+        );
+        return t ? [[k, t, typed.type] as const] : [];
       }),
       messageGroupId: template(d.message_group_id, ['message_group_id']),
       messageDeduplicationId: template(d.message_deduplication_id, ['message_deduplication_id']),
+      shape,
       delivery: { ...delivery, batch },
     };
   }
@@ -531,12 +566,22 @@ function resolveDestination(
     name,
     url: d.url,
     method: d.method,
-    headers: d.headers ?? {},
+    headers: Object.fromEntries(Object.entries(d.headers ?? {}).filter(([, v]) => !hasPlaceholder(v))),
+    headerTemplates: Object.entries(d.headers ?? {}).flatMap(([k, v]) => {
+      const t = hasPlaceholder(v) ? template(v, ['headers', k]) : undefined;
+      return t ? [[k, t] as const] : [];
+    }),
     encoding: d.encoding,
     gzip: d.gzip,
-    signingSecret: d.signing?.secret,
+    signing: d.signing,
+    shape,
     delivery,
   };
+}
+
+/** A header value with a {placeholder} (a literal brace is written "{{"). */
+function hasPlaceholder(value: string): boolean {
+  return /\{(?!\{)/.test(value.replaceAll('{{', ''));
 }
 
 function resolveSource(name: string, s: SourceConfig, stateDir: string, base: string): ResolvedSource {

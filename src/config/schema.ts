@@ -3,6 +3,7 @@
  * validation, the TypeScript types and `config/schema.json` (editor completion).
  */
 import { z } from 'zod';
+import { customFields, messageAttribute, redact, shapeSettings, signing } from '../shape/schema.ts';
 import { kongAdminBlock, kongAdminSource } from './kong-admin-schema.ts';
 import { DURATION_PATTERN, SIZE_PATTERN } from './units.ts';
 
@@ -207,13 +208,16 @@ const snsDestination = z.strictObject({
   endpoint: z.string().url().optional().describe('Endpoint override (LocalStack, emulators).'),
   subject: template.optional(),
   message_attributes: z
-    .record(z.string().regex(/^[A-Za-z0-9_.-]{1,256}$/), template)
+    .record(z.string().regex(/^[A-Za-z0-9_.-]{1,256}$/), messageAttribute)
     .optional()
-    .describe('String message attributes from templates, for subscription filter policies.'),
+    .describe(
+      'Message attributes for subscription filter policies: a template (String), or { value: template, type: String | Number | String.Array }.',
+    ),
   message_group_id: template.optional().describe('FIFO topics: group id template (default "kong-log-relay").'),
   message_deduplication_id: template
     .optional()
-    .describe('FIFO topics: deduplication id template (default: SHA-256 of the entry).'),
+    .describe('FIFO topics: deduplication id template (default: SHA-256 of the unique values, else of the message).'),
+  ...shapeSettings,
   ...deliverySettings,
 });
 
@@ -232,9 +236,8 @@ const webhookDestination = z.strictObject({
     .default('json_array')
     .describe('json: one entry per request; json_array: [e1,e2,…]; ndjson: one entry per line.'),
   gzip: z.boolean().default(false),
-  signing: z
-    .strictObject({ secret: z.string().min(1).describe('Standard Webhooks secret, "whsec_<base64>" or raw text.') })
-    .optional(),
+  signing: signing.optional(),
+  ...shapeSettings,
   ...deliverySettings,
 });
 
@@ -251,6 +254,8 @@ export const configSchema = z.strictObject({
     .refine((d) => Object.keys(d).length > 0, { error: 'expected at least one destination' }),
   defaults: z.strictObject(deliverySettings).default({}),
   kong_admin: kongAdminBlock.optional(),
+  redact: redact.default(true),
+  custom_fields: customFields.default([]),
   state_dir: z.string().min(1).default('/var/lib/kong-log-relay'),
   shutdown_timeout: duration
     .default('30s')

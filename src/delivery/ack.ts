@@ -73,27 +73,44 @@ export class AckGroup {
 
 /** One routed event travelling to its destinations; each destination settles it exactly once. */
 export class Ticket {
+  /** The entry as its destination sends it (see carrying). */
   readonly event: KongEvent;
   readonly group: AckGroup | null;
   /** When the relay took it (ms since epoch), for age metrics and dead letters. */
   readonly receivedAt: number;
-  #pending: number;
+  /** Destinations that have not settled it yet, shared with the tickets made by carrying(). */
+  readonly #count: { pending: number };
 
-  constructor(event: KongEvent, destinations: number, group: AckGroup | null, receivedAt: number) {
+  /** `shared`: @internal the count of the ticket this one is a shaped copy of (see carrying). */
+  constructor(
+    event: KongEvent,
+    destinations: number,
+    group: AckGroup | null,
+    receivedAt: number,
+    shared?: { pending: number },
+  ) {
     this.event = event;
     this.group = group;
     this.receivedAt = receivedAt;
-    this.#pending = destinations;
-    group?.hold();
+    if (shared !== undefined) this.#count = shared;
+    else {
+      this.#count = { pending: destinations };
+      group?.hold();
+    }
+  }
+
+  /** The same ticket (settling either settles it) carrying the entry as one destination shaped it. */
+  carrying(event: KongEvent): Ticket {
+    return new Ticket(event, 0, this.group, this.receivedAt, this.#count);
   }
 
   /** One destination is finished with this event. */
   settle(): void {
-    if (this.#pending <= 0) throw new Error('ticket settled more often than it was routed');
-    if (--this.#pending === 0) this.group?.release();
+    if (this.#count.pending <= 0) throw new Error('ticket settled more often than it was routed');
+    if (--this.#count.pending === 0) this.group?.release();
   }
 
   get finished(): boolean {
-    return this.#pending === 0;
+    return this.#count.pending === 0;
   }
 }

@@ -4,6 +4,7 @@
  * Retry-After), dead letters, and exactly one settle per ticket.
  */
 import type { DeliverySettings, ResolvedDestination } from '../config/resolve.ts';
+import { textOf } from '../event/byte-string.ts';
 import type { Sink, EntryFailure } from '../sinks/sink.ts';
 import { SinkError } from '../sinks/sink.ts';
 import type { Logger } from '../telemetry/log.ts';
@@ -327,7 +328,8 @@ export class Destination {
   }
 
   #record(t: Ticket, reason: string, attempts: number, firstAttempt: number, lastAttempt: number): DeadLetterRecord {
-    return { destination: this.name, reason, attempts, firstAttempt, lastAttempt, event: t.event.text };
+    // The entry (redacted), not the destination's body: replay shapes it again.
+    return { destination: this.name, reason, attempts, firstAttempt, lastAttempt, event: textOf(t.event.entry) };
   }
 
   /** Write dead letters, retrying while the disk refuses; settle only what was written. */

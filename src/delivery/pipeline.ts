@@ -8,6 +8,7 @@ import type { ByteString } from '../event/byte-string.ts';
 import type { EventDecoder, KongEvent, WorkspaceLookup } from '../event/kong-event.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
 import { buildRouting, type Routing } from '../route/routing.ts';
+import { Redactors, Shaper } from '../shape/shaper.ts';
 import type { Sink } from '../sinks/sink.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { RelayMetrics, SourceStats } from '../telemetry/metrics.ts';
@@ -23,6 +24,10 @@ export class Pipeline {
   #routing: Routing;
   /** Indexed like the router's destination list. */
   #destinations: Destination[];
+  /** The shape stage of each destination, indexed like #destinations (kept with it across reloads: dedupe state). */
+  #shapers: Shaper[];
+  readonly #shaperOf = new WeakMap<Destination, Shaper>();
+  readonly #redactors = new Redactors();
   readonly #retired = new Set<Destination>();
   readonly #metrics: RelayMetrics;
   readonly #log: Logger;
@@ -46,13 +51,16 @@ export class Pipeline {
     this.#sinkFactory = sinkFactory;
     this.#routing = buildRouting(config, metrics.ruleMatches, liveWorkspaces);
     this.#destinations = config.destinations.map((d) => this.#createDestination(d));
+    this.#shapers = this.#destinations.map((d) => this.#shaperOf.get(d) as Shaper);
     this.#countWorkspaces = config.routing.workspaces.size > 0;
   }
 
   #createDestination(d: ResolvedDestination): Destination {
-    return new Destination(d, this.#sinkFactory(d), this.#metrics, this.#log, {
+    const destination = new Destination(d, this.#sinkFactory(d), this.#metrics, this.#log, {
       onBlockingChange: () => this.#recountBlocking(),
     });
+    this.#shaperOf.set(destination, new Shaper(d.shape, this.#redactors));
+    return destination;
   }
 
   /**
@@ -91,19 +99,42 @@ export class Pipeline {
       return event;
     }
     const ticket = new Ticket(event, routes.length, group, receivedAt);
-    const destinations = this.#destinations;
-    for (let i = 0; i < routes.length; i++) destinations[routes[i]].enqueue(ticket);
+    for (let i = 0; i < routes.length; i++) this.#shapeAndEnqueue(routes[i], ticket, receivedAt);
     return event;
+  }
+
+  /** The shape stage: the destination gets the entry as it sends it, or nothing when dedupe suppresses it. */
+  #shapeAndEnqueue(index: number, ticket: Ticket, now: number): void {
+    const event = ticket.event;
+    const shaper = this.#shapers[index];
+    const captures = shaper.needsCaptures ? this.#routing.router.captures(event, index) : null;
+    const shaped = shaper.shape(event, captures, now);
+    const destination = this.#destinations[index];
+    if (shaped === null) {
+      this.#metrics.destination(destination.name).suppressed++;
+      ticket.settle();
+      return;
+    }
+    destination.enqueue(shaped === event ? ticket : ticket.carrying(shaped));
+  }
+
+  /** An entry as the destination named would send it (redacted, shaped), without dedupe: match, tap. */
+  preview(event: KongEvent, destination: string): KongEvent | undefined {
+    const index = this.#destinations.findIndex((d) => d.name === destination);
+    if (index < 0) return undefined;
+    const shaper = this.#shapers[index];
+    return shaper.preview(event, shaper.needsCaptures ? this.#routing.router.captures(event, index) : null);
   }
 
   /** Decode one entry and hand it to one named destination, bypassing rules (replay). */
   ingestTo(destination: string, raw: ByteString, group: AckGroup | null, source: SourceStats): IngestResult {
-    const target = this.#destinations.find((d) => d.name === destination);
-    if (target === undefined) throw new Error(`unknown destination "${destination}"`);
+    const index = this.#destinations.findIndex((d) => d.name === destination);
+    if (index < 0) throw new Error(`unknown destination "${destination}"`);
     source.received++;
     const event = this.#routing.decoder.decode(raw);
     if (event instanceof JsonSyntaxError) return event;
-    target.enqueue(new Ticket(event, 1, group, Date.now()));
+    const now = Date.now();
+    this.#shapeAndEnqueue(index, new Ticket(event, 1, group, now), now);
     return event;
   }
 
@@ -151,6 +182,7 @@ export class Pipeline {
     });
     this.#routing = buildRouting(config, this.#metrics.ruleMatches, this.#liveWorkspaces);
     this.#destinations = next;
+    this.#shapers = next.map((d) => this.#shaperOf.get(d) as Shaper);
     this.#countWorkspaces = config.routing.workspaces.size > 0;
     for (const d of old.values()) {
       this.#retired.add(d);

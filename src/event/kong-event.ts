@@ -97,6 +97,8 @@ export class EventDecoder {
   /** Where scans write their spans (scans are synchronous: one is enough). */
   readonly #scratch: Int32Array;
   readonly #slotsByKey: Map<string, number>;
+  /** Slots of the path arrays asked for so far (callers keep their paths: no key string per lookup). */
+  readonly #slotsByPath = new WeakMap<JsonPath, number | undefined>();
   readonly #headerSlots: Map<string, number>;
   readonly #workspaceNames: WorkspaceLookup;
 
@@ -154,8 +156,12 @@ export class EventDecoder {
     return new KongEvent(raw, own, this);
   }
 
-  /** @internal */ slotOf(path: JsonPath): number | undefined {
-    return this.#slotsByKey.get(pathKey(path));
+  /** The slot of a registered path (an index for KongEvent.spanAtSlot); undefined when not registered. */
+  slotOf(path: JsonPath): number | undefined {
+    if (this.#slotsByPath.has(path)) return this.#slotsByPath.get(path);
+    const slot = this.#slotsByKey.get(pathKey(path));
+    this.#slotsByPath.set(path, slot);
+    return slot;
   }
   /** @internal */ headerSlot(name: string): number | undefined {
     return this.#headerSlots.get(name);
@@ -198,11 +204,18 @@ export interface EventFields {
 
 export class KongEvent implements EventFields {
   /**
-   * The entry's bytes exactly as Kong wrote them, as a byte string (one character per byte):
-   * sinks send this; its length is the entry's size in bytes.
+   * The bytes sinks send, as a byte string (one character per byte): the entry exactly as Kong
+   * wrote it, or what a destination's shaping made of it (see withBody); its length is its size.
    */
   readonly raw: ByteString;
-  /** [start, end) of each decoder slot's value in raw, -1 when absent. */
+  /**
+   * Named groups of the rule path regex that routed the entry to its destination ({match.NAME}
+   * in templates); null when it got there through a workspace or "*" route.
+   */
+  readonly captures: Readonly<Record<string, string>> | null;
+  /** The entry's bytes, which the spans index into (raw unless withBody gave another body). */
+  readonly #entry: ByteString;
+  /** [start, end) of each decoder slot's value in the entry, -1 when absent. */
   readonly #spans: readonly number[];
   readonly #decoder: EventDecoder;
   #values: unknown[] | undefined;
@@ -210,15 +223,103 @@ export class KongEvent implements EventFields {
   #lineBreak: boolean | undefined;
 
   /** @internal use EventDecoder.decode */
-  constructor(raw: ByteString, spans: readonly number[], decoder: EventDecoder) {
+  constructor(
+    raw: ByteString,
+    spans: readonly number[],
+    decoder: EventDecoder,
+    entry: ByteString = raw,
+    captures: Readonly<Record<string, string>> | null = null,
+  ) {
     this.raw = raw;
+    this.#entry = entry;
     this.#spans = spans;
     this.#decoder = decoder;
+    this.captures = captures;
   }
 
-  /** The entry's text (decoded from raw on each call: for SNS messages, dead letters and tools). */
+  /** The text of what is sent (decoded from raw on each call: for SNS messages and tools). */
   get text(): string {
     return textOf(this.raw);
+  }
+
+  /** The entry's own bytes (not a destination's body): dead letters keep these, so replay shapes them again. */
+  get entry(): ByteString {
+    return this.#entry;
+  }
+
+  /** The same entry sending `body` instead, with the rule captures of its destination. */
+  withBody(body: ByteString, captures: Readonly<Record<string, string>> | null): KongEvent {
+    const event = new KongEvent(body, this.#spans, this.#decoder, this.#entry, captures);
+    event.#values = this.#values ??= [];
+    return event;
+  }
+
+  /**
+   * This entry with whole values replaced (`edits`: [start, end) ranges of the entry, sorted, not
+   * overlapping, each the span of one JSON value, and the bytes of the value put there), without
+   * scanning it again: the fields' spans move by the edits before them; a field inside a replaced
+   * value is gone, one that is the replaced value spans its replacement.
+   */
+  spliced(edits: readonly { readonly start: number; readonly end: number; readonly bytes: string }[]): KongEvent {
+    const old = this.#entry;
+    let entry = '';
+    let at = 0;
+    for (const e of edits) {
+      entry += old.slice(at, e.start) + e.bytes;
+      at = e.end;
+    }
+    entry += old.slice(at);
+    const spans = this.#spans.slice();
+    for (let i = 0; i < spans.length; i += 2) {
+      const start = spans[i];
+      if (start < 0) continue;
+      const end = spans[i + 1];
+      let shiftStart = 0;
+      let shiftEnd = 0;
+      for (const e of edits) {
+        const delta = e.bytes.length - (e.end - e.start);
+        if (e.end <= start) shiftStart += delta;
+        if (e.start === start && e.end === end) {
+          shiftEnd = shiftStart + delta;
+          break;
+        }
+        if (e.start >= end) break;
+        if (e.start <= start && e.end >= end) {
+          spans[i] = -2; // inside a replaced value
+          break;
+        }
+        if (e.end <= end) shiftEnd += delta;
+      }
+      if (spans[i] === -2) {
+        spans[i] = -1;
+        spans[i + 1] = -1;
+        continue;
+      }
+      spans[i] = start + shiftStart;
+      spans[i + 1] = end + shiftEnd;
+    }
+    return new KongEvent(entry as ByteString, spans, this.#decoder);
+  }
+
+  /** The decoder that made this event (its slots: see EventDecoder.slotOf and spanAtSlot). */
+  get decoder(): EventDecoder {
+    return this.#decoder;
+  }
+
+  /**
+   * [start, end) in `entry` of the value of each decoder slot, at 2 × slot (-1 when absent): for
+   * code that reads many slots per entry (redaction). Read only.
+   */
+  get spans(): readonly number[] {
+    return this.#spans;
+  }
+
+  /** [start, end) of the raw JSON value at a path registered with the decoder, in `entry`; undefined when absent. */
+  spanAt(path: JsonPath): readonly [start: number, end: number] | undefined {
+    const slot = this.#decoder.slotOf(path);
+    if (slot === undefined) return undefined;
+    const start = this.#spans[slot * 2];
+    return start < 0 ? undefined : [start, this.#spans[slot * 2 + 1]];
   }
 
   /** Whether the entry holds a raw line break (in valid JSON only as whitespace between tokens); found once. */
@@ -233,7 +334,7 @@ export class KongEvent implements EventFields {
     const values = (this.#values ??= []);
     let v = values[slot];
     if (v === undefined) {
-      v = decodeValue(this.raw, start, this.#spans[slot * 2 + 1], true);
+      v = decodeValue(this.#entry, start, this.#spans[slot * 2 + 1], true);
       values[slot] = v;
     }
     return v;
@@ -241,7 +342,7 @@ export class KongEvent implements EventFields {
 
   #string(slot: number): string | undefined {
     const start = this.#spans[slot * 2];
-    return start < 0 ? undefined : decodeString(this.raw, start, this.#spans[slot * 2 + 1], true);
+    return start < 0 ? undefined : decodeString(this.#entry, start, this.#spans[slot * 2 + 1], true);
   }
 
   /** Whether `decoder` made this event (after a config reload, events decoded before it are decoded again). */
@@ -336,7 +437,7 @@ export class KongEvent implements EventFields {
 
   /** The whole entry as an object (full parse: only for transforms and tools, never the hot path). */
   parse(): unknown {
-    return JSON.parse(this.text);
+    return JSON.parse(textOf(this.#entry));
   }
 }
 

@@ -4,6 +4,7 @@
  * once, in the order the destinations are declared.
  */
 import type { EventFields } from '../event/kong-event.ts';
+import { captures } from './captures.ts';
 import { CompiledMatch, type FieldName, type MatchSpec } from './match.ts';
 
 export interface RoutingRule {
@@ -39,6 +40,8 @@ interface CompiledRule {
   readonly when: CompiledMatch | null;
   readonly unless: CompiledMatch | null;
   readonly to: Uint16Array;
+  /** The `when.path` regex, for its named groups. */
+  readonly path: RegExp | null;
 }
 
 const NO_DESTINATIONS: readonly number[] = Object.freeze([]);
@@ -72,6 +75,7 @@ export class Router {
       when: r.when ? new CompiledMatch(r.when) : null,
       unless: r.unless ? new CompiledMatch(r.unless) : null,
       to: toIndices(r.to),
+      path: r.when?.path ?? null,
     }));
     this.#workspaces = new Map([...table.workspaces].map(([ws, to]) => [ws, toIndices(to)]));
     this.#everyEvent = toIndices(table.everyEvent);
@@ -113,6 +117,22 @@ export class Router {
         marks[i] = 0;
       }
     return out;
+  }
+
+  /**
+   * The named groups of the path regex of the first matching rule that sends `event` to the
+   * destination at `index` and has groups ({match.NAME} in templates); null when none does (the
+   * entry went there through a workspace or "*" route only).
+   */
+  captures(event: EventFields, index: number): Readonly<Record<string, string>> | null {
+    for (const rule of this.#rules) {
+      if (rule.path === null || !rule.to.includes(index)) continue;
+      if ((rule.when !== null && !rule.when.matches(event)) || (rule.unless?.matches(event) ?? false)) continue;
+      const path = event.path;
+      const found = path === undefined ? null : captures(rule.path, path);
+      if (found !== null) return found;
+    }
+    return null;
   }
 
   /** The same decision with its reasons; slower, for tools. */

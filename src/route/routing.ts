@@ -3,6 +3,7 @@ import type { ResolvedConfig } from '../config/resolve.ts';
 import type { JsonPath } from '../event/json-scan.ts';
 import { EventDecoder, type WorkspaceLookup } from '../event/kong-event.ts';
 import { layeredLookup } from '../kong-admin/workspace-directory.ts';
+import { shapePaths } from '../shape/shaper.ts';
 import { Router } from './router.ts';
 
 export interface Routing {
@@ -21,7 +22,11 @@ export function buildRouting(
 ): Routing {
   const templatePaths: JsonPath[] = [];
   for (const d of config.destinations) {
-    if (d.type !== 'sns') continue;
+    templatePaths.push(...shapePaths(d.shape));
+    if (d.type !== 'sns') {
+      for (const [, t] of d.headerTemplates) templatePaths.push(...t.paths);
+      continue;
+    }
     for (const t of [d.subject, d.messageGroupId, d.messageDeduplicationId, ...d.messageAttributes.map(([, v]) => v)]) {
       if (t !== undefined) templatePaths.push(...t.paths);
     }

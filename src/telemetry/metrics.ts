@@ -35,6 +35,10 @@ export class DestinationStats {
   retries = 0;
   /** Dead-letter records deleted by retention. */
   discarded = 0;
+  /** Entries suppressed by unique/snooze dedupe (acknowledged as done). */
+  suppressed = 0;
+  /** SNS message attributes left out: a Number attribute whose value is not a number. */
+  attributesOmitted = 0;
   readonly dropped: Counts = {};
   readonly deadLettered: Counts = {};
 }
@@ -225,6 +229,18 @@ export class RelayMetrics {
         for (const [destination, s] of this.destinations) c.inc({ destination, source: '' }, s.discarded);
         for (const [source, s] of this.sources) c.inc({ destination: '', source }, s.deadLettersDiscarded);
       },
+    );
+    counter(
+      'events_suppressed_total',
+      "Entries suppressed by a destination's unique/snooze dedupe (acknowledged, not sent).",
+      ['destination'],
+      perDest((s) => s.suppressed),
+    );
+    counter(
+      'message_attributes_omitted_total',
+      "SNS message attributes left out because a Number attribute's value was not a number.",
+      ['destination'],
+      perDest((s) => s.attributesOmitted),
     );
     counter(
       'events_dropped_total',

@@ -3,6 +3,7 @@ import type { PublishBatchCommandOutput } from '@aws-sdk/client-sns';
 import type { SnsDestination } from '../../config/resolve.ts';
 import type { KongEvent } from '../../event/kong-event.ts';
 import type { Logger } from '../../telemetry/log.ts';
+import type { DestinationStats } from '../../telemetry/metrics.ts';
 import { SinkError, type EntryFailure, type SendResult, type Sink } from '../sink.ts';
 import { SnsPublisher } from './client.ts';
 import { SnsRequestBuilder } from './request-builder.ts';
@@ -21,8 +22,14 @@ export class SnsSink implements Sink {
   readonly #builder: SnsRequestBuilder;
   readonly #publisher: SnsPublisher;
 
-  constructor(destination: SnsDestination, log: Logger) {
-    this.#builder = new SnsRequestBuilder(destination);
+  constructor(destination: SnsDestination, log: Logger, stats?: DestinationStats) {
+    this.#builder = new SnsRequestBuilder(destination, (name) => {
+      if (stats !== undefined) stats.attributesOmitted++;
+      log.debug(
+        { destination: destination.name, attribute: name },
+        'Number message attribute is not a number: left out',
+      );
+    });
     this.#publisher = new SnsPublisher(destination);
     log.debug(
       {
@@ -97,6 +104,6 @@ export class SnsSink implements Sink {
   }
 }
 
-export function createSnsSink(destination: SnsDestination, log: Logger): Sink {
-  return new SnsSink(destination, log);
+export function createSnsSink(destination: SnsDestination, log: Logger, stats?: DestinationStats): Sink {
+  return new SnsSink(destination, log, stats);
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { MessageAttributeValue, PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 import { SNS_MAX_BATCH_BYTES, SNS_MAX_BATCH_ENTRIES, type SnsDestination } from '../../config/resolve.ts';
 import type { KongEvent } from '../../event/kong-event.ts';
+import { uniqueHash } from '../../shape/dedupe.ts';
 import type { EntryFailure } from '../sink.ts';
 
 /** SNS's limit for one message, body plus attributes (the same 256 KiB as a whole batch). */
@@ -37,9 +38,12 @@ const FIFO_ID = /^[\x21-\x7E]{1,128}$/;
 
 export class SnsRequestBuilder {
   readonly #destination: SnsDestination;
+  readonly #onAttributeOmitted: (name: string) => void;
 
-  constructor(destination: SnsDestination) {
+  /** `onAttributeOmitted`: a Number attribute's value was not a number and was left out (counted). */
+  constructor(destination: SnsDestination, onAttributeOmitted: (name: string) => void = () => {}) {
     this.#destination = destination;
+    this.#onAttributeOmitted = onAttributeOmitted;
   }
 
   build(events: readonly KongEvent[]): SnsRequests {
@@ -79,11 +83,15 @@ export class SnsRequestBuilder {
     // attribute's name, data type and value.
     let bytes = event.raw.length;
     let attributes: Record<string, MessageAttributeValue> | undefined;
-    for (const [name, template] of d.messageAttributes) {
-      const value = template.render(event);
+    for (const [name, template, type] of d.messageAttributes) {
+      const value = attributeValue(template.render(event), type);
       if (value === '') continue; // SNS rejects empty attribute values.
-      (attributes ??= {})[name] = { DataType: 'String', StringValue: value };
-      bytes += Buffer.byteLength(name, 'utf8') + STRING_TYPE_BYTES + Buffer.byteLength(value, 'utf8');
+      if (value === null) {
+        this.#onAttributeOmitted(name);
+        continue;
+      }
+      (attributes ??= {})[name] = { DataType: type, StringValue: value };
+      bytes += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(type) + Buffer.byteLength(value, 'utf8');
     }
     const entry: PublishBatchRequestEntry = { Id: undefined, Message: message };
     if (attributes !== undefined) entry.MessageAttributes = attributes;
@@ -93,13 +101,39 @@ export class SnsRequestBuilder {
     }
     if (d.fifo) {
       entry.MessageGroupId = fifoId(d.messageGroupId?.render(event) ?? '') ?? DEFAULT_MESSAGE_GROUP_ID;
-      entry.MessageDeduplicationId = fifoId(d.messageDeduplicationId?.render(event) ?? '') ?? sha256Hex(message);
+      // Without a template: the unique values when dedupe is set (the same on every relay behind
+      // the topic, so SNS drops the repeats within its 5-minute window), else the message.
+      entry.MessageDeduplicationId =
+        fifoId(d.messageDeduplicationId?.render(event) ?? '') ??
+        (d.shape.dedupe !== null ? uniqueHash(event, d.shape.dedupe.unique) : sha256Hex(message));
     }
     return { entry, bytes };
   }
 }
 
-const STRING_TYPE_BYTES = Buffer.byteLength('String');
+/** SNS's number format: up to 38 significant digits, decimal or exponent notation. */
+const SNS_NUMBER = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
+
+/**
+ * A rendered attribute value as its type needs it: "" when empty (left out, as a missing field),
+ * null when a Number is not a number (left out and counted: never sent malformed); a String.Array
+ * is a JSON array, or the value as a one-element array.
+ */
+export function attributeValue(rendered: string, type: 'String' | 'Number' | 'String.Array'): string | null {
+  if (rendered === '' || type === 'String') return rendered;
+  if (type === 'Number') {
+    const n = rendered.trim();
+    return SNS_NUMBER.test(n) && n.replace(/\D/g, '').replace(/^0+/, '').length <= 38 ? n : null;
+  }
+  if (rendered.startsWith('[')) {
+    try {
+      if (Array.isArray(JSON.parse(rendered))) return rendered;
+    } catch {
+      // Not JSON: one string.
+    }
+  }
+  return JSON.stringify([rendered]);
+}
 
 /**
  * A subject SNS would refuse must not cost the entry (it would be dead-lettered for a

@@ -40,7 +40,7 @@ export class WebhookSink implements Sink {
         url: this.#target.display,
         encoding: destination.encoding,
         gzip: destination.gzip,
-        signed: destination.signingSecret !== undefined,
+        signed: destination.signing?.scheme ?? false,
       },
       'webhook sink ready',
     );

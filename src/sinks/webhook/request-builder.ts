@@ -10,7 +10,8 @@ import type { WebhookDestination } from '../../config/resolve.ts';
 import type { ByteString } from '../../event/byte-string.ts';
 import type { KongEvent } from '../../event/kong-event.ts';
 import { VERSION } from '../../version.ts';
-import { WebhookSigner } from './signing.ts';
+import type { Template } from '../../event/template.ts';
+import { WebhookSigner, kongSignature } from './signing.ts';
 import { BodyBuffers, joinBody } from './body-join.ts';
 import type { WebhookTarget } from './target.ts';
 
@@ -38,7 +39,11 @@ const CONTENT_TYPES = {
 export class WebhookRequestBuilder {
   readonly #encoding: WebhookDestination['encoding'];
   readonly #gzip: boolean;
+  /** Standard Webhooks signer (signs the uncompressed payload). */
   readonly #signer: WebhookSigner | undefined;
+  /** Kong Event Hooks secret (signs the body bytes sent). */
+  readonly #kongSecret: string | undefined;
+  readonly #headerTemplates: readonly (readonly [name: string, value: Template])[];
   /** Configured headers plus defaults, lower-cased names; computed once. */
   readonly #baseHeaders: Record<string, string>;
   /** A random id per entry, so a webhook-id stays the same when the same entries are retried. */
@@ -49,7 +54,10 @@ export class WebhookRequestBuilder {
   constructor(destination: WebhookDestination, target: WebhookTarget) {
     this.#encoding = destination.encoding;
     this.#gzip = destination.gzip;
-    this.#signer = destination.signingSecret === undefined ? undefined : new WebhookSigner(destination.signingSecret);
+    const signing = destination.signing;
+    this.#signer = signing?.scheme === 'standard' ? new WebhookSigner(signing.secret) : undefined;
+    this.#kongSecret = signing?.scheme === 'kong' ? signing.secret : undefined;
+    this.#headerTemplates = destination.headerTemplates.map(([name, t]) => [name.toLowerCase(), t] as const);
     const headers: Record<string, string> = {
       'content-type': CONTENT_TYPES[destination.encoding],
       'user-agent': `kong-log-relay/${VERSION}`,
@@ -102,8 +110,13 @@ export class WebhookRequestBuilder {
   /** Body and headers for one attempt: signed now (the timestamp is the attempt's), compressed if configured. */
   async request(p: WebhookPayload): Promise<WebhookRequest> {
     const headers = { ...this.#baseHeaders };
+    // Header templates are rendered from the request's first entry; a line break from the entry
+    // could end the header: control characters become spaces.
+    for (const [name, t] of this.#headerTemplates)
+      headers[name] = t.render(p.events[0]).replace(/[\u0000-\u001f\u007f]/g, ' ');
     if (this.#signer !== undefined) Object.assign(headers, this.#signer.headers(this.#webhookId(p.events), p.payload));
     const body = this.#gzip ? await gzipAsync(p.payload) : p.payload;
+    if (this.#kongSecret !== undefined) headers['x-kong-signature'] = kongSignature(this.#kongSecret, body);
     return { body, headers };
   }
 

@@ -1,4 +1,10 @@
 /**
+ * Webhook signatures.
+ *
+ * Kong Enterprise Event Hooks (`signing: { scheme: kong }`):
+ * `X-Kong-Signature: sha1=<lowercase hex HMAC-SHA1(secret, body)>` over the exact body bytes
+ * sent (with `gzip: true`, the compressed bytes), as Kong's own webhook handler sends it.
+ *
  * Standard Webhooks signatures (https://www.standardwebhooks.com, spec 1.0):
  * `webhook-signature: v1,<base64 HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{payload}")>`
  * with `webhook-timestamp` in unix seconds. The key is the base64-decoded part after "whsec_"
@@ -35,4 +41,9 @@ export function signingKey(secret: string): Buffer {
     if (key.length > 0) return key;
   }
   return Buffer.from(secret, 'utf8');
+}
+
+/** Kong Event Hooks' signature header value for the exact body bytes sent. */
+export function kongSignature(secret: string, body: Uint8Array): string {
+  return `sha1=${createHmac('sha1', secret).update(body).digest('hex')}`;
 }
