@@ -40,10 +40,15 @@ export class Pipeline {
     this.#countWorkspaces = config.routing.workspaces.size > 0;
   }
 
-  #createDestination(d: ResolvedDestination): Destination {
-    return new Destination(d, this.#sinkFactory(d), this.#metrics, this.#log, {
+  #createDestination(d: ResolvedDestination, predecessor?: Destination): Destination {
+    const hooks = {
       onBlockingChange: () => this.#recountBlocking(),
-    });
+      decode: (raw: ByteString) => {
+        const event = this.#routing.decoder.decode(raw);
+        return event instanceof JsonSyntaxError ? null : event;
+      },
+    };
+    return new Destination(d, this.#sinkFactory(d), this.#metrics, this.#log, hooks, predecessor);
   }
 
   /**
@@ -127,30 +132,39 @@ export class Pipeline {
 
   /**
    * Apply a new config: rules and workspaces switch at once; destinations whose settings are
-   * unchanged keep their buffers; new ones start; removed or changed ones stop taking events and
-   * drain in the background (nothing lost, nothing sent twice).
+   * unchanged keep their buffers; new ones start; a changed one hands its buffered and in-flight
+   * entries (with their tickets) to its successor (nothing lost, nothing sent twice); a removed
+   * one drains in the background until the deadline, then dead-letters what is left (a disk
+   * buffer keeps it on disk). A disk buffer changed to memory drains like a removed one.
    */
   reload(config: ResolvedConfig, drainDeadline: () => number): void {
     const old = new Map(this.#destinations.map((d) => [d.name, d]));
+    const handOvers: [Destination, Destination][] = [];
     const next = config.destinations.map((d) => {
       const existing = old.get(d.name);
-      if (existing !== undefined && sameSettings(existing.config, d)) {
+      if (existing === undefined) return this.#createDestination(d);
+      if (sameSettings(existing.config, d)) {
         old.delete(d.name);
         return existing;
       }
-      return this.#createDestination(d);
+      const successor = this.#createDestination(d, existing);
+      if (!existing.handsOverDiskBuffer || existing.sharesBufferWith(successor)) {
+        old.delete(d.name);
+        handOvers.push([existing, successor]);
+      }
+      return successor;
     });
     this.#routing = buildRouting(config, this.#metrics.ruleMatches);
     this.#destinations = next;
     this.#countWorkspaces = config.routing.workspaces.size > 0;
-    for (const d of old.values()) {
-      this.#retired.add(d);
-      void d
-        .drain(drainDeadline())
-        .then(() => d.close())
-        .finally(() => this.#retired.delete(d));
-    }
+    for (const [d, successor] of handOvers) this.#retire(d, d.handOver(successor));
+    for (const d of old.values()) this.#retire(d, d.drain(drainDeadline(), false));
     this.#recountBlocking();
+  }
+
+  #retire(d: Destination, stopped: Promise<void>): void {
+    this.#retired.add(d);
+    void stopped.then(() => d.close()).finally(() => this.#retired.delete(d));
   }
 
   /** Flush every destination until the deadline, then close them (shutdown). */
