@@ -111,6 +111,8 @@ export class Destination {
       this.#log,
     );
     metrics.gauges.set(this.name, this.#gaugeReader);
+    // A disk buffer starts with what the last run left (or a predecessor's entries): send it.
+    if (this.#buffer.length > 0) this.#queued();
   }
 
   /** True when `successor` (the same destination with new settings) can take this one's buffer as it is. */
