@@ -263,4 +263,27 @@ describe('disk buffer', () => {
     assert.equal(hook.count('/in'), 150, 'each once (the checkpoint was past them: no re-read)');
     await next.stop();
   });
+  it('a destination renamed away from its disk buffer: the entries stay, are logged and counted, and are delivered once the name is back', async () => {
+    const hook = await fleet.receiver();
+    hook.fault = () => ({ status: 503 });
+    const s = await setup(hook.url, '{ type: disk }');
+    const entries = generate(30, { seed: 47 });
+    const d = await fleet.daemon(s.dir, s.config);
+    await post(s, entries);
+    await d.stop();
+    hook.fault = null;
+    const renamed = s.config.replace('"*": { to: [hook] }', '"*": { to: [hook2] }').replace('  hook: {', '  hook2: {');
+    const other = await fleet.daemon(s.dir, renamed);
+    assert.ok(other.hasLog(/disk buffer holds entries of a destination that is not configured/), 'logged');
+    assert.ok(
+      (await other.metric('kong_log_relay_disk_buffer_orphaned_bytes', { destination: 'hook' })) > 0,
+      'counted',
+    );
+    await other.stop();
+    assert.equal(hook.count('/in'), 0);
+    const back = await fleet.daemon(s.dir, s.config);
+    await waitFor(() => tally(hook.entries('/in')).size === 30, 20_000, 'delivered once the name is back');
+    assert.equal(await back.metric('kong_log_relay_disk_buffer_orphaned_bytes'), 0);
+    await back.stop();
+  });
 });

@@ -31,9 +31,13 @@ export type BufferSettings = MemoryBufferSettings | DiskBufferSettings;
 const MEMORY = { max_events: 100_000, max_bytes: '16MiB', when_full: 'block' } as const;
 const DISK = { max_bytes: '1GiB', fsync: 'interval', fsync_interval: '500ms' } as const;
 
-/** The directory of a destination's disk buffer (also how orphaned buffers are found). */
+/** The directory of a destination's disk buffer; the name is percent-encoded (a "/" or ".." in it stays one directory). */
 export function diskBufferDir(stateDir: string, destination: string): string {
-  return path.join(stateDir, 'buffer', destination);
+  return path.join(
+    stateDir,
+    'buffer',
+    encodeURIComponent(destination).replace(/^\.\.?$/, (dots) => '%2E'.repeat(dots.length)),
+  );
 }
 
 export function resolveBuffer(

@@ -12,6 +12,7 @@ import type { Sink } from '../sinks/sink.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { RelayMetrics, SourceStats } from '../telemetry/metrics.ts';
 import { Ticket, type AckGroup } from './ack.ts';
+import { reportOrphanedBuffers } from './buffer/orphaned-buffers.ts';
 import { Destination, type DestinationStatus } from './destination.ts';
 
 /** Builds the sink of a destination (SNS client, webhook pool). */
@@ -38,6 +39,7 @@ export class Pipeline {
     this.#routing = buildRouting(config, metrics.ruleMatches);
     this.#destinations = config.destinations.map((d) => this.#createDestination(d));
     this.#countWorkspaces = config.routing.workspaces.size > 0;
+    reportOrphanedBuffers(config, metrics.orphanedBufferBytes, log);
   }
 
   #createDestination(d: ResolvedDestination, predecessor?: Destination): Destination {
@@ -160,6 +162,7 @@ export class Pipeline {
     for (const [d, successor] of handOvers) this.#retire(d, d.handOver(successor));
     for (const d of old.values()) this.#retire(d, d.drain(drainDeadline(), false));
     this.#recountBlocking();
+    reportOrphanedBuffers(config, this.#metrics.orphanedBufferBytes, this.#log);
   }
 
   #retire(d: Destination, stopped: Promise<void>): void {
