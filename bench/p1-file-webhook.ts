@@ -9,19 +9,21 @@ import { PeerClient } from './peer-protocol.ts';
 
 const TIMEOUT_MS = 120_000;
 
-runCase(async ({ input, pin, peerNodeArgs, profileDir }): Promise<CaseResult> => {
-  const work = workDir('p1');
+runCase(async ({ input, pin, peerNodeArgs, profileDir, options }): Promise<CaseResult> => {
+  // options.buffer 'disk' (case p1d): each webhook with a disk buffer, default fsync policy.
+  const disk = options.buffer === 'disk';
+  const work = workDir(disk ? 'p1d' : 'p1');
   const peer = PeerClient.start(pin, peerNodeArgs);
   try {
     const { url } = await peer.call({ op: 'receiver', expect: input.expected });
     const config = writeBenchConfig(
       work.dir,
       { kind: 'file', file: input.file },
-      { kind: 'webhook', url, extra: 'batch: { max_wait: 100ms }' },
+      { kind: 'webhook', url, extra: `batch: { max_wait: 100ms }${disk ? ', buffer: { type: disk }' : ''}` },
     );
-    const run = await timeFileRelay('p1', config, peer, TIMEOUT_MS, profileDir);
+    const run = await timeFileRelay(disk ? 'p1d' : 'p1', config, peer, TIMEOUT_MS, profileDir);
     return {
-      name: 'pipeline 1: file → rules → 4 webhooks (ndjson)',
+      name: `pipeline 1: file → rules → 4 webhooks (ndjson)${disk ? ', disk buffers' : ''}`,
       entries: input.entries,
       bytes: input.bytes,
       ms: run.ms,

@@ -57,11 +57,17 @@ function targetOf(
   r: CaseResult,
   vsBaseline: number | undefined,
   vsBare: number | undefined,
+  vsMemoryP1?: number,
 ): Target | undefined {
   const done = r.complete ? '' : ' (incomplete)';
   switch (key) {
     case 'p1':
       return { text: `≥ 2.5× b1${done}`, met: r.complete && (vsBaseline ?? 0) >= 2.5 };
+    case 'p1d':
+      return {
+        text: `≥ 0.5× p1 (${fmt(vsMemoryP1, 2)}× measured)${done}`,
+        met: r.complete && (vsMemoryP1 ?? 0) >= 0.5,
+      };
     case 'p2':
       return { text: `≥ 1.5× b1${done}`, met: r.complete && (vsBaseline ?? 0) >= 1.5 };
     case 'p2b':
@@ -108,7 +114,9 @@ function throughputLines(rows: readonly Row[]): Line[] {
       ? undefined
       : ratio(perSec(r), b1 === undefined ? undefined : perSec(b1));
     const vsBare = bare === undefined ? undefined : ratio(requestsPerSec(r), requestsPerSec(bare));
-    const target = targetOf(row.key, r, vsBaseline, vsBare);
+    const p1 = row.key === 'p1d' ? before(rows, i, 'p1') : undefined;
+    const vsMemoryP1 = p1 === undefined ? undefined : ratio(perSec(r), perSec(p1));
+    const target = targetOf(row.key, r, vsBaseline, vsBare, vsMemoryP1);
     lines.push({
       key: row.key,
       name: r.name,

@@ -22,8 +22,8 @@ import { DENO, RELAY_CPU, startScript, type ScriptRuntime } from './peer-protoco
 import { formatProfile } from './profile-summary.ts';
 import { renderResults, type Row } from './report.ts';
 
-export type CaseName = 'p1' | 'p2' | 'p2b' | 'p3' | 'overload';
-const CASES: readonly CaseName[] = ['p1', 'p2', 'p2b', 'p3', 'overload'];
+export type CaseName = 'p1' | 'p1d' | 'p2' | 'p2b' | 'p3' | 'overload';
+const CASES: readonly CaseName[] = ['p1', 'p1d', 'p2', 'p2b', 'p3', 'overload'];
 
 interface Settings {
   readonly cases: readonly CaseName[];
@@ -109,6 +109,14 @@ function plan(s: Settings): Step[][] {
     switch (c) {
       case 'p1':
         groups.push([baseline1, { key: 'p1', script: 'p1-file-webhook.js', options: {} }]);
+        break;
+      case 'p1d':
+        // Compared with the memory-buffered p1 measured right before it, round by round.
+        groups.push([
+          baseline1,
+          { key: 'p1', script: 'p1-file-webhook.js', options: {} },
+          { key: 'p1d', script: 'p1-file-webhook.js', options: { buffer: 'disk' } },
+        ]);
         break;
       case 'p2':
         groups.push([

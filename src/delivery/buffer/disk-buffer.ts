@@ -25,6 +25,7 @@ import {
   statSync,
   unlinkSync,
   writeSync,
+  writevSync,
 } from 'node:fs';
 import { Buffer as NodeBuffer } from 'node:buffer';
 import path from 'node:path';
@@ -301,18 +302,19 @@ export class DiskBuffer implements EntryBuffer {
     if (this.#closed || this.#writeFailing || this.#pending.length === 0) return;
     const pending = this.#pending;
     try {
-      for (const record of pending) {
-        let done = 0;
-        while (done < record.length)
-          done += writeSync(this.#writeFd, record, done, record.length - done, this.#writtenSize + done);
-        this.#writtenSize += record.length;
+      // One system call for everything a hand-over queued; a short write goes on from where it stopped.
+      const total = this.#writeSize - this.#writtenSize;
+      let done = writevSync(this.#writeFd, pending, this.#writtenSize);
+      if (done < total) {
+        const rest = NodeBuffer.concat(pending);
+        while (done < total) done += writeSync(this.#writeFd, rest, done, total - done, this.#writtenSize + done);
       }
+      this.#writtenSize = this.#writeSize;
       if (this.#settings.fsync === 'always') fdatasyncSync(this.#writeFd);
       else this.#unsynced = true;
     } catch (e) {
-      // Disk full or failing: cut a torn record off, keep the rest in memory and try again;
-      // meanwhile the buffer counts as full (sources are held back or drop by when_full).
-      this.#pending = pending.slice(pending.findIndex((_, i) => this.#offsetOf(pending, i) >= this.#writtenSize));
+      // Disk full or failing: cut off what this flush wrote, keep its records in memory and try
+      // again; meanwhile the buffer counts as full (sources are held back or drop by when_full).
       try {
         ftruncateSync(this.#writeFd, this.#writtenSize);
       } catch {}
@@ -333,13 +335,6 @@ export class DiskBuffer implements EntryBuffer {
     const written = this.#awaitingWrite;
     this.#awaitingWrite = [];
     for (const t of written) t.settle();
-  }
-
-  /** Start offset in the write segment of pending[i]. */
-  #offsetOf(pending: Buffer[], i: number): number {
-    let at = this.#writeSize;
-    for (let j = pending.length - 1; j >= i; j--) at -= (pending[j] as Buffer).length;
-    return at;
   }
 
   #sync(): void {

@@ -13,9 +13,9 @@ export interface DestinationBufferHooks {
   readonly decode: (raw: ByteString) => KongEvent | null;
 }
 
-/** Entries a disk buffer keeps in memory at least: enough for every batch in flight twice over. */
+/** Entries a disk buffer keeps in memory at least (as much as a default memory buffer): every batch in flight twice over. */
 const MIN_WINDOW_EVENTS = 1_000;
-const MIN_WINDOW_BYTES = 8 * 1024 * 1024;
+const MIN_WINDOW_BYTES = 16 * 1024 * 1024;
 
 export function openBuffer(
   config: ResolvedDestination,
