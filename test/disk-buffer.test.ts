@@ -12,6 +12,7 @@ import { waitFor } from './support/daemon.ts';
 import { generate, tally } from './support/kong.ts';
 import { KongHttpLogClient } from './support/kong-http-client.ts';
 import { deadLetters, Fleet, kill9, readCheckpoint } from './support/reliability-harness.ts';
+import { configFromYaml } from './support/pipeline.ts';
 import { freePort } from './support/sns-emulator.ts';
 
 const fleet = new Fleet();
@@ -285,5 +286,27 @@ describe('disk buffer', () => {
     await waitFor(() => tally(hook.entries('/in')).size === 30, 20_000, 'delivered once the name is back');
     assert.equal(await back.metric('kong_log_relay_disk_buffer_orphaned_bytes'), 0);
     await back.stop();
+  });
+  it('config: disk settings resolve with their defaults; when_full drop_oldest is refused with its path and line', () => {
+    const base = (buffer: string): string => `
+sources: { t: { type: file, paths: ["/tmp/x.log"] } }
+workspaces: { "*": { to: [a] } }
+destinations:
+  a: { type: webhook, url: "http://127.0.0.1:1/x", buffer: ${buffer} }
+state_dir: /tmp/klr-state
+`;
+    const ok = configFromYaml(base('{ type: disk }')).destinations[0].delivery.buffer;
+    assert.deepEqual(ok, {
+      type: 'disk',
+      dir: '/tmp/klr-state/buffer/a',
+      maxBytes: 1024 ** 3,
+      whenFull: 'block',
+      fsync: 'interval',
+      fsyncIntervalMs: 500,
+    });
+    assert.throws(
+      () => configFromYaml(base('{ type: disk, when_full: drop_oldest }')),
+      /5:\d+: .*destinations\.a\.buffer\.when_full: a disk buffer supports when_full: block or drop_newest/,
+    );
   });
 });
