@@ -112,7 +112,8 @@ export class Destination {
     );
     metrics.gauges.set(this.name, this.#gaugeReader);
     // A disk buffer starts with what the last run left (or a predecessor's entries): send it.
-    if (this.#buffer.length > 0) this.#queued();
+    // (After construction: the pipeline counts blocking destinations once it has them all.)
+    if (this.#buffer.length > 0) queueMicrotask(() => this.#queued());
   }
 
   /** True when `successor` (the same destination with new settings) can take this one's buffer as it is. */
