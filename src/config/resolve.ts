@@ -27,7 +27,10 @@ export type { BufferSettings, DiskBufferSettings, MemoryBufferSettings, WhenFull
 export interface DeadLetterSettings {
   readonly dir: string;
   readonly maxFileBytes: number;
-  readonly maxFiles: number;
+  readonly maxTotalBytes: number;
+  readonly maxFiles: number | undefined;
+  /** The daemon continues the newest file after a restart; `replay` writes a file of its own. */
+  readonly appendToNewest: boolean;
 }
 
 export interface DeliverySettings {
@@ -127,7 +130,7 @@ export const DEFAULT_DELIVERY = {
   batch: { max_events: 500, max_bytes: '1MiB', max_wait: '1s' },
   retry: { initial_delay: '200ms', max_delay: '30s', max_elapsed: '15m' },
   concurrency: 4,
-  dead_letter: { max_file_bytes: '100MiB', max_files: 10 },
+  dead_letter: { max_file_bytes: '100MiB', max_total_bytes: '1GiB' },
   timeout: '30s',
 } as const;
 
@@ -435,7 +438,13 @@ function resolveDelivery(
     },
     buffer: resolveBuffer(d, parsed, stateDir, name, diagnostics),
     concurrency: d.concurrency ?? g.concurrency ?? D.concurrency,
-    deadLetter: { dir: path.join(dlDir, name), maxFileBytes: parseSize(dl.max_file_bytes), maxFiles: dl.max_files },
+    deadLetter: {
+      dir: path.join(dlDir, name),
+      maxFileBytes: parseSize(dl.max_file_bytes),
+      maxTotalBytes: parseSize(dl.max_total_bytes),
+      maxFiles: dl.max_files,
+      appendToNewest: true,
+    },
     timeoutMs: parseDuration(d.timeout ?? g.timeout ?? D.timeout),
   };
 }
@@ -515,7 +524,9 @@ function resolveSource(name: string, s: SourceConfig, stateDir: string, base: st
   const deadLetter: DeadLetterSettings = {
     dir: path.join(stateDir, 'dead-letter', `source-${name}`),
     maxFileBytes: parseSize(DEFAULT_DELIVERY.dead_letter.max_file_bytes),
-    maxFiles: DEFAULT_DELIVERY.dead_letter.max_files,
+    maxTotalBytes: parseSize(DEFAULT_DELIVERY.dead_letter.max_total_bytes),
+    maxFiles: undefined,
+    appendToNewest: true,
   };
   if (s.type === 'file') {
     return {
