@@ -90,7 +90,7 @@ describe('disk buffer', () => {
     }
     down = false;
     const owed = entries.map((e) => e.id);
-    await waitFor(() => owed.every((id) => tally(hook.entries('/in')).has(id)), 30_000, 'every entry delivered');
+    await waitFor(() => owed.every((id) => tally(hook.entries('/in')).has(id)), 90_000, 'every entry delivered');
     const copies = tally(hook.entries('/in'));
     assert.equal(copies.size, entries.length, 'nothing foreign');
     // Copies beyond the first: entries re-read after a kill (the acknowledged position moves in

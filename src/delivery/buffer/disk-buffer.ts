@@ -52,6 +52,8 @@ export interface DiskBufferHooks {
   readonly decode: (raw: ByteString) => KongEvent | null;
   /** Damaged records or a torn tail were skipped (already logged). */
   readonly onCorrupt: (records: number) => void;
+  /** Entries that could not be written before close (disk full or failing; already logged). */
+  readonly onUnwritable: (records: number) => void;
 }
 
 /** How much of the buffer is kept in memory, ready for batches. */
@@ -249,13 +251,25 @@ export class DiskBuffer implements EntryBuffer {
     }
     if (moved && !this.#positionDirty && !this.#closed) {
       this.#positionDirty = true;
-      setImmediate(() => this.#writePosition());
+      setImmediate(() => {
+        // close() wrote the last position and closed the file.
+        if (!this.#closed) this.#writePosition();
+      });
     }
   }
 
   close(): void {
     if (this.#closed) return;
+    clearTimeout(this.#retryTimer);
+    this.#writeFailing = false;
     this.#flush();
+    if (this.#pending.length > 0) {
+      this.#log.error(
+        { dir: this.dir, entries: this.#pending.length },
+        'disk buffer: entries could not be written before exit (disk full or failing) and are lost',
+      );
+      this.#hooks.onUnwritable(this.#pending.length);
+    }
     this.#sync();
     this.#closed = true;
     this.#writePosition();

@@ -38,7 +38,11 @@ export function openBuffer(
   return new DiskBuffer(
     settings,
     window,
-    { decode: hooks.decode, onCorrupt: (records) => bump(stats.dropped, 'disk_buffer_corrupt', records) },
+    {
+      decode: hooks.decode,
+      onCorrupt: (records) => bump(stats.dropped, 'disk_buffer_corrupt', records),
+      onUnwritable: (records) => bump(stats.dropped, 'disk_buffer_unwritable', records),
+    },
     log,
   );
 }
