@@ -5,7 +5,7 @@
  */
 import type { ResolvedConfig, ResolvedDestination } from '../config/resolve.ts';
 import type { ByteString } from '../event/byte-string.ts';
-import type { EventDecoder, KongEvent } from '../event/kong-event.ts';
+import type { EventDecoder, KongEvent, WorkspaceLookup } from '../event/kong-event.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
 import { buildRouting, type Routing } from '../route/routing.ts';
 import type { Sink } from '../sinks/sink.ts';
@@ -31,12 +31,21 @@ export class Pipeline {
   #blockingCount = 0;
   #unblockWaiters: (() => void)[] = [];
   #countWorkspaces: boolean;
+  readonly #liveWorkspaces: WorkspaceLookup | undefined;
 
-  constructor(config: ResolvedConfig, sinkFactory: SinkFactory, metrics: RelayMetrics, log: Logger) {
+  /** `liveWorkspaces`: workspace names read from the Kong Admin API (ids the config does not map). */
+  constructor(
+    config: ResolvedConfig,
+    sinkFactory: SinkFactory,
+    metrics: RelayMetrics,
+    log: Logger,
+    liveWorkspaces?: WorkspaceLookup,
+  ) {
+    this.#liveWorkspaces = liveWorkspaces;
     this.#metrics = metrics;
     this.#log = log;
     this.#sinkFactory = sinkFactory;
-    this.#routing = buildRouting(config, metrics.ruleMatches);
+    this.#routing = buildRouting(config, metrics.ruleMatches, liveWorkspaces);
     this.#destinations = config.destinations.map((d) => this.#createDestination(d));
     this.#countWorkspaces = config.routing.workspaces.size > 0;
     reportOrphanedBuffers(config, metrics.orphanedBufferBytes, log);
@@ -156,7 +165,7 @@ export class Pipeline {
       }
       return successor;
     });
-    this.#routing = buildRouting(config, this.#metrics.ruleMatches);
+    this.#routing = buildRouting(config, this.#metrics.ruleMatches, this.#liveWorkspaces);
     this.#destinations = next;
     this.#countWorkspaces = config.routing.workspaces.size > 0;
     for (const [d, successor] of handOvers) this.#retire(d, d.handOver(successor));
