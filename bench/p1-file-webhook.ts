@@ -11,8 +11,11 @@ import { PeerClient } from './peer-protocol.ts';
 const TIMEOUT_MS = 120_000;
 
 runCase(async ({ input, pin, peerNodeArgs, profileDir, options }): Promise<CaseResult> => {
+  // options.redact (case p1r): the default redaction; options.buffer 'disk' (case p1d): each
+  // webhook with a disk buffer, default fsync policy.
   const redact = options.redact === true;
-  const key = redact ? 'p1r' : 'p1';
+  const disk = options.buffer === 'disk';
+  const key = redact ? 'p1r' : disk ? 'p1d' : 'p1';
   const work = workDir(key);
   const peer = PeerClient.start(pin, peerNodeArgs);
   try {
@@ -20,13 +23,13 @@ runCase(async ({ input, pin, peerNodeArgs, profileDir, options }): Promise<CaseR
     const config = writeBenchConfig(
       work.dir,
       { kind: 'file', file: input.file },
-      { kind: 'webhook', url, extra: 'batch: { max_wait: 100ms }' },
+      { kind: 'webhook', url, extra: `batch: { max_wait: 100ms }${disk ? ', buffer: { type: disk }' : ''}` },
       'warn',
       redact,
     );
     const run = await timeFileRelay(key, config, peer, TIMEOUT_MS, profileDir);
     return {
-      name: `pipeline 1: file → rules → 4 webhooks (ndjson)${redact ? ', default redaction' : ''}`,
+      name: `pipeline 1: file → rules → 4 webhooks (ndjson)${redact ? ', default redaction' : ''}${disk ? ', disk buffers' : ''}`,
       entries: input.entries,
       bytes: input.bytes,
       ms: run.ms,

@@ -68,6 +68,11 @@ function targetOf(
       };
     case 'p1':
       return { text: `≥ 2.5× b1${done}`, met: r.complete && (vsBaseline ?? 0) >= 2.5 };
+    case 'p1d':
+      return {
+        text: `≥ 0.5× p1 (${fmt(vsP1, 2)}× measured)${done}`,
+        met: r.complete && (vsP1 ?? 0) >= 0.5,
+      };
     case 'p2':
       return { text: `≥ 1.5× b1${done}`, met: r.complete && (vsBaseline ?? 0) >= 1.5 };
     case 'p2b':
@@ -118,7 +123,7 @@ function throughputLines(rows: readonly Row[]): Line[] {
       ? undefined
       : ratio(perSec(r), b1 === undefined ? undefined : perSec(b1));
     const vsBare = bare === undefined ? undefined : ratio(requestsPerSec(r), requestsPerSec(bare));
-    const p1 = row.key === 'p1r' ? before(rows, i, 'p1') : undefined;
+    const p1 = row.key === 'p1r' || row.key === 'p1d' ? before(rows, i, 'p1') : undefined;
     const target = targetOf(
       row.key,
       r,

@@ -22,8 +22,8 @@ import { DENO, RELAY_CPU, startScript, type ScriptRuntime } from './peer-protoco
 import { formatProfile } from './profile-summary.ts';
 import { renderResults, type Row } from './report.ts';
 
-export type CaseName = 'p1' | 'p1r' | 'p2' | 'p2b' | 'p3' | 'overload' | 'files';
-const CASES: readonly CaseName[] = ['p1', 'p1r', 'p2', 'p2b', 'p3', 'overload', 'files'];
+export type CaseName = 'p1' | 'p1r' | 'p1d' | 'p2' | 'p2b' | 'p3' | 'overload' | 'files';
+const CASES: readonly CaseName[] = ['p1', 'p1r', 'p1d', 'p2', 'p2b', 'p3', 'overload', 'files'];
 
 interface Settings {
   readonly cases: readonly CaseName[];
@@ -115,6 +115,14 @@ function plan(s: Settings): Step[][] {
         groups.push([
           { key: 'p1', script: 'p1-file-webhook.js', options: {} },
           { key: 'p1r', script: 'p1-file-webhook.js', options: { redact: true } },
+        ]);
+        break;
+      case 'p1d':
+        // Compared with the memory-buffered p1 measured right before it, round by round.
+        groups.push([
+          baseline1,
+          { key: 'p1', script: 'p1-file-webhook.js', options: {} },
+          { key: 'p1d', script: 'p1-file-webhook.js', options: { buffer: 'disk' } },
         ]);
         break;
       case 'p2':

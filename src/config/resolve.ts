@@ -11,6 +11,7 @@ import type { MatchSpec, StatusRange } from '../route/match.ts';
 import type { RoutingTable } from '../route/router.ts';
 import { checkTemplate, resolveShape, type TemplateScope } from '../shape/resolve.ts';
 import type { ShapeSettings } from '../shape/shaper.ts';
+import { type BufferSettings, resolveBuffer } from './buffer-settings.ts';
 import type { ConfigPath, Diagnostic } from './diagnostics.ts';
 import {
   type KongAdminSettings,
@@ -31,12 +32,7 @@ export interface RetrySettings {
   readonly maxDelayMs: number;
   readonly maxElapsedMs: number;
 }
-export type WhenFull = 'block' | 'drop_newest' | 'drop_oldest';
-export interface BufferSettings {
-  readonly maxEvents: number;
-  readonly maxBytes: number;
-  readonly whenFull: WhenFull;
-}
+export type { BufferSettings, DiskBufferSettings, MemoryBufferSettings, WhenFull } from './buffer-settings.ts';
 export interface DeadLetterSettings {
   readonly dir: string;
   readonly maxFileBytes: number;
@@ -153,7 +149,6 @@ export interface ResolvedConfig {
 export const DEFAULT_DELIVERY = {
   batch: { max_events: 500, max_bytes: '1MiB', max_wait: '1s' },
   retry: { initial_delay: '200ms', max_delay: '30s', max_elapsed: '15m' },
-  buffer: { max_events: 100_000, max_bytes: '16MiB', when_full: 'block' },
   concurrency: 4,
   dead_letter: { max_file_bytes: '100MiB', max_total_bytes: '1GiB' },
   timeout: '30s',
@@ -461,12 +456,17 @@ function statusRange(s: StatusPattern, at: ConfigPath, diagnostics: Diagnostic[]
   return { min: a, max: b };
 }
 
-function resolveDelivery(d: DestinationConfig, parsed: ParsedConfig, stateDir: string, name: string): DeliverySettings {
+function resolveDelivery(
+  d: DestinationConfig,
+  parsed: ParsedConfig,
+  stateDir: string,
+  name: string,
+  diagnostics: Diagnostic[],
+): DeliverySettings {
   const D = DEFAULT_DELIVERY;
   const g = parsed.defaults;
   const batch = { ...D.batch, ...g.batch, ...d.batch };
   const retry = { ...D.retry, ...g.retry, ...d.retry };
-  const buffer = { ...D.buffer, ...g.buffer, ...d.buffer };
   const dl = { ...D.dead_letter, ...g.dead_letter, ...d.dead_letter };
   const dlDir = dl.dir === undefined ? path.join(stateDir, 'dead-letter') : path.resolve(stateDir, dl.dir);
   return {
@@ -480,7 +480,7 @@ function resolveDelivery(d: DestinationConfig, parsed: ParsedConfig, stateDir: s
       maxDelayMs: parseDuration(retry.max_delay),
       maxElapsedMs: parseDuration(retry.max_elapsed),
     },
-    buffer: { maxEvents: buffer.max_events, maxBytes: parseSize(buffer.max_bytes), whenFull: buffer.when_full },
+    buffer: resolveBuffer(d, parsed, stateDir, name, diagnostics),
     concurrency: d.concurrency ?? g.concurrency ?? D.concurrency,
     deadLetter: {
       dir: path.join(dlDir, name),
@@ -501,7 +501,7 @@ function resolveDestination(
   diagnostics: Diagnostic[],
   scope: TemplateScope,
 ): ResolvedDestination {
-  const delivery = resolveDelivery(d, parsed, stateDir, name);
+  const delivery = resolveDelivery(d, parsed, stateDir, name, diagnostics);
   const at: ConfigPath = ['destinations', name];
   const shape = resolveShape(d, parsed, at, scope, diagnostics);
   const template = (source: string | undefined, key: ConfigPath): Template | undefined => {

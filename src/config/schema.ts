@@ -172,12 +172,23 @@ const retry = z.strictObject({
   max_elapsed: duration.optional(),
 });
 const buffer = z.strictObject({
-  max_events: z.number().int().min(1).optional(),
-  max_bytes: size.optional(),
+  type: z
+    .enum(['memory', 'disk'])
+    .optional()
+    .describe('memory (default) or disk: segment files under state_dir/buffer/<destination> that survive kill -9.'),
+  max_events: z.number().int().min(1).optional().describe('Memory buffers only.'),
+  max_bytes: size.optional().describe('16MiB for a memory buffer, 1GiB for a disk buffer unless set.'),
   when_full: z
     .enum(['block', 'drop_newest', 'drop_oldest'])
     .optional()
-    .describe('block: pause sources (file reading stops, HTTP answers 429); drop_*: count and drop.'),
+    .describe(
+      'block: pause sources (file reading stops, HTTP answers 429); drop_*: count and drop (disk: block or drop_newest).',
+    ),
+  fsync: z
+    .enum(['interval', 'always'])
+    .optional()
+    .describe('Disk buffers: interval (default) syncs every fsync_interval; always syncs before acknowledging.'),
+  fsync_interval: duration.optional().describe('Disk buffers, fsync: interval (default 500ms).'),
 });
 const deadLetter = z.strictObject({
   dir: z.string().min(1).optional().describe('Directory (relative to state_dir); one folder per destination inside.'),

@@ -113,4 +113,9 @@ export class Ticket {
   get finished(): boolean {
     return this.#count.pending === 0;
   }
+
+  /** Can be read again from where it came (see AckGroup.replayable): left there at shutdown, not dead-lettered. */
+  get replayable(): boolean {
+    return this.group?.replayable === true;
+  }
 }

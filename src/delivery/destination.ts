@@ -11,8 +11,9 @@ import type { Logger } from '../telemetry/log.ts';
 import { RateLimitedLog } from '../telemetry/log.ts';
 import { bump, type DestinationGauges, type RelayMetrics, type DestinationStats } from '../telemetry/metrics.ts';
 import type { Ticket } from './ack.ts';
+import { type DestinationBufferHooks, openBuffer } from './buffer/open-buffer.ts';
+import type { EntryBuffer } from './buffer/entry-buffer.ts';
 import { DEAD_LETTERS_DISCARDED, DeadLetterWriter, type DeadLetterRecord } from './dead-letter.ts';
-import { RingQueue } from './queue.ts';
 import { RetryPolicy } from './retry.ts';
 import { errorText } from '../util/errors.ts';
 import { sleep } from '../util/sleep.ts';
@@ -30,7 +31,7 @@ export interface DestinationStatus extends DestinationGauges {
   readonly deadLetterFile: string | null;
 }
 
-export interface DestinationHooks {
+export interface DestinationHooks extends DestinationBufferHooks {
   /** Called when `blocking` changes (a block buffer filled up or has room again). */
   readonly onBlockingChange: (destination: Destination) => void;
 }
@@ -52,9 +53,15 @@ export class Destination {
   readonly #hooks: DestinationHooks;
   readonly #maxInFlight: number;
 
-  readonly #queue = new RingQueue<Ticket>();
-  #queuedBytes = 0;
+  readonly #buffer: EntryBuffer;
+  /** The buffer came from the predecessor this one replaced at reload. */
+  #successor: Destination | null = null;
+  readonly #gaugeReader = (): DestinationGauges => this.gauges();
   #inFlight = 0;
+  /** Shutdown of a durable buffer: no new batches, what is left stays for the next start. */
+  #stopping = false;
+  /** Set by drain(): file entries left undelivered are re-read after a restart (shutdown), or dead-lettered (removal). */
+  #rereadAfterStop = true;
   #blocking = false;
   #timer: NodeJS.Timeout | undefined;
   #flushAll = false;
@@ -64,11 +71,20 @@ export class Destination {
     this.#pump();
   };
   readonly #abort = new AbortController();
+  /** Cuts retry waits short: at shutdown, and at a reload hand-over (sends in progress go on). */
+  readonly #wake = new AbortController();
   #idleWaiters: (() => void)[] = [];
   #lastError: { time: string; message: string } | null = null;
   #lastSuccess: string | null = null;
 
-  constructor(config: ResolvedDestination, sink: Sink, metrics: RelayMetrics, log: Logger, hooks: DestinationHooks) {
+  constructor(
+    config: ResolvedDestination,
+    sink: Sink,
+    metrics: RelayMetrics,
+    log: Logger,
+    hooks: DestinationHooks,
+    predecessor?: Destination,
+  ) {
     this.name = config.name;
     this.config = config;
     this.#settings = config.delivery;
@@ -85,13 +101,33 @@ export class Destination {
       this.#stats.discarded += discard.records;
       this.#log.error(discard, DEAD_LETTERS_DISCARDED);
     });
-    metrics.gauges.set(this.name, () => this.gauges());
+    this.#buffer = openBuffer(
+      config,
+      predecessor === undefined ? undefined : predecessor.#buffer,
+      hooks,
+      this.#stats,
+      this.#log,
+    );
+    metrics.gauges.set(this.name, this.#gaugeReader);
+    // A disk buffer starts with what the last run left (or a predecessor's entries): send it.
+    // (After construction: the pipeline counts blocking destinations once it has them all.)
+    if (this.#buffer.length > 0) queueMicrotask(() => this.#queued());
+  }
+
+  /** True when `successor` (the same destination with new settings) can take this one's buffer as it is. */
+  sharesBufferWith(successor: Destination): boolean {
+    return this.#buffer === successor.#buffer;
+  }
+
+  /** A reload replaces this destination by one that takes over this one's disk buffer, if it can. */
+  get handsOverDiskBuffer(): boolean {
+    return this.#buffer.durable;
   }
 
   gauges(): DestinationGauges {
     return {
-      bufferedEvents: this.#queue.length,
-      bufferedBytes: this.#queuedBytes,
+      bufferedEvents: this.#buffer.heldEvents,
+      bufferedBytes: this.#buffer.heldBytes,
       inFlight: this.#inFlight,
       blocking: this.#blocking,
     };
@@ -103,12 +139,15 @@ export class Destination {
   }
 
   get #full(): boolean {
-    const b = this.#settings.buffer;
-    return this.#queue.length >= b.maxEvents || this.#queuedBytes >= b.maxBytes;
+    return this.#buffer.full;
   }
 
   /** Take one routed event. Never refuses: `block` signals backpressure, `drop_*` drops and counts. */
   enqueue(ticket: Ticket): void {
+    if (this.#successor !== null) {
+      this.#successor.enqueue(ticket);
+      return;
+    }
     this.#stats.routed++;
     if (this.#abort.signal.aborted) {
       this.#abandonOrDeadLetter([ticket], 'destination closed before delivery');
@@ -121,21 +160,22 @@ export class Destination {
         return;
       }
       if (policy === 'drop_oldest') {
-        while (this.#full && this.#queue.length > 0) {
-          const old = this.#queue.shift() as Ticket;
-          this.#queuedBytes -= old.event.raw.length;
-          this.#drop(old, 'buffer_full_drop_oldest');
-        }
+        while (this.#full && this.#buffer.length > 0)
+          this.#drop(this.#buffer.shift() as Ticket, 'buffer_full_drop_oldest');
       }
     }
-    this.#queue.push(ticket);
-    this.#queuedBytes += ticket.event.raw.length;
-    if (policy === 'block' && !this.#blocking && this.#full) this.#setBlocking(true);
+    this.#buffer.push(ticket);
+    this.#queued();
+  }
+
+  /** After an entry joined the buffer: block if full, send full batches now, the rest soon. */
+  #queued(): void {
+    if (this.#settings.buffer.whenFull === 'block' && !this.#blocking && this.#full) this.#setBlocking(true);
     // A full batch leaves at once. Anything else waits until the source's synchronous hand-over
     // (a read chunk, a request body) is done: entries that arrive together leave together, even
     // when max_wait has already passed (a busy event loop, a slow body).
     const batch = this.#settings.batch;
-    if (this.#queue.length >= batch.maxEvents || this.#queuedBytes >= batch.maxBytes) this.#pump(false);
+    if (this.#buffer.length >= batch.maxEvents || this.#buffer.bytes >= batch.maxBytes) this.#pump(false);
     if (!this.#pumpQueued) {
       this.#pumpQueued = true;
       queueMicrotask(this.#pumpNow);
@@ -159,10 +199,10 @@ export class Destination {
     if (blocking)
       this.#limited.warn(
         'buffer-full',
-        { buffered: this.#queue.length, bytes: this.#queuedBytes },
+        { buffered: this.#buffer.heldEvents, bytes: this.#buffer.heldBytes },
         'buffer full: holding sources back until this destination catches up',
       );
-    else this.#log.debug({ buffered: this.#queue.length }, 'buffer has room again: sources resume');
+    else this.#log.debug({ buffered: this.#buffer.heldEvents }, 'buffer has room again: sources resume');
     this.#hooks.onBlockingChange(this);
   }
 
@@ -171,13 +211,14 @@ export class Destination {
    * `byAge` false: only full batches are ready (during a source's hand-over).
    */
   #pump(byAge = true): void {
+    if (this.#successor !== null || this.#stopping) return;
     const { maxEvents, maxBytes, maxWaitMs } = this.#settings.batch;
-    while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
+    while (this.#inFlight < this.#maxInFlight && this.#buffer.peek() !== undefined) {
       const ready =
         this.#flushAll ||
-        this.#queue.length >= maxEvents ||
-        this.#queuedBytes >= maxBytes ||
-        (byAge && Date.now() - (this.#queue.peek() as Ticket).receivedAt >= maxWaitMs);
+        this.#buffer.length >= maxEvents ||
+        this.#buffer.bytes >= maxBytes ||
+        (byAge && Date.now() - (this.#buffer.peek() as Ticket).receivedAt >= maxWaitMs);
       if (!ready) {
         this.#armTimer();
         return;
@@ -195,7 +236,7 @@ export class Destination {
 
   #armTimer(): void {
     if (this.#timer !== undefined) return;
-    const oldest = this.#queue.peek() as Ticket;
+    const oldest = this.#buffer.peek() as Ticket;
     const wait = Math.max(0, oldest.receivedAt + this.#settings.batch.maxWaitMs - Date.now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -207,12 +248,10 @@ export class Destination {
   #take(maxEvents: number, maxBytes: number): Ticket[] {
     const batch: Ticket[] = [];
     let bytes = 0;
-    while (batch.length < maxEvents && this.#queue.length > 0) {
-      const next = this.#queue.peek() as Ticket;
+    for (let next = this.#buffer.peek(); next !== undefined && batch.length < maxEvents; next = this.#buffer.peek()) {
       const size = next.event.raw.length;
       if (batch.length > 0 && bytes + size > maxBytes) break;
-      this.#queue.shift();
-      this.#queuedBytes -= size;
+      this.#buffer.shift();
       bytes += size;
       batch.push(next);
     }
@@ -285,8 +324,9 @@ export class Destination {
       }
       if (retry.length === 0) return;
 
+      if (this.#passOn(retry)) return;
       const delay = this.#retry.delayMs(attempt, retryAfterMs);
-      if (signal.aborted) {
+      if (signal.aborted || this.#wake.signal.aborted) {
         await this.#abandonOrDeadLetter(
           retry,
           `shutdown before delivery (after ${attempt} attempts: ${lastReason})`,
@@ -314,7 +354,8 @@ export class Destination {
         'delivery failed, will retry',
       );
       this.#stats.retries += retry.length;
-      if (!(await sleep(delay, signal))) {
+      if (!(await sleep(delay, this.#wake.signal))) {
+        if (this.#passOn(retry)) return;
         await this.#abandonOrDeadLetter(
           retry,
           `shutdown before delivery (after ${attempt} attempts: ${lastReason})`,
@@ -356,16 +397,18 @@ export class Destination {
   }
 
   /**
-   * At shutdown: entries that can be read again (file behind a checkpoint) are left for that
-   * re-read; the others are dead-lettered. Nothing is dropped silently.
+   * At shutdown: entries that can be read again (a file behind its checkpoint, a disk buffer) are
+   * left for that re-read; the others are dead-lettered. Nothing is dropped silently.
    */
   async #abandonOrDeadLetter(tickets: Ticket[], reason: string, attempts = 0, firstAttempt?: number): Promise<void> {
-    const replayable = tickets.filter((t) => t.group?.replayable === true);
-    const others = tickets.filter((t) => t.group?.replayable !== true);
-    if (replayable.length > 0)
+    const left = tickets.filter((t) => this.#leftBehind(t));
+    const others = tickets.filter((t) => !this.#leftBehind(t));
+    if (left.length > 0)
       this.#log.info(
-        { entries: replayable.length },
-        'shutdown: leaving undelivered file entries for the checkpoint to re-read',
+        { entries: left.length },
+        this.#buffer.durable
+          ? 'stopping: undelivered entries stay in the disk buffer and are sent after the next start'
+          : 'shutdown: leaving undelivered file entries for the checkpoint to re-read',
       );
     if (others.length === 0) return;
     const now = Date.now();
@@ -378,8 +421,17 @@ export class Destination {
     }
   }
 
+  /**
+   * Left where it can be read again: a disk buffer's entries always; a file's entries only at
+   * shutdown (a destination removed by a reload dead-letters them: nothing would re-read them
+   * while the process lives).
+   */
+  #leftBehind(t: Ticket): boolean {
+    return t.replayable && (this.#buffer.durable || this.#rereadAfterStop);
+  }
+
   #abandon(tickets: Ticket[], reason: string): void {
-    const lost = tickets.filter((t) => t.group?.replayable !== true).length;
+    const lost = tickets.filter((t) => !this.#leftBehind(t)).length;
     if (lost > 0) {
       bump(this.#stats.dropped, 'dead_letter_unwritable', lost);
       this.#log.error(
@@ -392,50 +444,96 @@ export class Destination {
   /**
    * Send everything buffered now (ignore max_wait) and wait until nothing is in flight, or
    * until `deadline` (ms since epoch): then cancel sends and retries; what is left goes to
-   * the dead-letter file (or, for file entries, back to the checkpoint).
+   * the dead-letter file (or, for file entries at shutdown, back to the checkpoint).
+   * A disk buffer starts no new batch and stops retrying at once: its entries stay on disk.
+   * `shutdown` false: a reload removed this destination (see #leftBehind).
    */
-  async drain(deadline: number): Promise<void> {
-    this.#flushAll = true;
+  async drain(deadline: number, shutdown = true): Promise<void> {
+    this.#rereadAfterStop = shutdown;
+    if (this.#buffer.durable) {
+      this.#stopping = true;
+      this.#wake.abort();
+      clearTimeout(this.#timer);
+    } else this.#flushAll = true;
     this.#pump();
+    if (await this.#idleBy(deadline)) return;
+    this.#log.warn(
+      { buffered: this.#buffer.heldEvents, inFlight: this.#inFlight },
+      'shutdown timeout: cancelling deliveries',
+    );
+    this.#abort.abort();
+    this.#wake.abort();
+    await this.#abandonOrDeadLetter(this.#buffer.drain(), 'shutdown before delivery (still buffered)');
+    await this.#idleBy(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Reload: `successor` (this destination with new settings) takes over every buffered entry
+   * (or this one's disk buffer itself) and every entry whose attempt in flight fails; sends in
+   * progress finish here (nothing is sent twice). Resolves once nothing is in flight here.
+   */
+  async handOver(successor: Destination): Promise<void> {
+    this.#successor = successor;
+    clearTimeout(this.#timer);
+    this.#wake.abort();
+    if (!this.sharesBufferWith(successor)) successor.#takeOver(this.#buffer.drain());
+    await this.#idleBy(Number.POSITIVE_INFINITY);
+  }
+
+  /** After a reload hand-over: entries whose attempt here failed go to the successor (true). */
+  #passOn(retry: Ticket[]): boolean {
+    if (this.#successor === null) return false;
+    this.#successor.#takeOver(retry);
+    return true;
+  }
+
+  /** Entries from a predecessor (no `routed` count: they were counted when routed there). */
+  #takeOver(tickets: Ticket[]): void {
+    if (this.#successor !== null) {
+      this.#successor.#takeOver(tickets);
+      return;
+    }
+    if (tickets.length === 0) return;
+    for (const t of tickets) this.#buffer.adopt(t);
+    this.#queued();
+  }
+
+  /** True once nothing is in flight (and, unless stopping, nothing buffered); false at `deadline`. */
+  async #idleBy(deadline: number): Promise<boolean> {
     const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     this.#notifyIdle();
-    const remaining = deadline - Date.now();
+    if (deadline === Number.POSITIVE_INFINITY) {
+      await idle;
+      return true;
+    }
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      idle.then(() => false),
+    const inTime = await Promise.race([
+      idle.then(() => true),
       new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), Math.max(0, remaining));
+        timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
       }),
     ]);
     clearTimeout(timer);
-    if (timedOut) {
-      this.#log.warn(
-        { buffered: this.#queue.length, inFlight: this.#inFlight },
-        'shutdown timeout: cancelling deliveries',
-      );
-      this.#abort.abort();
-      const left = this.#queue.drain();
-      this.#queuedBytes = 0;
-      await this.#abandonOrDeadLetter(left, 'shutdown before delivery (still buffered)');
-      await new Promise<void>((resolve) => {
-        this.#idleWaiters.push(resolve);
-        this.#notifyIdle();
-      });
-    }
+    return inTime;
   }
 
   #notifyIdle(): void {
-    if (this.#inFlight > 0 || this.#queue.length > 0 || this.#idleWaiters.length === 0) return;
+    if (this.#inFlight > 0 || this.#idleWaiters.length === 0) return;
+    const waitsForBuffer = this.#successor === null && !this.#stopping && !this.#abort.signal.aborted;
+    if (waitsForBuffer && this.#buffer.length > 0) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const w of waiters) w();
   }
 
-  /** After drain(): release the sink and the dead-letter file. */
+  /** After drain() or handOver(): release the sink and the dead-letter file (and the buffer, unless the successor took it). */
   async close(): Promise<void> {
     clearTimeout(this.#timer);
     this.#abort.abort();
-    this.#metrics.gauges.delete(this.name);
+    this.#wake.abort();
+    // A successor of the same name has registered its own gauges: they stay.
+    if (this.#metrics.gauges.get(this.name) === this.#gaugeReader) this.#metrics.gauges.delete(this.name);
+    if (this.#successor === null || !this.sharesBufferWith(this.#successor)) this.#buffer.close();
     await Promise.allSettled([this.#sink.close(), this.#deadLetters.close()]);
   }
 

@@ -13,6 +13,7 @@ import type { Sink } from '../sinks/sink.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { RelayMetrics, SourceStats } from '../telemetry/metrics.ts';
 import { Ticket, type AckGroup } from './ack.ts';
+import { reportOrphanedBuffers } from './buffer/orphaned-buffers.ts';
 import { Destination, type DestinationStatus } from './destination.ts';
 
 /** Builds the sink of a destination (SNS client, webhook pool). */
@@ -53,12 +54,21 @@ export class Pipeline {
     this.#destinations = config.destinations.map((d) => this.#createDestination(d));
     this.#shapers = this.#destinations.map((d) => this.#shaperOf.get(d) as Shaper);
     this.#countWorkspaces = config.routing.workspaces.size > 0;
+    reportOrphanedBuffers(config, metrics.orphanedBufferBytes, log);
   }
 
-  #createDestination(d: ResolvedDestination): Destination {
-    const destination = new Destination(d, this.#sinkFactory(d), this.#metrics, this.#log, {
+  #createDestination(d: ResolvedDestination, predecessor?: Destination): Destination {
+    const hooks = {
       onBlockingChange: () => this.#recountBlocking(),
-    });
+      // A disk buffer keeps the (redacted) entry, not the destination's body: read back, it is
+      // decoded by the current config and shaped again (dedupe already ran when it was enqueued).
+      decode: (raw: ByteString) => {
+        const event = this.#routing.decoder.decode(raw);
+        if (event instanceof JsonSyntaxError) return null;
+        return this.preview(event, d.name) ?? event;
+      },
+    };
+    const destination = new Destination(d, this.#sinkFactory(d), this.#metrics, this.#log, hooks, predecessor);
     this.#shaperOf.set(destination, new Shaper(d.shape, this.#redactors));
     return destination;
   }
@@ -167,31 +177,41 @@ export class Pipeline {
 
   /**
    * Apply a new config: rules and workspaces switch at once; destinations whose settings are
-   * unchanged keep their buffers; new ones start; removed or changed ones stop taking events and
-   * drain in the background (nothing lost, nothing sent twice).
+   * unchanged keep their buffers; new ones start; a changed one hands its buffered and in-flight
+   * entries (with their tickets) to its successor (nothing lost, nothing sent twice); a removed
+   * one drains in the background until the deadline, then dead-letters what is left (a disk
+   * buffer keeps it on disk). A disk buffer changed to memory drains like a removed one.
    */
   reload(config: ResolvedConfig, drainDeadline: () => number): void {
     const old = new Map(this.#destinations.map((d) => [d.name, d]));
+    const handOvers: [Destination, Destination][] = [];
     const next = config.destinations.map((d) => {
       const existing = old.get(d.name);
-      if (existing !== undefined && sameSettings(existing.config, d)) {
+      if (existing === undefined) return this.#createDestination(d);
+      if (sameSettings(existing.config, d)) {
         old.delete(d.name);
         return existing;
       }
-      return this.#createDestination(d);
+      const successor = this.#createDestination(d, existing);
+      if (!existing.handsOverDiskBuffer || existing.sharesBufferWith(successor)) {
+        old.delete(d.name);
+        handOvers.push([existing, successor]);
+      }
+      return successor;
     });
     this.#routing = buildRouting(config, this.#metrics.ruleMatches, this.#liveWorkspaces);
     this.#destinations = next;
     this.#shapers = next.map((d) => this.#shaperOf.get(d) as Shaper);
     this.#countWorkspaces = config.routing.workspaces.size > 0;
-    for (const d of old.values()) {
-      this.#retired.add(d);
-      void d
-        .drain(drainDeadline())
-        .then(() => d.close())
-        .finally(() => this.#retired.delete(d));
-    }
+    for (const [d, successor] of handOvers) this.#retire(d, d.handOver(successor));
+    for (const d of old.values()) this.#retire(d, d.drain(drainDeadline(), false));
     this.#recountBlocking();
+    reportOrphanedBuffers(config, this.#metrics.orphanedBufferBytes, this.#log);
+  }
+
+  #retire(d: Destination, stopped: Promise<void>): void {
+    this.#retired.add(d);
+    void stopped.then(() => d.close()).finally(() => this.#retired.delete(d));
   }
 
   /** Flush every destination until the deadline, then close them (shutdown). */

@@ -63,6 +63,8 @@ export class RelayMetrics {
   readonly ruleMatches: Counts = {};
   readonly workspaceEvents: Counts = {};
   readonly reloads: Counts = {};
+  /** Bytes in disk buffers of destinations no longer configured with one (renamed, removed), by directory name. */
+  readonly orphanedBufferBytes = new Map<string, number>();
   readonly kongAdmin = new KongAdminStats();
   readonly batchSize: Histogram<'destination'>;
   readonly deliveryLatency: Histogram<'destination'>;
@@ -277,6 +279,14 @@ export class RelayMetrics {
       '1 while a full block buffer of this destination holds its sources back.',
       ['destination'],
       perGauge((g) => (g.blocking ? 1 : 0)),
+    );
+    gauge(
+      'disk_buffer_orphaned_bytes',
+      'Bytes left in the disk buffer of a destination that is no longer configured with one (renamed or removed).',
+      ['destination'],
+      (g) => {
+        for (const [destination, n] of this.orphanedBufferBytes) g.set({ destination }, n);
+      },
     );
     counter('rule_matches_total', 'Entries each rule matched.', ['rule'], (c) => {
       for (const [rule, n] of Object.entries(this.ruleMatches)) c.inc({ rule }, n);
