@@ -58,6 +58,7 @@ export class Pipeline {
   }
 
   #createDestination(d: ResolvedDestination, predecessor?: Destination): Destination {
+    const shaper = new Shaper(d.shape, this.#redactors);
     const hooks = {
       onBlockingChange: () => this.#recountBlocking(),
       // A disk buffer keeps the (redacted) entry, not the destination's body: read back, it is
@@ -65,11 +66,15 @@ export class Pipeline {
       decode: (raw: ByteString) => {
         const event = this.#routing.decoder.decode(raw);
         if (event instanceof JsonSyntaxError) return null;
-        return this.preview(event, d.name) ?? event;
+        const { router } = this.#routing;
+        return shaper.preview(
+          event,
+          shaper.needsCaptures ? router.captures(event, router.destinations.indexOf(d.name)) : null,
+        );
       },
     };
     const destination = new Destination(d, this.#sinkFactory(d), this.#metrics, this.#log, hooks, predecessor);
-    this.#shaperOf.set(destination, new Shaper(d.shape, this.#redactors));
+    this.#shaperOf.set(destination, shaper);
     return destination;
   }
 
