@@ -11,10 +11,13 @@ import { DeadLetterWriter } from './delivery/dead-letter.ts';
 import { boundHeapGrowth } from './delivery/heap-growth.ts';
 import { Pipeline } from './delivery/pipeline.ts';
 import { createSink } from './sinks/index.ts';
+import { snsCredentialProblems } from './sinks/sns/credentials.ts';
 import { createSource } from './sources/index.ts';
 import type { Source } from './sources/source.ts';
 import type { Logger } from './telemetry/log.ts';
 import { RelayMetrics } from './telemetry/metrics.ts';
+import { PeriodicCheck } from './util/periodic-check.ts';
+import { StateDirectoryError, stateDirectories, stateDirectoryProblems } from './util/state-dirs.ts';
 import { RUNTIME, VERSION } from './version.ts';
 
 export type RelayState = 'starting' | 'running' | 'stopping' | 'stopped';
@@ -27,6 +30,10 @@ export class Relay {
   readonly #sources: Source[];
   readonly #sourceDeadLetters: DeadLetterWriter[] = [];
   #admin: AdminServer | null = null;
+  /** Can state_dir and the dead-letter directories be written (checked at start, then every 10 s)? */
+  readonly #stateDirs = new PeriodicCheck(() => stateDirectoryProblems(stateDirectories(this.#config)), 10_000);
+  /** Do the SNS destinations have AWS credentials (at start, then every minute)? */
+  readonly #credentials = new PeriodicCheck(() => snsCredentialProblems(this.#config.destinations), 60_000);
   #state: RelayState = 'starting';
   #stopping: Promise<void> | null = null;
   #resolveStopped: () => void = () => {};
@@ -64,15 +71,24 @@ export class Relay {
     this.#sourceDeadLetters.push(deadLetters);
     return createSource(s, {
       pipeline: this.#pipeline,
-      stats: this.metrics.source(s.name),
+      stats: this.metrics.source(s.name, s.type),
       log: this.#log.child({ source: s.name }),
       stateDir: this.#config.stateDir,
       deadLetters,
     });
   }
 
-  /** Start the admin listener and every source; rejects (after cleaning up) if one cannot start. */
+  /**
+   * Start the admin listener and every source; rejects (after cleaning up) if one cannot start,
+   * with a StateDirectoryError (before anything starts) when state cannot be written.
+   */
   async start(): Promise<void> {
+    const unwritable = await this.#stateDirs.run();
+    if (unwritable.length > 0) {
+      await this.stop();
+      throw new StateDirectoryError(unwritable);
+    }
+    const credentials = this.#credentials.run();
     const heapGrowth = boundHeapGrowth();
     if (this.#config.admin !== null) {
       this.#admin = new AdminServer(this.#config.admin.listen, this, this.#log);
@@ -84,6 +100,9 @@ export class Relay {
       await this.stop();
       throw e;
     }
+    for (const problem of await credentials) this.#log.warn(problem);
+    this.#stateDirs.start((now) => this.#logProblems('state directory', now));
+    this.#credentials.start((now) => this.#logProblems('SNS credentials', now));
     this.#state = 'running';
     this.#log.info(
       {
@@ -99,11 +118,17 @@ export class Relay {
     );
   }
 
-  /** Ready: running and every source can take entries. */
+  #logProblems(what: string, problems: readonly string[]): void {
+    if (problems.length === 0) this.#log.info(`${what}: the problem is gone`);
+    for (const problem of problems) this.#log.error(problem);
+  }
+
+  /** Ready: running, every source can take entries, state can be written, SNS destinations have credentials. */
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (this.#state !== 'running') reasons.push(`relay is ${this.#state}`);
     for (const s of this.#sources) if (!s.ready) reasons.push(`source ${s.name} is not ready`);
+    reasons.push(...this.#stateDirs.problems, ...this.#credentials.problems);
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -173,6 +198,8 @@ export class Relay {
 
   async #stop(): Promise<void> {
     this.#state = 'stopping';
+    this.#stateDirs.stop();
+    this.#credentials.stop();
     const deadline = Date.now() + this.#config.shutdownTimeoutMs;
     this.#log.info({ timeoutMs: this.#config.shutdownTimeoutMs }, 'shutting down: intake stopped, draining buffers');
     await Promise.allSettled(this.#sources.map((s) => s.stopIntake()));
