@@ -70,7 +70,7 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
     `  webhooks at ${receiver.url}: /payments (payments workspace), /search (search workspace), /global ("*")\n`,
   );
   if (admin !== '') out.write(`  admin: http://${admin}/metrics  /status\n`);
-  out.write('Ctrl-C to stop.\n\n');
+  out.write('Counts below are arrived/expected per destination. Ctrl-C to stop.\n\n');
 
   const generator = new KongTrafficGenerator({ seed: 42 });
   let generated = 0,
@@ -109,7 +109,7 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   const report = async (): Promise<void> => {
     sqsMessages += await emulator.receive();
     out.write(
-      `generated ${generated} Kong entries | SNS→SQS profile updates ${sqsMessages}/${profileUpdates} | webhooks: payments ${receiver.count('/payments')}/${expected.payments}, search ${receiver.count('/search')}/${expected.search}, global ${receiver.count('/global')}/${generated}\n`,
+      `generated ${generated} Kong entries | arrived/expected: SNS→SQS profile updates ${sqsMessages}/${profileUpdates} | webhooks: payments ${receiver.count('/payments')}/${expected.payments}, search ${receiver.count('/search')}/${expected.search}, global ${receiver.count('/global')}/${generated}\n`,
     );
   };
   const reporter = setInterval(() => {
