@@ -132,4 +132,6 @@ log: { format: json }
     assert.ok(t >= Math.floor(before) && t <= Date.now() / 1000 + 1, `${destination}: ${t}`);
   }
   assert.equal((await daemon.stop()).code, 0);
+  // A normal start prints no warning (the AWS SDK warns on Node versions it will drop: not on 22+).
+  assert.deepEqual(daemon.stderr, []);
 });

@@ -352,7 +352,8 @@ export class RelayMetrics {
     else bump(counts, 'other');
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** The exposition text; prom-client writes NaN (event-loop lag between two quick scrapes) as "Nan". */
+  async text(): Promise<string> {
+    return (await this.registry.metrics()).replace(/ Nan$/gm, ' NaN');
   }
 }
