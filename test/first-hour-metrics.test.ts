@@ -109,9 +109,17 @@ log: { format: json }
     assert.ok(!s.has(`kong_log_relay_${fileOnly}{source="kong_http"}`), `no ${fileOnly} for the http source`);
   }
 
-  // Prometheus's own linter, when Debian's prometheus package (promtool) is installed.
+  // Prometheus's own linter, when Debian's prometheus package (promtool) is installed: it parses
+  // the text and finds nothing to say about ours. (prom-client names three of its default gauges
+  // nodejs_active_*_total, which the linter dislikes; they keep their standard names.)
   const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  if (promtool.error === undefined) assert.equal(promtool.status, 0, promtool.stdout + promtool.stderr);
+  if (promtool.error === undefined) {
+    const problems = `${promtool.stdout}${promtool.stderr}`
+      .split('\n')
+      .filter((l) => l !== '' && !/^nodejs_active_(handles|requests|resources)_total non-counter metrics/.test(l));
+    assert.deepEqual(problems, []);
+    assert.ok(promtool.status === 0 || promtool.status === 3, `promtool exit ${promtool.status}`);
+  }
 
   // After one entry: the time of the last success, per destination.
   const before = Date.now() / 1000;
