@@ -159,8 +159,9 @@ describe('health -c FILE', () => {
     const port = (probe.address() as { port: number }).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const config = `${WITH_SECRET.replace('${RELAY_TOKEN}', 'x')}state_dir: ${JSON.stringify(dir)}\nadmin: { listen: ":${port}" }\nlog: { format: json }\n`;
-    const d = await Daemon.start(dir, config);
+    const d = Daemon.launch(dir, config);
     daemons.push(d);
+    await d.waitReady(60_000);
     const healthy = cli(['health', '-c', d.configFile]);
     assert.equal(healthy.status, 0, healthy.stderr);
     assert.match(healthy.stdout, new RegExp(`127\\.0\\.0\\.1:${port}/healthz: 200 ok`));

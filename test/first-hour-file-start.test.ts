@@ -37,8 +37,9 @@ it('first start at the end of an existing file: logged at info with the bytes sk
   mkdirSync(path.join(dir, 'logs'));
   const file = path.join(dir, 'logs', 'kong.log');
   writeFileSync(file, ENTRY.repeat(10));
-  const d = await Daemon.start(dir, config(dir, hook.url));
+  const d = Daemon.launch(dir, config(dir, hook.url));
   daemons.push(d);
+  await d.waitReady(60_000);
   const bytes = ENTRY.length * 10;
   const line = d.logs.find((l) => l.msg.startsWith('starting at byte'));
   assert.ok(line, d.logs.map((l) => l.msg).join('\n'));
@@ -57,13 +58,15 @@ it('a checkpoint at offset 0 is resumed from, not reported as "not usable"', asy
   mkdirSync(path.join(dir, 'logs'));
   const file = path.join(dir, 'logs', 'kong.log');
   writeFileSync(file, '');
-  const first = await Daemon.start(dir, config(dir, hook.url));
+  const first = Daemon.launch(dir, config(dir, hook.url));
   daemons.push(first);
+  await first.waitReady(60_000);
   assert.equal((await first.stop()).code, 0);
 
   appendFileSync(file, ENTRY.repeat(3));
-  const second = await Daemon.start(dir, config(dir, hook.url));
+  const second = Daemon.launch(dir, config(dir, hook.url));
   daemons.push(second);
+  await second.waitReady(60_000);
   const tailing = second.logs.find((l) => l.msg.startsWith('tailing log file from byte'));
   assert.ok(tailing, second.logs.map((l) => l.msg).join('\n'));
   assert.equal(tailing.msg, 'tailing log file from byte 0 (resumed from the checkpoint)');

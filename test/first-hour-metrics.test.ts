@@ -42,7 +42,7 @@ it('a relay with three destinations: every series an alert needs exists at 0 bef
   mkdirSync(path.join(dir, 'logs'));
   const log = path.join(dir, 'logs', 'kong.log');
   writeFileSync(log, '');
-  daemon = await Daemon.start(
+  daemon = Daemon.launch(
     dir,
     `
 sources:
@@ -58,6 +58,7 @@ admin: { listen: "127.0.0.1:0" }
 log: { format: json }
 `,
   );
+  await daemon.waitReady(60_000);
   const text = await daemon.metrics();
   const s = samples(text);
   const at0 = (key: string): void => assert.equal(s.get(key), 0, `${key} should exist at 0`);

@@ -94,12 +94,13 @@ describe('SNS destinations without AWS credentials', () => {
     sns ??= await SnsEmulator.start();
     const { topicArn, queue } = await sns.topicWithQueue('dummy-keys');
     const dir = tempDir();
-    const d = await Daemon.start(dir, config(dir, topicArn, sns.endpoint), {
+    const d = Daemon.launch(dir, config(dir, topicArn, sns.endpoint), {
       ...noCredentials(dir),
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
     });
     daemons.push(d);
+    await d.waitReady(60_000);
     assert.ok(!d.logs.some((l) => /AWS credentials/.test(l.msg)));
     const http = String(((await d.status()).sources as Record<string, Record<string, unknown>>).kong_http.listen);
     const post = await fetch(`http://${http}/kong`, {

@@ -105,8 +105,9 @@ describe('/readyz while running', () => {
   it('says not ready, with the reason, when state_dir stops being writable, and ready again once it is back', async () => {
     const dir = tempDir();
     const stateDir = path.join(dir, 'state');
-    const d = await Daemon.start(dir, config(stateDir));
+    const d = Daemon.launch(dir, config(stateDir));
     daemons.push(d);
+    await d.waitReady(60_000);
     const readyz = async (): Promise<{ status: number; body: { ready: boolean; reasons: string[] } }> => {
       const r = await fetch(`${d.adminUrl}/readyz`);
       return { status: r.status, body: (await r.json()) as { ready: boolean; reasons: string[] } };
