@@ -25,10 +25,15 @@ await yargs(hideBin(process.argv))
   .command(
     'validate',
     'Check a config file: exit 0 when valid, 2 with every error',
-    (y) => y.option('config', configOption),
+    (y) =>
+      y.option('config', configOption).option('kong-admin', {
+        type: 'boolean',
+        default: false,
+        describe: 'Also check workspaces, services, routes and consumers named in the config against the Admin API',
+      }),
     async (argv) => {
       const { validateCommand } = await import('./commands/validate.ts');
-      process.exitCode = await validateCommand(argv.config);
+      process.exitCode = await validateCommand(argv.config, { kongAdmin: argv.kongAdmin });
     },
   )
   .command(

@@ -4,12 +4,15 @@
  * checkpoints, close.
  */
 import { formatDiagnostic } from './config/diagnostics.ts';
-import { loadConfigFile } from './config/load.ts';
+import { loadConfigFile, locateDiagnostics } from './config/load.ts';
 import type { ResolvedConfig, ResolvedSource } from './config/resolve.ts';
 import { AdminServer } from './admin/server.ts';
 import { DEAD_LETTERS_DISCARDED, DeadLetterWriter } from './delivery/dead-letter.ts';
 import { boundHeapGrowth } from './delivery/heap-growth.ts';
 import { Pipeline } from './delivery/pipeline.ts';
+import { checkConfigAgainstKong } from './kong-admin/config-check.ts';
+import { KongAdminConnection } from './kong-admin/connection.ts';
+import type { KongWorkspace } from './kong-admin/workspace-directory.ts';
 import { createSink } from './sinks/index.ts';
 import { snsCredentialProblems } from './sinks/sns/credentials.ts';
 import { createSource } from './sources/index.ts';
@@ -29,6 +32,8 @@ export class Relay {
   readonly #pipeline: Pipeline;
   readonly #sources: Source[];
   readonly #sourceDeadLetters: DeadLetterWriter[] = [];
+  /** The Kong Admin API (`kong_admin:`): workspace names for the decoder, kong_admin sources. */
+  readonly #kongAdmin: KongAdminConnection | null;
   #admin: AdminServer | null = null;
   /** Can state_dir and the dead-letter directories be written (checked at start, then every 10 s)? */
   readonly #stateDirs = new PeriodicCheck(() => stateDirectoryProblems(stateDirectories(this.#config)), 10_000);
@@ -44,7 +49,9 @@ export class Relay {
   constructor(config: ResolvedConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
-    this.#pipeline = new Pipeline(config, (d) => createSink(d, log), this.metrics, log);
+    this.#kongAdmin =
+      config.kongAdmin === null ? null : new KongAdminConnection(config.kongAdmin, this.metrics.kongAdmin, log);
+    this.#pipeline = new Pipeline(config, (d) => createSink(d, log), this.metrics, log, this.#kongAdmin?.directory);
     this.#sources = config.sources.map((s) => this.#createSource(s));
   }
 
@@ -74,6 +81,7 @@ export class Relay {
       log: this.#log.child({ source: s.name }),
       stateDir: this.#config.stateDir,
       deadLetters,
+      kongAdmin: this.#kongAdmin,
     });
   }
 
@@ -93,6 +101,7 @@ export class Relay {
       this.#admin = new AdminServer(this.#config.admin.listen, this, this.#log);
       await this.#admin.start();
     }
+    this.#kongAdmin?.start((listed) => this.#checkAgainstKong(listed));
     try {
       await Promise.all(this.#sources.map((s) => s.start()));
     } catch (e) {
@@ -115,6 +124,13 @@ export class Relay {
       },
       'kong-log-relay running',
     );
+  }
+
+  /** Start-up check against the live gateway, as warnings: names in the config Kong does not have. */
+  async #checkAgainstKong(listed: readonly KongWorkspace[] | 'oss'): Promise<void> {
+    if (this.#kongAdmin === null) return;
+    const found = await checkConfigAgainstKong(this.#config, this.#kongAdmin.client, listed, 'warning');
+    for (const d of locateDiagnostics(this.#config.file, found)) this.#log.warn({ code: d.code }, formatDiagnostic(d));
   }
 
   #logProblems(what: string, problems: readonly string[]): void {
@@ -141,6 +157,8 @@ export class Relay {
       blocked_by: this.#pipeline.blockingDestinations(),
       sources: Object.fromEntries(this.#sources.map((s) => [s.name, { ready: s.ready, ...s.status() }])),
       destinations: Object.fromEntries(this.#pipeline.status().map((d) => [d.name, d])),
+      kong_admin:
+        this.#kongAdmin === null ? null : { url: this.#kongAdmin.client.display, ...this.metrics.kongAdmin.status() },
     };
   }
 
@@ -170,7 +188,9 @@ export class Relay {
         { sources: changedSources },
         'source settings changed: they apply after a restart; the running sources are kept',
       );
-    const kept = { ...config, sources: this.#config.sources };
+    if (JSON.stringify(config.kongAdmin) !== JSON.stringify(this.#config.kongAdmin))
+      this.#log.warn('kong_admin settings changed: they apply after a restart');
+    const kept = { ...config, sources: this.#config.sources, kongAdmin: this.#config.kongAdmin };
     this.#pipeline.reload(kept, () => Date.now() + kept.shutdownTimeoutMs);
     this.#config = kept;
     this.metrics.reloads.success = (this.metrics.reloads.success ?? 0) + 1;
@@ -205,6 +225,7 @@ export class Relay {
     await this.#pipeline.drain(deadline);
     await Promise.allSettled(this.#sources.map((s) => s.close()));
     await Promise.allSettled(this.#sourceDeadLetters.map((d) => d.close()));
+    await this.#kongAdmin?.stop();
     await this.#admin?.close();
     this.#state = 'stopped';
     this.#log.info('stopped');

@@ -12,7 +12,9 @@ export type DiagnosticCode =
   | 'KLR_CONFIG_DUPLICATE'
   | 'KLR_CONFIG_UNUSED_DESTINATION'
   | 'KLR_CONFIG_UNSAFE_REGEX'
-  | 'KLR_CONFIG_CONFLICT';
+  | 'KLR_CONFIG_CONFLICT'
+  /** The config names something the live gateway does not have (validate --kong-admin, start-up check). */
+  | 'KLR_CONFIG_KONG_ADMIN';
 
 export type ConfigPath = readonly (string | number)[];
 

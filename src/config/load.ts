@@ -170,6 +170,24 @@ export function loadConfigText(
   return { config: ok ? resolved.config : null, diagnostics: sortByPlace(diagnostics) };
 }
 
+/**
+ * Place diagnostics found after loading (checks against the Kong Admin API) in the config file:
+ * FILE:LINE:COL of each path, as for every other config problem. The file is read again.
+ */
+export function locateDiagnostics(file: string, diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    // placed at 1:1 below
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: false });
+  return sortByPlace(
+    diagnostics.map((d) => ({ ...d, file, ...lineCounter.linePos(offsetOf(doc, d.path, d.atKey === true)) })),
+  );
+}
+
 /** YAML syntax errors reported one by one; past this, one line counts the rest. */
 const MAX_YAML_ERRORS = 20;
 

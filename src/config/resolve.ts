@@ -10,6 +10,12 @@ import { Template, TemplateSyntaxError } from '../event/template.ts';
 import type { MatchSpec, StatusRange } from '../route/match.ts';
 import type { RoutingTable } from '../route/router.ts';
 import type { ConfigPath, Diagnostic } from './diagnostics.ts';
+import {
+  type KongAdminSettings,
+  type KongAdminSourceSettings,
+  resolveKongAdmin,
+  resolveKongAdminSource,
+} from './kong-admin-resolve.ts';
 import type { DestinationConfig, MatchConfig, ParsedConfig, SourceConfig, StatusPattern } from './schema.ts';
 import { parseDuration, parseSize } from './units.ts';
 
@@ -83,6 +89,7 @@ export interface FileSource {
   readonly rotateWaitMs: number;
   readonly maxLineBytes: number;
   readonly pollIntervalMs: number;
+  readonly followSymlinks: boolean;
   readonly deadLetter: DeadLetterSettings;
 }
 
@@ -110,7 +117,8 @@ export interface HttpSource {
   readonly deadLetter: DeadLetterSettings;
 }
 
-export type ResolvedSource = FileSource | HttpSource;
+export type ResolvedSource = FileSource | HttpSource | KongAdminSource;
+export type KongAdminSource = KongAdminSourceSettings & { readonly deadLetter: DeadLetterSettings };
 
 export interface ResolvedConfig {
   /** The file it was loaded from (absolute). */
@@ -123,6 +131,8 @@ export interface ResolvedConfig {
   /** Request header names (lowercase) that rules look at. */
   readonly ruleHeaders: readonly string[];
   readonly stateDir: string;
+  /** The `kong_admin:` block; null when not set. */
+  readonly kongAdmin: KongAdminSettings | null;
   readonly shutdownTimeoutMs: number;
   readonly admin: { readonly listen: string } | null;
   readonly log: {
@@ -215,6 +225,12 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
   );
 
   const sources = Object.entries(parsed.sources).map(([name, s]) => {
+    if (s.type === 'kong_admin' && parsed.kong_admin === undefined)
+      error(
+        'KLR_CONFIG_INVALID',
+        ['sources', name, 'type'],
+        'a kong_admin source needs the top-level kong_admin: block (url)',
+      );
     if (s.type === 'http') {
       const { bearer, basic, none } = s.auth;
       if (none === true && (bearer !== undefined || basic !== undefined))
@@ -269,6 +285,7 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
     workspaceNames,
     ruleHeaders: [...headers],
     stateDir,
+    kongAdmin: resolveKongAdmin(parsed.kong_admin, base),
     shutdownTimeoutMs: parseDuration(parsed.shutdown_timeout),
     admin: parsed.admin === false ? null : { listen: parsed.admin.listen },
     log: parsed.log,
@@ -292,6 +309,8 @@ function resolveMatch(m: MatchConfig, at: ConfigPath, diagnostics: Diagnostic[])
     route: set(m.route),
     consumer: set(m.consumer),
     host: regex(m.host, ['host'], 'i'),
+    entity: set(m.entity),
+    operation: set(m.operation),
     headers: m.headers
       ? Object.entries(m.headers).flatMap(([h, src]) => {
           const re = regex(src, ['headers', h]);
@@ -532,6 +551,7 @@ function resolveSource(name: string, s: SourceConfig, stateDir: string, base: st
     maxFiles: undefined,
     appendToNewest: true,
   };
+  if (s.type === 'kong_admin') return { ...resolveKongAdminSource(name, s), deadLetter };
   if (s.type === 'file') {
     return {
       type: 'file',
@@ -541,6 +561,7 @@ function resolveSource(name: string, s: SourceConfig, stateDir: string, base: st
       rotateWaitMs: parseDuration(s.rotate_wait),
       maxLineBytes: parseSize(s.max_line_bytes),
       pollIntervalMs: parseDuration(s.poll_interval),
+      followSymlinks: s.follow_symlinks,
       deadLetter,
     };
   }

@@ -3,6 +3,7 @@
  * validation, the TypeScript types and `config/schema.json` (editor completion).
  */
 import { z } from 'zod';
+import { kongAdminBlock, kongAdminSource } from './kong-admin-schema.ts';
 import { DURATION_PATTERN, SIZE_PATTERN } from './units.ts';
 
 const duration = z
@@ -42,11 +43,17 @@ const fileSource = z.strictObject({
     .describe('Where to start in files present at the first start, when there is no checkpoint.'),
   rotate_wait: duration
     .default('30s')
-    .describe('Keep following a rotated or deleted file until it has been idle this long.'),
+    .describe(
+      'Keep a rotated or deleted file open until it has been idle this long; a rotated one is then still looked at by name while it exists.',
+    ),
   max_line_bytes: size.default('1MiB').describe('Longer lines are dead-lettered.'),
   poll_interval: duration
     .default('250ms')
     .describe('How often open files are checked for growth besides file-system events.'),
+  follow_symlinks: z
+    .boolean()
+    .default(false)
+    .describe('Walk into symlinked directories (each real directory once). Symlinks to files are always followed.'),
 });
 
 const basicAuth = z.strictObject({ user: z.string().min(1), password: z.string().min(1) });
@@ -94,7 +101,7 @@ const httpSource = z.strictObject({
     .describe('Retry-After sent with 429 under backpressure and with 503 (shutting down, busy).'),
 });
 
-const source = z.discriminatedUnion('type', [fileSource, httpSource]);
+const source = z.discriminatedUnion('type', [fileSource, httpSource, kongAdminSource]);
 
 // ── routing ──────────────────────────────────────────────────────────────────
 
@@ -127,6 +134,13 @@ const match = z.strictObject({
     .record(z.string(), z.string())
     .optional()
     .describe('Request header name → regex; any value of a repeated header may match.'),
+  entity: stringOrList
+    .optional()
+    .describe('Entity change events (kong_admin sources): the Admin API collection, e.g. [routes, services].'),
+  operation: z
+    .union([z.enum(['create', 'update', 'delete']), z.array(z.enum(['create', 'update', 'delete'])).min(1)])
+    .optional()
+    .describe('Entity change events (kong_admin sources): create, update and/or delete.'),
 });
 
 const rule = z.strictObject({
@@ -236,6 +250,7 @@ export const configSchema = z.strictObject({
     .record(name, destination)
     .refine((d) => Object.keys(d).length > 0, { error: 'expected at least one destination' }),
   defaults: z.strictObject(deliverySettings).default({}),
+  kong_admin: kongAdminBlock.optional(),
   state_dir: z.string().min(1).default('/var/lib/kong-log-relay'),
   shutdown_timeout: duration
     .default('30s')

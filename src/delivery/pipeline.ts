@@ -5,7 +5,7 @@
  */
 import type { ResolvedConfig, ResolvedDestination } from '../config/resolve.ts';
 import type { ByteString } from '../event/byte-string.ts';
-import type { EventDecoder, KongEvent } from '../event/kong-event.ts';
+import type { EventDecoder, KongEvent, WorkspaceLookup } from '../event/kong-event.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
 import { buildRouting, type Routing } from '../route/routing.ts';
 import type { Sink } from '../sinks/sink.ts';
@@ -30,12 +30,21 @@ export class Pipeline {
   #blockingCount = 0;
   #unblockWaiters: (() => void)[] = [];
   #countWorkspaces: boolean;
+  readonly #liveWorkspaces: WorkspaceLookup | undefined;
 
-  constructor(config: ResolvedConfig, sinkFactory: SinkFactory, metrics: RelayMetrics, log: Logger) {
+  /** `liveWorkspaces`: workspace names read from the Kong Admin API (ids the config does not map). */
+  constructor(
+    config: ResolvedConfig,
+    sinkFactory: SinkFactory,
+    metrics: RelayMetrics,
+    log: Logger,
+    liveWorkspaces?: WorkspaceLookup,
+  ) {
+    this.#liveWorkspaces = liveWorkspaces;
     this.#metrics = metrics;
     this.#log = log;
     this.#sinkFactory = sinkFactory;
-    this.#routing = buildRouting(config, metrics.ruleMatches);
+    this.#routing = buildRouting(config, metrics.ruleMatches, liveWorkspaces);
     this.#destinations = config.destinations.map((d) => this.#createDestination(d));
     this.#countWorkspaces = config.routing.workspaces.size > 0;
   }
@@ -140,7 +149,7 @@ export class Pipeline {
       }
       return this.#createDestination(d);
     });
-    this.#routing = buildRouting(config, this.#metrics.ruleMatches);
+    this.#routing = buildRouting(config, this.#metrics.ruleMatches, this.#liveWorkspaces);
     this.#destinations = next;
     this.#countWorkspaces = config.routing.workspaces.size > 0;
     for (const d of old.values()) {

@@ -11,20 +11,19 @@
  *   character as a whole, and `text.indexOf('"', i)` ~9 ns per call, so no scanner that walks
  *   the JS string can be much faster than `JSON.parse` (the first version of this file did that:
  *   1.1x). Walking a Uint8Array copy from JS with a SIMD bitmap of the string specials got 2.3x.
- * - So each scan copies the region into WebAssembly memory with `TextEncoder.encodeInto`
- *   (~0.06 ns/char for ASCII). Every UTF-16 unit becomes exactly one byte so that byte offsets
- *   are string offsets: ASCII as is, any other unit the placeholder 0x80 (non-ASCII text is
- *   UTF-8-encoded, then collapsed by the `collapse` kernel). 0x80 is never a JSON token byte,
- *   inside strings it is as fine as any non-ASCII char, so validation is unchanged.
- * - The relay's own entries are byte strings (see ../byte-string.ts) and are scanned with a
- *   `bytes` plan: each character is already one byte, written into WebAssembly memory as it is
- *   (`Buffer#write(…, 'latin1')`, a memcpy), and offsets are byte offsets.
- * - A hand-assembled WebAssembly kernel (`scan`, built by `buildWasm`; no toolchain needed) then
- *   validates the bytes and walks the plan's trie, skipping string contents 16 bytes at a time
- *   with SIMD compares for `"`, `\` and control characters (rejecting the latter), and writes
- *   the spans. A 0 sentinel byte after the region means no bounds checks: no token can
- *   continue over a NUL byte.
- * - The same algorithm exists in JS (`scanValue`, on the same bytes plus a bitmap of the string
+ * - So each scan copies the region into WebAssembly memory, one byte per character, so that
+ *   byte offsets are string offsets. The relay's entries are byte strings (see
+ *   ../byte-string.ts), scanned with a `bytes` plan: each character is already one byte, written
+ *   as it is (`Buffer#write(…, 'latin1')`, a memcpy). Other texts (replay, the demo, tests) are
+ *   copied with `TextEncoder.encodeInto` when ASCII (~0.06 ns/char), else by a JS loop that
+ *   writes any non-ASCII unit as 0x80: never a JSON token byte, and inside strings as fine as
+ *   any non-ASCII char, so validation is unchanged.
+ * - The WebAssembly kernel (json-scan/kernel/scan-kernel.wat, built with wabt into a committed
+ *   module) then validates the bytes and walks the plan's trie, skipping string contents 16
+ *   bytes at a time with SIMD compares for `"`, `\` and control characters (rejecting the
+ *   latter), and writes the spans. A 0 sentinel byte after the region means no bounds checks:
+ *   no token can continue over a NUL byte.
+ * - The same algorithm exists in JS (`JsScanner`, on the same bytes plus a bitmap of the string
  *   specials). It is used when WebAssembly SIMD is unavailable, when the plan has a non-ASCII
  *   key, when the kernel bails out (a key with a backslash inside an object the plan looks
  *   into: JS unescapes it; or nesting deeper than the kernel's 1024-level stacks), and to
@@ -36,31 +35,81 @@
  * - Per successful scan nothing is allocated but the small result object of `encodeInto` (and a
  *   sliced string when start/end select part of the text).
  *
- * Scans are synchronous and share module-level scratch buffers; every call resets what it uses.
+ * A JsonScanner holds all that scans use (kernel instance and memory, JS stacks, last error,
+ * backend, counters); the functions below scan with one scanner shared by the process (scans
+ * are synchronous; each sets up what it uses).
  *
  * Where (src/event/json-scan/, nothing outside imports from there but this module):
+ * - scanner.ts: JsonScanner; scan-parts.ts: what its scans are handed.
+ * - kernel/: the kernel's source (scan-kernel.wat), the one table of numbers it shares with
+ *   TypeScript (layout.ts), the built module (scan-kernel.wasm.ts, `npm run build:kernel`) and
+ *   its instantiation (instance.ts).
  * - plan.ts: FieldPlan, the compiled trie and its image for the kernel.
- * - wasm-assembler.ts, wasm-kernel.ts, wasm-instance.ts: the assembler, the kernel's bytes and
- *   memory layout, the shared instance.
  * - scan-memory.ts: the scan buffer (plan image, kernel spans, text, bitmap) and text loading.
- * - js-scanner.ts: scanValue, the JS scanner.
+ * - js-scanner.ts: JsScanner, the JS scanner.
  * - errors.ts: JsonSyntaxError, MAX_DEPTH, error codes and messages.
- * - backend.ts: the backend switch and the scan counters.
- * - object-scan.ts, array-scan.ts: the public scans, with region.ts (the region they scan, and
+ * - object-scan.ts, array-scan.ts: the scans, with region.ts (the region they scan, and
  *   the error when it is not the container they expect); decode.ts: the span decoders.
  */
 
-export {
-  ELEMENT_NOT_OBJECT,
-  ELEMENT_SCANNED,
-  ELEMENT_UNSCANNED,
-  scanArrayElements,
-  scanArrayElementsUtf8,
-  scanArrayOfObjectsUtf8,
-} from './json-scan/array-scan.ts';
+import type { ArrayTooLong, ScannedArray } from './json-scan/array-scan.ts';
+import type { JsonSyntaxError } from './json-scan/errors.ts';
+import type { FieldPlan } from './json-scan/plan.ts';
+import type { ScanStats } from './json-scan/scan-parts.ts';
+import { JsonScanner, type ScanBackend } from './json-scan/scanner.ts';
+
+export { ELEMENT_NOT_OBJECT, ELEMENT_SCANNED, ELEMENT_UNSCANNED } from './json-scan/array-scan.ts';
 export type { ArrayTooLong, ScannedArray } from './json-scan/array-scan.ts';
-export { getScanStats, scanUsesWasm, setScanBackend, type ScanBackend, type ScanStats } from './json-scan/backend.ts';
 export { decodeString, decodeValue } from './json-scan/decode.ts';
 export { JsonSyntaxError, MAX_DEPTH } from './json-scan/errors.ts';
-export { scanObject } from './json-scan/object-scan.ts';
 export { FieldPlan, type JsonPath } from './json-scan/plan.ts';
+export type { ScanStats } from './json-scan/scan-parts.ts';
+export { JsonScanner, type ScanBackend } from './json-scan/scanner.ts';
+
+/** The scanner the functions below share. */
+const shared = new JsonScanner();
+
+/** See JsonScanner#scanObject. */
+export function scanObject(
+  text: string,
+  plan: FieldPlan,
+  spans: Int32Array,
+  start?: number,
+  end?: number,
+): JsonSyntaxError | null {
+  return shared.scanObject(text, plan, spans, start, end);
+}
+
+/** See JsonScanner#scanArrayElements. */
+export function scanArrayElements(text: string, start?: number, end?: number): Int32Array | JsonSyntaxError {
+  return shared.scanArrayElements(text, start, end);
+}
+
+/** See JsonScanner#scanArrayElementsUtf8. */
+export function scanArrayElementsUtf8(bytes: Uint8Array): Int32Array | null {
+  return shared.scanArrayElementsUtf8(bytes);
+}
+
+/** See JsonScanner#scanArrayOfObjectsUtf8. */
+export function scanArrayOfObjectsUtf8(
+  bytes: Uint8Array,
+  plan: FieldPlan,
+  maxElements: number,
+): ScannedArray | ArrayTooLong | null {
+  return shared.scanArrayOfObjectsUtf8(bytes, plan, maxElements);
+}
+
+/** Whether the shared scanner uses the WebAssembly SIMD kernel. */
+export function scanUsesWasm(): boolean {
+  return shared.usesWasm;
+}
+
+/** A copy of the shared scanner's counters. */
+export function getScanStats(): ScanStats {
+  return shared.stats();
+}
+
+/** Select the shared scanner's backend (for tests and benchmarks); returns the previous one. */
+export function setScanBackend(backend: ScanBackend): ScanBackend {
+  return shared.setBackend(backend);
+}

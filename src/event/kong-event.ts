@@ -38,6 +38,9 @@ const BASE_PATHS: readonly JsonPath[] = [
   ['consumer', 'username'],
   ['consumer', 'custom_id'],
   ['request', 'id'],
+  ['source'],
+  ['entity'],
+  ['operation'],
 ];
 
 const enum Slot {
@@ -63,15 +66,25 @@ const enum Slot {
   ConsumerUsername,
   ConsumerCustomId,
   RequestId,
+  Source,
+  Entity,
+  Operation,
 }
 
 /** The decoder slots of WORKSPACE_SOURCES, in BASE_PATHS from Slot.WorkspaceName on. */
 const WORKSPACE_SLOTS = WORKSPACE_SOURCES.map((_, i) => Slot.WorkspaceName + i);
 const NOT_DECODED: unique symbol = Symbol('not decoded');
+/** The `source` of entity change events (see src/sources/kong-admin/). */
+export const KONG_ADMIN_SOURCE = 'kong_admin';
+
+/** Workspace id → name: the `workspaces:` section, and names learnt from the Kong Admin API. */
+export interface WorkspaceLookup {
+  get(id: string): string | undefined;
+}
 
 export interface DecoderOptions {
-  /** Workspace id → name (the `workspaces:` section). */
-  readonly workspaceNames?: ReadonlyMap<string, string>;
+  /** Workspace id → name. */
+  readonly workspaceNames?: WorkspaceLookup;
   /** Request header names (lowercase) that rules look at. */
   readonly headers?: readonly string[];
   /** Further JSON paths that templates read. */
@@ -85,7 +98,7 @@ export class EventDecoder {
   readonly #scratch: Int32Array;
   readonly #slotsByKey: Map<string, number>;
   readonly #headerSlots: Map<string, number>;
-  readonly #workspaceNames: ReadonlyMap<string, string>;
+  readonly #workspaceNames: WorkspaceLookup;
 
   constructor(options: DecoderOptions = {}) {
     const paths: JsonPath[] = [...BASE_PATHS];
@@ -147,8 +160,8 @@ export class EventDecoder {
   /** @internal */ headerSlot(name: string): number | undefined {
     return this.#headerSlots.get(name);
   }
-  /** Workspace id → name (the `workspaces:` section). */
-  get workspaceNames(): ReadonlyMap<string, string> {
+  /** Workspace id → name. */
+  get workspaceNames(): WorkspaceLookup {
     return this.#workspaceNames;
   }
 }
@@ -177,6 +190,10 @@ export interface EventFields {
   readonly consumerId: string | undefined;
   readonly consumerUsername: string | undefined;
   readonly consumerCustomId: string | undefined;
+  /** Entity change events (`"source":"kong_admin"`): the Admin API collection; undefined for log entries. */
+  readonly entity: string | undefined;
+  /** Entity change events: create, update or delete; undefined for log entries. */
+  readonly operation: string | undefined;
 }
 
 export class KongEvent implements EventFields {
@@ -302,6 +319,16 @@ export class KongEvent implements EventFields {
   get consumerCustomId(): string | undefined {
     return this.#string(Slot.ConsumerCustomId);
   }
+  get entity(): string | undefined {
+    return this.#fromKongAdmin ? this.#string(Slot.Entity) : undefined;
+  }
+  get operation(): string | undefined {
+    return this.#fromKongAdmin ? this.#string(Slot.Operation) : undefined;
+  }
+  /** An entity change event of a kong_admin source (Kong's own `source` is "upstream", "exit" or "error"). */
+  get #fromKongAdmin(): boolean {
+    return this.#string(Slot.Source) === KONG_ADMIN_SOURCE;
+  }
   /** request.id (Kong 3.5+). */
   get requestId(): string | undefined {
     return this.#string(Slot.RequestId);
@@ -351,11 +378,7 @@ export function headerValues(v: unknown): string[] | undefined {
  * The workspace a WORKSPACE_SOURCES place of `kind` names with `value` (a string, else
  * undefined): null when it names none (absent or empty). An id with no name stays the id.
  */
-export function workspaceOf(
-  kind: 'name' | 'id',
-  value: string | undefined,
-  names: ReadonlyMap<string, string>,
-): string | null {
+export function workspaceOf(kind: 'name' | 'id', value: string | undefined, names: WorkspaceLookup): string | null {
   if (value === undefined || value === '') return null;
   return kind === 'name' ? value : (names.get(value) ?? value);
 }

@@ -19,6 +19,9 @@ export interface MatchSpec {
   readonly consumer?: ReadonlySet<string>;
   readonly host?: RegExp;
   readonly headers?: readonly (readonly [name: string, pattern: RegExp])[];
+  /** Entity change events: the Admin API collection and the operation. */
+  readonly entity?: ReadonlySet<string>;
+  readonly operation?: ReadonlySet<string>;
 }
 
 export type FieldName = keyof MatchSpec;
@@ -34,7 +37,22 @@ export class CompiledMatch {
 
   constructor(spec: MatchSpec) {
     const checks: [FieldName, Check][] = [];
-    const { methods, status, workspace, service, route, consumer, host, path, upstreamPath, headers } = spec;
+    const {
+      methods,
+      status,
+      workspace,
+      service,
+      route,
+      consumer,
+      host,
+      path,
+      upstreamPath,
+      headers,
+      entity,
+      operation,
+    } = spec;
+    if (entity) checks.push(['entity', (e) => hasAny(entity, e.entity)]);
+    if (operation) checks.push(['operation', (e) => hasAny(operation, e.operation)]);
     if (methods)
       checks.push([
         'methods',

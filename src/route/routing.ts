@@ -1,7 +1,8 @@
 /** Build the decode + route stages for a resolved config. */
 import type { ResolvedConfig } from '../config/resolve.ts';
 import type { JsonPath } from '../event/json-scan.ts';
-import { EventDecoder } from '../event/kong-event.ts';
+import { EventDecoder, type WorkspaceLookup } from '../event/kong-event.ts';
+import { layeredLookup } from '../kong-admin/workspace-directory.ts';
 import { Router } from './router.ts';
 
 export interface Routing {
@@ -9,8 +10,15 @@ export interface Routing {
   readonly router: Router;
 }
 
-/** `ruleMatches`: rule name → count, bumped on every match (metrics). */
-export function buildRouting(config: ResolvedConfig, ruleMatches?: Record<string, number>): Routing {
+/**
+ * `ruleMatches`: rule name → count, bumped on every match (metrics). `liveWorkspaces`: names read
+ * from the Kong Admin API, used for ids the config does not map.
+ */
+export function buildRouting(
+  config: ResolvedConfig,
+  ruleMatches?: Record<string, number>,
+  liveWorkspaces?: WorkspaceLookup,
+): Routing {
   const templatePaths: JsonPath[] = [];
   for (const d of config.destinations) {
     if (d.type !== 'sns') continue;
@@ -19,7 +27,7 @@ export function buildRouting(config: ResolvedConfig, ruleMatches?: Record<string
     }
   }
   const decoder = new EventDecoder({
-    workspaceNames: config.workspaceNames,
+    workspaceNames: layeredLookup(config.workspaceNames, liveWorkspaces),
     headers: config.ruleHeaders,
     paths: templatePaths,
   });

@@ -1,6 +1,7 @@
 /** What every source implements, and what it is given to hand entries over. */
 import type { DeadLetterWriter } from '../delivery/dead-letter.ts';
 import type { Pipeline } from '../delivery/pipeline.ts';
+import type { KongAdminConnection } from '../kong-admin/connection.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { SourceStats } from '../telemetry/metrics.ts';
 
@@ -13,6 +14,8 @@ export interface SourceContext {
   readonly stateDir: string;
   /** The source's dead-letter file: invalid entries, over-long lines. */
   readonly deadLetters: DeadLetterWriter;
+  /** The Kong Admin API (kong_admin sources); null without a `kong_admin:` block. */
+  readonly kongAdmin?: KongAdminConnection | null;
 }
 
 export interface Source {

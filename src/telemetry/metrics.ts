@@ -4,6 +4,7 @@
  * reads them at scrape time. Label values taken from entries (workspaces) are capped.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { KongAdminStats, registerKongAdminMetrics } from './kong-admin-metrics.ts';
 
 export const METRIC_PREFIX = 'kong_log_relay_';
 export const MAX_WORKSPACE_LABELS = 100;
@@ -71,6 +72,7 @@ export class RelayMetrics {
   readonly ruleMatches: Counts = {};
   readonly workspaceEvents: Counts = {};
   readonly reloads: Counts = {};
+  readonly kongAdmin = new KongAdminStats();
   readonly batchSize: Histogram<'destination'>;
   readonly deliveryLatency: Histogram<'destination'>;
   readonly eventAge: Histogram<'destination'>;
@@ -303,6 +305,7 @@ export class RelayMetrics {
     counter('config_reloads_total', 'Config reloads, by result.', ['result'], (c) => {
       for (const [result, n] of Object.entries(this.reloads)) c.inc({ result }, n);
     });
+    registerKongAdminMetrics(this.registry, p, this.kongAdmin);
     new Gauge({
       name: `${p}build_info`,
       help: 'Version and runtime of the relay.',

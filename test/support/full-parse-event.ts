@@ -13,13 +13,14 @@ import {
   statusCode,
   workspaceOf,
   type EventFields,
+  type WorkspaceLookup,
 } from '../../src/event/kong-event.ts';
 
 export class FullParseEvent implements EventFields {
   readonly #entry: unknown;
-  readonly #names: ReadonlyMap<string, string>;
+  readonly #names: WorkspaceLookup;
 
-  constructor(text: string, workspaceNames: ReadonlyMap<string, string> = new Map()) {
+  constructor(text: string, workspaceNames: WorkspaceLookup = new Map()) {
     this.#entry = JSON.parse(text);
     this.#names = workspaceNames;
   }
@@ -94,5 +95,11 @@ export class FullParseEvent implements EventFields {
   }
   get consumerCustomId(): string | undefined {
     return this.#string(['consumer', 'custom_id']);
+  }
+  get entity(): string | undefined {
+    return this.#string(['source']) === 'kong_admin' ? this.#string(['entity']) : undefined;
+  }
+  get operation(): string | undefined {
+    return this.#string(['source']) === 'kong_admin' ? this.#string(['operation']) : undefined;
   }
 }

@@ -10,9 +10,6 @@
  * levels. The scanner's stacks grow to this depth as a text needs them (13 bytes a level).
  */
 export const MAX_DEPTH = 100_000;
-/** The wasm kernel's fixed stacks hold this many levels; deeper texts go to the JS scanner. */
-export const KERNEL_MAX_DEPTH = 1024;
-
 /** Where a scan failed. `position` is a UTF-16 offset into the scanned text. */
 export class JsonSyntaxError extends Error {
   readonly position: number;
@@ -23,10 +20,7 @@ export class JsonSyntaxError extends Error {
   }
 }
 
-/** Error reporting (byte positions == text offsets relative to the region start). */
-let gErrCode = 0;
-let gErrPos = 0;
-
+// Error codes (the positions that go with them are offsets relative to the region start).
 export const E_EOF = 1;
 export const E_UNEXPECTED = 2;
 export const E_UNTERMINATED = 3;
@@ -38,10 +32,10 @@ export const E_TRAILING = 8;
 export const E_NOT_ARRAY = 9;
 export const E_NUMBER = 10;
 
-export function fail(code: number, pos: number): number {
-  gErrCode = code;
-  gErrPos = pos;
-  return -1;
+/** An error found by a scan: its code and its offset from the start of the scanned region. */
+export interface ScanFailure {
+  readonly code: number;
+  readonly pos: number;
 }
 
 function describeChar(text: string, pos: number): string {
@@ -50,12 +44,12 @@ function describeChar(text: string, pos: number): string {
   return text[pos] ?? '';
 }
 
-/** Build the error for gErrCode/gErrPos; `base` converts region offsets to text offsets. */
-export function makeError(text: string, base: number, end: number): JsonSyntaxError {
-  const pos = base + gErrPos;
+/** Build the error for `failure`; `base` converts region offsets to text offsets. */
+export function makeError(text: string, base: number, end: number, failure: ScanFailure): JsonSyntaxError {
+  const pos = base + failure.pos;
   const atEnd = pos >= end;
   let msg: string;
-  switch (gErrCode) {
+  switch (failure.code) {
     case E_EOF:
       msg = `Unexpected end of JSON input at position ${pos}`;
       break;

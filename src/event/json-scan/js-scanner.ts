@@ -1,8 +1,8 @@
 /**
- * The JS scanner: the same validating, plan-tracking algorithm as the wasm kernel, on the bytes
- * in the scan buffer plus the bitmap of string specials (see ../json-scan.ts for when it runs
- * instead of the kernel). It also finds the exact error after the kernel rejected a text.
- * Iterative, with explicit stacks: no recursion on deep input.
+ * The JS scanner: the same validating, plan-tracking algorithm as the wasm kernel
+ * (kernel/scan-kernel.wat), on the bytes in the scan buffer plus the bitmap of string specials
+ * (see ../json-scan.ts for when it runs instead of the kernel). It also finds the exact error
+ * after the kernel rejected a text. Iterative, with explicit stacks: no recursion on deep input.
  */
 
 import { byteStringOf, textOf, type ByteString } from '../byte-string.ts';
@@ -14,29 +14,11 @@ import {
   E_NUMBER,
   E_UNEXPECTED,
   E_UNTERMINATED,
-  KERNEL_MAX_DEPTH,
   MAX_DEPTH,
-  fail,
+  type ScanFailure,
 } from './errors.ts';
+import { KERNEL_LAYOUT } from './kernel/layout.ts';
 import { keyHash, type FieldPlan } from './plan.ts';
-import { gMask, gU8 } from './scan-memory.ts';
-
-// ---------------------------------------------------------------------------------------
-// Scratch state (scans are synchronous; every call resets what it uses).
-
-// Stacks of the open containers, grown (up to MAX_DEPTH) when a text nests deeper.
-let stkNode = new Int32Array(KERNEL_MAX_DEPTH + 2);
-let stkStart = new Int32Array(KERNEL_MAX_DEPTH + 2);
-let stkIdx = new Int32Array(KERNEL_MAX_DEPTH + 2);
-let stkIsArr = new Uint8Array(KERNEL_MAX_DEPTH + 2);
-
-function growStacks(): void {
-  const size = Math.min(MAX_DEPTH + 2, stkNode.length * 2);
-  stkNode = grown(stkNode, size);
-  stkStart = grown(stkStart, size);
-  stkIdx = grown(stkIdx, size);
-  stkIsArr = grown(stkIsArr, size);
-}
 
 /** A copy of `a` with room for `length` items. */
 export function grown<T extends Int32Array | Uint8Array>(a: T, length: number): T {
@@ -45,50 +27,8 @@ export function grown<T extends Int32Array | Uint8Array>(a: T, length: number): 
   return bigger;
 }
 
-/** Whether the last scanned string contained an escape. */
-let gEsc = false;
-
-// ---------------------------------------------------------------------------------------
-// Strings.
-
 function isHex(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
-}
-
-/**
- * Scan the string whose opening quote is at byte i. Returns the position after the closing
- * quote, or -1 (error recorded). Sets gEsc. `end` is where the sentinel byte is.
- */
-function scanString(u: Uint8Array, m: Int32Array, i: number, end: number): number {
-  let p = i + 1;
-  let w = p >>> 5;
-  let bits = m[w] & (-1 << (p & 31));
-  let esc = false;
-  for (;;) {
-    while (bits === 0) bits = m[++w];
-    const j = (w << 5) + 31 - Math.clz32(bits & -bits);
-    const b = u[j];
-    if (b === 34) {
-      gEsc = esc;
-      return j + 1;
-    }
-    if (b !== 92) return j >= end ? fail(E_UNTERMINATED, i) : fail(E_CONTROL, j);
-    // escape at j; u[end] is the 0 sentinel so reads stop there
-    esc = true;
-    const e = u[j + 1];
-    if (e === 34 || e === 92 || e === 47 || e === 110 || e === 116 || e === 114 || e === 98 || e === 102) {
-      p = j + 2;
-    } else if (e === 117) {
-      if (!(isHex(u[j + 2]) && isHex(u[j + 3]) && isHex(u[j + 4]) && isHex(u[j + 5]))) {
-        return j + 5 >= end ? fail(E_UNTERMINATED, i) : fail(E_ESCAPE, j);
-      }
-      p = j + 6;
-    } else {
-      return j + 1 >= end ? fail(E_UNTERMINATED, i) : fail(E_ESCAPE, j);
-    }
-    w = p >>> 5;
-    bits = m[w] & (-1 << (p & 31));
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -168,167 +108,235 @@ function resetBelow(plan: FieldPlan, node: number, spans: Int32Array): void {
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// The scanner.
-
 /**
- * Scan one JSON value starting exactly at byte `pos` (no leading whitespace) of the loaded
- * region; `end` is the region length (sentinel position). `node` is the plan node of the value
- * (-1: not tracked), `baseDepth` the nesting depth of its parent container. Spans are recorded
- * as text offsets (byte offset + base). Returns the position just after the value, or -1 with
- * the error recorded in gErrCode/gErrPos.
+ * One JS scanner: its stacks and the error of its last failed scan (scans are synchronous; each
+ * call resets what it uses).
  */
-export function scanValue(
-  text: string,
-  base: number,
-  pos: number,
-  end: number,
-  baseDepth: number,
-  plan: FieldPlan,
-  spans: Int32Array,
-  node: number,
-): number {
-  const u = gU8;
-  const m = gMask;
-  const slotOf = plan._slot;
-  const keyCount = plan._keyCount;
-  const idxCount = plan._idxCount;
-  let sp = 0; // open containers in this call
-  let needKey = false;
-  let c = u[pos];
+export class JsScanner {
+  // Stacks of the open containers, grown (up to MAX_DEPTH) when a text nests deeper.
+  #stkNode = new Int32Array(KERNEL_LAYOUT.MAX_DEPTH + 2);
+  #stkStart = new Int32Array(KERNEL_LAYOUT.MAX_DEPTH + 2);
+  #stkIdx = new Int32Array(KERNEL_LAYOUT.MAX_DEPTH + 2);
+  #stkIsArr = new Uint8Array(KERNEL_LAYOUT.MAX_DEPTH + 2);
+  /** Whether the last scanned string contained an escape. */
+  #escaped = false;
+  #errorCode = 0;
+  #errorPos = 0;
 
-  for (;;) {
-    if (needKey) {
-      // An object member is expected at pos (whitespace already skipped, c = u[pos]).
-      if (c !== 34) return fail(pos >= end ? E_EOF : E_UNEXPECTED, pos);
-      const ks = pos;
-      pos = scanString(u, m, pos, end);
-      if (pos < 0) return -1;
-      const parent = stkNode[sp - 1];
-      if (parent >= 0 && keyCount[parent] > 0) {
-        node = gEsc
-          ? findEscapedKey(plan, parent, text, base + ks, base + pos)
-          : findKey(plan, parent, u, ks + 1, pos - 1, text, base);
-        if (node >= 0) resetBelow(plan, node, spans);
-      } else {
-        node = -1;
-      }
-      c = u[pos];
-      if (c !== 58) {
-        while (c === 32 || c === 10 || c === 13 || c === 9) c = u[++pos];
-        if (c !== 58) return fail(pos >= end ? E_EOF : E_UNEXPECTED, pos);
-      }
-      c = u[++pos];
-      while (c === 32 || c === 10 || c === 13 || c === 9) c = u[++pos];
-      needKey = false;
-    }
+  /** What the last scan that returned -1 found (the position relative to the region). */
+  get failure(): ScanFailure {
+    return { code: this.#errorCode, pos: this.#errorPos };
+  }
 
-    // ---- a value starts at pos, c === u[pos] ----
-    const vs = pos;
-    if (c === 34) {
-      pos = scanString(u, m, pos, end);
-      if (pos < 0) return -1;
-    } else if (c === 123 || c === 91) {
-      if (baseDepth + sp >= MAX_DEPTH) return fail(E_DEPTH, pos);
-      if (sp + 2 > stkNode.length) growStacks();
-      const isArr = c === 91;
-      stkNode[sp] = node;
-      stkStart[sp] = vs;
-      stkIdx[sp] = 0;
-      stkIsArr[sp] = isArr ? 1 : 0;
-      sp++;
-      c = u[++pos];
-      while (c === 32 || c === 10 || c === 13 || c === 9) c = u[++pos];
-      if (c === (isArr ? 93 : 125)) {
-        // empty container: recorded as a value below
-        sp--;
-        pos++;
-      } else if (isArr) {
-        node = node >= 0 && idxCount[node] > 0 ? findIndex(plan, node, 0) : -1;
-        continue;
-      } else {
-        needKey = true;
-        continue;
-      }
-    } else if (c === 116) {
-      if (u[pos + 1] === 114 && u[pos + 2] === 117 && u[pos + 3] === 101) pos += 4;
-      else return fail(E_UNEXPECTED, literalErrorPos(u, pos, 'true'));
-    } else if (c === 102) {
-      if (u[pos + 1] === 97 && u[pos + 2] === 108 && u[pos + 3] === 115 && u[pos + 4] === 101) pos += 5;
-      else return fail(E_UNEXPECTED, literalErrorPos(u, pos, 'false'));
-    } else if (c === 110) {
-      if (u[pos + 1] === 117 && u[pos + 2] === 108 && u[pos + 3] === 108) pos += 4;
-      else return fail(E_UNEXPECTED, literalErrorPos(u, pos, 'null'));
-    } else if (c === 45 || (c >= 48 && c <= 57)) {
-      // -? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?
-      if (c === 45) {
-        c = u[++pos];
-        if (c < 48 || c > 57) return fail(E_NUMBER, pos);
-      }
-      if (c === 48) {
-        c = u[++pos];
-      } else {
-        do c = u[++pos];
-        while (c >= 48 && c <= 57);
-      }
-      if (c === 46) {
-        c = u[++pos];
-        if (c < 48 || c > 57) return fail(E_NUMBER, pos);
-        do c = u[++pos];
-        while (c >= 48 && c <= 57);
-      }
-      if (c === 101 || c === 69) {
-        c = u[++pos];
-        if (c === 43 || c === 45) c = u[++pos];
-        if (c < 48 || c > 57) return fail(E_NUMBER, pos);
-        do c = u[++pos];
-        while (c >= 48 && c <= 57);
-      }
-    } else {
-      return fail(pos >= end ? E_EOF : E_UNEXPECTED, pos);
-    }
+  #fail(code: number, pos: number): number {
+    this.#errorCode = code;
+    this.#errorPos = pos;
+    return -1;
+  }
 
-    // ---- value [vs, pos) done (scalar or empty container) ----
-    if (node >= 0) {
-      const s = slotOf[node];
-      if (s >= 0) {
-        spans[s << 1] = base + vs;
-        spans[(s << 1) + 1] = base + pos;
-      }
-    }
+  #growStacks(): void {
+    const size = Math.min(MAX_DEPTH + 2, this.#stkNode.length * 2);
+    this.#stkNode = grown(this.#stkNode, size);
+    this.#stkStart = grown(this.#stkStart, size);
+    this.#stkIdx = grown(this.#stkIdx, size);
+    this.#stkIsArr = grown(this.#stkIsArr, size);
+  }
 
-    // ---- after a value: close containers, or move to the next member/element ----
+  /**
+   * Scan the string whose opening quote is at byte i. Returns the position after the closing
+   * quote, or -1 (error recorded). Sets #escaped. `end` is where the sentinel byte is.
+   */
+  #scanString(u: Uint8Array, m: Int32Array, i: number, end: number): number {
+    let p = i + 1;
+    let w = p >>> 5;
+    let bits = m[w] & (-1 << (p & 31));
+    let esc = false;
     for (;;) {
-      if (sp === 0) return pos;
-      c = u[pos];
-      while (c === 32 || c === 10 || c === 13 || c === 9) c = u[++pos];
-      const top = sp - 1;
-      if (c === 44) {
+      while (bits === 0) bits = m[++w];
+      const j = (w << 5) + 31 - Math.clz32(bits & -bits);
+      const b = u[j];
+      if (b === 34) {
+        this.#escaped = esc;
+        return j + 1;
+      }
+      if (b !== 92) return j >= end ? this.#fail(E_UNTERMINATED, i) : this.#fail(E_CONTROL, j);
+      // escape at j; u[end] is the 0 sentinel so reads stop there
+      esc = true;
+      const e = u[j + 1];
+      if (e === 34 || e === 92 || e === 47 || e === 110 || e === 116 || e === 114 || e === 98 || e === 102) {
+        p = j + 2;
+      } else if (e === 117) {
+        if (!(isHex(u[j + 2]) && isHex(u[j + 3]) && isHex(u[j + 4]) && isHex(u[j + 5]))) {
+          return j + 5 >= end ? this.#fail(E_UNTERMINATED, i) : this.#fail(E_ESCAPE, j);
+        }
+        p = j + 6;
+      } else {
+        return j + 1 >= end ? this.#fail(E_UNTERMINATED, i) : this.#fail(E_ESCAPE, j);
+      }
+      w = p >>> 5;
+      bits = m[w] & (-1 << (p & 31));
+    }
+  }
+
+  /**
+   * Scan one JSON value starting exactly at byte `pos` (no leading whitespace) of the loaded
+   * region; `end` is the region length (sentinel position). `node` is the plan node of the value
+   * (-1: not tracked), `baseDepth` the nesting depth of its parent container. Spans are recorded
+   * as text offsets (byte offset + base). Returns the position just after the value, or -1 with
+   * the error recorded (see failure). `u` is the region's bytes, `m` their bitmap of string specials.
+   */
+  scanValue(
+    text: string,
+    base: number,
+    pos: number,
+    end: number,
+    baseDepth: number,
+    plan: FieldPlan,
+    spans: Int32Array,
+    node: number,
+    u: Uint8Array,
+    m: Int32Array,
+  ): number {
+    const slotOf = plan._slot;
+    const keyCount = plan._keyCount;
+    const idxCount = plan._idxCount;
+    let sp = 0; // open containers in this call
+    let needKey = false;
+    let c = u[pos];
+
+    for (;;) {
+      if (needKey) {
+        // An object member is expected at pos (whitespace already skipped, c = u[pos]).
+        if (c !== 34) return this.#fail(pos >= end ? E_EOF : E_UNEXPECTED, pos);
+        const ks = pos;
+        pos = this.#scanString(u, m, pos, end);
+        if (pos < 0) return -1;
+        const parent = this.#stkNode[sp - 1];
+        if (parent >= 0 && keyCount[parent] > 0) {
+          node = this.#escaped
+            ? findEscapedKey(plan, parent, text, base + ks, base + pos)
+            : findKey(plan, parent, u, ks + 1, pos - 1, text, base);
+          if (node >= 0) resetBelow(plan, node, spans);
+        } else {
+          node = -1;
+        }
+        c = u[pos];
+        if (c !== 58) {
+          while (c === 32 || c === 10 || c === 13 || c === 9) c = u[++pos];
+          if (c !== 58) return this.#fail(pos >= end ? E_EOF : E_UNEXPECTED, pos);
+        }
         c = u[++pos];
         while (c === 32 || c === 10 || c === 13 || c === 9) c = u[++pos];
-        if (stkIsArr[top] === 0) {
-          needKey = true;
+        needKey = false;
+      }
+
+      // ---- a value starts at pos, c === u[pos] ----
+      const vs = pos;
+      if (c === 34) {
+        pos = this.#scanString(u, m, pos, end);
+        if (pos < 0) return -1;
+      } else if (c === 123 || c === 91) {
+        if (baseDepth + sp >= MAX_DEPTH) return this.#fail(E_DEPTH, pos);
+        if (sp + 2 > this.#stkNode.length) this.#growStacks();
+        const isArr = c === 91;
+        this.#stkNode[sp] = node;
+        this.#stkStart[sp] = vs;
+        this.#stkIdx[sp] = 0;
+        this.#stkIsArr[sp] = isArr ? 1 : 0;
+        sp++;
+        c = u[++pos];
+        while (c === 32 || c === 10 || c === 13 || c === 9) c = u[++pos];
+        if (c === (isArr ? 93 : 125)) {
+          // empty container: recorded as a value below
+          sp--;
+          pos++;
+        } else if (isArr) {
+          node = node >= 0 && idxCount[node] > 0 ? findIndex(plan, node, 0) : -1;
+          continue;
         } else {
-          const idx = ++stkIdx[top];
-          const parent = stkNode[top];
-          node = parent >= 0 && idxCount[parent] > 0 ? findIndex(plan, parent, idx) : -1;
+          needKey = true;
+          continue;
         }
-        break;
+      } else if (c === 116) {
+        if (u[pos + 1] === 114 && u[pos + 2] === 117 && u[pos + 3] === 101) pos += 4;
+        else return this.#fail(E_UNEXPECTED, literalErrorPos(u, pos, 'true'));
+      } else if (c === 102) {
+        if (u[pos + 1] === 97 && u[pos + 2] === 108 && u[pos + 3] === 115 && u[pos + 4] === 101) pos += 5;
+        else return this.#fail(E_UNEXPECTED, literalErrorPos(u, pos, 'false'));
+      } else if (c === 110) {
+        if (u[pos + 1] === 117 && u[pos + 2] === 108 && u[pos + 3] === 108) pos += 4;
+        else return this.#fail(E_UNEXPECTED, literalErrorPos(u, pos, 'null'));
+      } else if (c === 45 || (c >= 48 && c <= 57)) {
+        // -? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?
+        if (c === 45) {
+          c = u[++pos];
+          if (c < 48 || c > 57) return this.#fail(E_NUMBER, pos);
+        }
+        if (c === 48) {
+          c = u[++pos];
+        } else {
+          do c = u[++pos];
+          while (c >= 48 && c <= 57);
+        }
+        if (c === 46) {
+          c = u[++pos];
+          if (c < 48 || c > 57) return this.#fail(E_NUMBER, pos);
+          do c = u[++pos];
+          while (c >= 48 && c <= 57);
+        }
+        if (c === 101 || c === 69) {
+          c = u[++pos];
+          if (c === 43 || c === 45) c = u[++pos];
+          if (c < 48 || c > 57) return this.#fail(E_NUMBER, pos);
+          do c = u[++pos];
+          while (c >= 48 && c <= 57);
+        }
+      } else {
+        return this.#fail(pos >= end ? E_EOF : E_UNEXPECTED, pos);
       }
-      if (c === (stkIsArr[top] === 0 ? 125 : 93)) {
-        pos++;
-        sp = top;
-        const n = stkNode[top];
-        if (n >= 0) {
-          const s = slotOf[n];
-          if (s >= 0) {
-            spans[s << 1] = base + stkStart[top];
-            spans[(s << 1) + 1] = base + pos;
+
+      // ---- value [vs, pos) done (scalar or empty container) ----
+      if (node >= 0) {
+        const s = slotOf[node];
+        if (s >= 0) {
+          spans[s << 1] = base + vs;
+          spans[(s << 1) + 1] = base + pos;
+        }
+      }
+
+      // ---- after a value: close containers, or move to the next member/element ----
+      for (;;) {
+        if (sp === 0) return pos;
+        c = u[pos];
+        while (c === 32 || c === 10 || c === 13 || c === 9) c = u[++pos];
+        const top = sp - 1;
+        if (c === 44) {
+          c = u[++pos];
+          while (c === 32 || c === 10 || c === 13 || c === 9) c = u[++pos];
+          if (this.#stkIsArr[top] === 0) {
+            needKey = true;
+          } else {
+            const idx = ++this.#stkIdx[top];
+            const parent = this.#stkNode[top];
+            node = parent >= 0 && idxCount[parent] > 0 ? findIndex(plan, parent, idx) : -1;
           }
+          break;
         }
-        continue;
+        if (c === (this.#stkIsArr[top] === 0 ? 125 : 93)) {
+          pos++;
+          sp = top;
+          const n = this.#stkNode[top];
+          if (n >= 0) {
+            const s = slotOf[n];
+            if (s >= 0) {
+              spans[s << 1] = base + this.#stkStart[top];
+              spans[(s << 1) + 1] = base + pos;
+            }
+          }
+          continue;
+        }
+        return this.#fail(pos >= end ? E_EOF : E_UNEXPECTED, pos);
       }
-      return fail(pos >= end ? E_EOF : E_UNEXPECTED, pos);
     }
   }
 }

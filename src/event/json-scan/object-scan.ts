@@ -3,13 +3,11 @@
  * wasm kernel when it can, else (or to find the exact error) by the JS scanner.
  */
 
-import { stats, useWasm } from './backend.ts';
-import { E_NOT_OBJECT, E_TRAILING, fail, makeError, tooLarge, type JsonSyntaxError } from './errors.ts';
-import { scanValue } from './js-scanner.ts';
+import { E_NOT_OBJECT, E_TRAILING, makeError, tooLarge, type JsonSyntaxError } from './errors.ts';
+import { KERNEL_LAYOUT } from './kernel/layout.ts';
 import { finishSpans, type FieldPlan } from './plan.ts';
-import { emptyRegion, gRegionEnd, gRegionStart, notAContainer, region } from './region.ts';
-import { computeMask, gSpans, gU8, load, loadedPlan, planOff, spansOff, textOff, usePlan } from './scan-memory.ts';
-import { wasm } from './wasm-instance.ts';
+import { emptyRegion, notAContainer, regionEnd, regionStart } from './region.ts';
+import type { ScanParts } from './scan-parts.ts';
 
 /**
  * Validate that text[start..end) is exactly one JSON value that is an OBJECT, optionally
@@ -22,6 +20,7 @@ import { wasm } from './wasm-instance.ts';
  * of spans is unspecified. Throws a RangeError only if spans is shorter than 2*plan.size.
  */
 export function scanObject(
+  parts: ScanParts,
   text: string,
   plan: FieldPlan,
   spans: Int32Array,
@@ -31,46 +30,37 @@ export function scanObject(
   const n2 = plan.size << 1;
   if (spans.length < n2) throw new RangeError(`scanObject: spans has ${spans.length} entries, the plan needs ${n2}`);
   spans.fill(-1, 0, n2);
-  region(text, start, end);
-  const s = gRegionStart;
-  const e = gRegionEnd;
-  if (s >= e) return emptyRegion(text);
+  const s = regionStart(text, start, end);
+  const e = regionEnd(text, s, end);
+  if (s >= e) return emptyRegion(text, s, e);
   const n = e - s;
-  const image = plan._image;
-  let kernel = 0; // what the wasm kernel said: 0 not run, -1 invalid, -2 bailed out
-  if (useWasm && wasm !== null && image !== null) {
-    if (!usePlan(plan, image) || !load(text, s, e, plan.bytes)) return tooLarge(s);
-    if (loadedPlan !== plan && !usePlan(plan, image)) return tooLarge(s); // text area grew: new spans view
-    if (gU8[0] !== 123) return notAContainer(text, s, n, E_NOT_OBJECT);
-    const out = gSpans;
+  const { memory, js, stats } = parts;
+  const kernel = plan._image === null ? null : parts.kernel;
+  if (!memory.prepare(kernel === null ? null : plan, n)) return tooLarge(s);
+  memory.loadText(text, s, e, plan.bytes);
+  if (memory.text[0] !== 123) return notAContainer(parts, text, s, n, E_NOT_OBJECT);
+  let kernelSaid = 0; // 0 not run, else SCAN_INVALID or SCAN_BAIL_OUT
+  if (kernel !== null) {
+    const out = memory.kernelSpans;
     out.fill(-1);
     stats.kernelScans++;
-    const r = wasm.scan(n, s, planOff, spansOff, textOff, 0, 0);
+    const r = kernel.scan(n, s, memory.planAt, memory.spansAt, memory.textAt, 0, 0);
     if (r === n) {
       spans.set(out);
       return finishSpans(plan, spans);
     }
-    if (r >= 0) {
-      fail(E_TRAILING, r);
-      return makeError(text, s, e);
-    }
-    // -1: invalid JSON (the JS scanner below finds the exact error), -2: an escaped key in an
-    // object the plan looks into (the JS scanner unescapes it), or deeper than the kernel's stacks.
-    kernel = r;
-    if (r === -2) stats.kernelBailouts++;
+    if (r >= 0) return makeError(text, s, e, { code: E_TRAILING, pos: r });
+    // SCAN_INVALID: the JS scanner below finds the exact error; SCAN_BAIL_OUT: an escaped key in
+    // an object the plan looks into (the JS scanner unescapes it), or deeper than the kernel's stacks.
+    kernelSaid = r;
+    if (r === KERNEL_LAYOUT.SCAN_BAIL_OUT) stats.kernelBailouts++;
     spans.fill(-1, 0, n2);
-  } else {
-    if (!load(text, s, e, plan.bytes)) return tooLarge(s);
-    if (gU8[0] !== 123) return notAContainer(text, s, n, E_NOT_OBJECT);
   }
-  computeMask(n);
+  memory.computeMask(n, parts.kernel);
   stats.jsScans++;
-  const r = scanValue(text, s, 0, n, 0, plan, spans, 0);
-  if (kernel === -1 && r === n) stats.kernelMismatches++; // a kernel bug: the JS result is used
-  if (r < 0) return makeError(text, s, e);
-  if (r < n) {
-    fail(E_TRAILING, r);
-    return makeError(text, s, e);
-  }
+  const r = js.scanValue(text, s, 0, n, 0, plan, spans, 0, memory.text, memory.mask);
+  if (kernelSaid === KERNEL_LAYOUT.SCAN_INVALID && r === n) stats.kernelMismatches++; // a kernel bug: the JS result is used
+  if (r < 0) return makeError(text, s, e, js.failure);
+  if (r < n) return makeError(text, s, e, { code: E_TRAILING, pos: r });
   return finishSpans(plan, spans);
 }

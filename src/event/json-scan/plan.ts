@@ -4,6 +4,7 @@
  */
 
 import { byteStringOf } from '../byte-string.ts';
+import { KERNEL_LAYOUT } from './kernel/layout.ts';
 
 /** One wanted path, e.g. ["request", "method"], ["workspaces", 0, "name"], ["request","headers","host"]. */
 export type JsonPath = readonly (string | number)[];
@@ -216,49 +217,54 @@ export class FieldPlan {
   }
 
   /**
-   * Serialize the trie for the wasm kernel. Byte offsets are relative to the image start:
-   *   header [kidsRel, 0, 0, 0]
-   *   node i at 16 + 32*i: [slot, hashRel, hashMask, keyCount, idxRel, idxCount, subRel, subCount]
-   *   hash tables (i32: key child index + 1, 0 = empty), key children [len, bytesRel, node],
-   *   index children [index, node], slots below nodes, key bytes.
+   * Serialize the trie for the wasm kernel, laid out as KERNEL_LAYOUT says (byte offsets
+   * relative to the image start): the header (where the key children are), the node records,
+   * then hash tables (i32: key child index + 1, 0 = empty), key children, index children, slots
+   * below nodes, key bytes.
    */
   private buildImage(kidKey: readonly string[]): Int32Array | null {
     for (const k of kidKey) for (let c = 0; c < k.length; c++) if (k.charCodeAt(c) >= 0x80) return null;
+    const L = KERNEL_LAYOUT;
     const N = this._slot.length;
     const K = kidKey.length;
-    const hashRel = IMG_HEADER + IMG_NODE * N;
+    const hashRel = L.IMAGE_HEADER + L.NODE_SIZE * N;
     const kidsRel = hashRel + 4 * this._hashTable.length;
-    const idxRel = kidsRel + 12 * K;
-    const subRel = idxRel + 8 * this._idxVal.length;
+    const idxRel = kidsRel + L.KID_SIZE * K;
+    const subRel = idxRel + L.INDEX_SIZE * this._idxVal.length;
     const bytesRel = subRel + 4 * this._subSlots.length;
     let keyBytes = 0;
     for (const k of kidKey) keyBytes += k.length;
     const img = new Int32Array((bytesRel + keyBytes + 3) >> 2);
-    img[0] = kidsRel;
+    /** Store an i32 at a byte offset of the image. */
+    const put = (at: number, value: number): void => {
+      img[at >> 2] = value;
+    };
+    put(L.IMAGE_KIDS_AT, kidsRel);
     for (let i = 0; i < N; i++) {
-      const o = (IMG_HEADER + IMG_NODE * i) >> 2;
-      img[o] = this._slot[i];
-      img[o + 1] = hashRel + 4 * this._hashAt[i];
-      img[o + 2] = this._hashMask[i];
-      img[o + 3] = this._keyCount[i];
-      img[o + 4] = idxRel + 8 * this._idxStart[i];
-      img[o + 5] = this._idxCount[i];
-      img[o + 6] = subRel + 4 * this._subStart[i];
-      img[o + 7] = this._subCount[i];
+      const node = L.IMAGE_HEADER + L.NODE_SIZE * i;
+      put(node + L.NODE_SLOT, this._slot[i]);
+      put(node + L.NODE_HASH_AT, hashRel + 4 * this._hashAt[i]);
+      put(node + L.NODE_HASH_MASK, this._hashMask[i]);
+      put(node + L.NODE_KEY_COUNT, this._keyCount[i]);
+      put(node + L.NODE_INDEX_AT, idxRel + L.INDEX_SIZE * this._idxStart[i]);
+      put(node + L.NODE_INDEX_COUNT, this._idxCount[i]);
+      put(node + L.NODE_BELOW_AT, subRel + 4 * this._subStart[i]);
+      put(node + L.NODE_BELOW_COUNT, this._subCount[i]);
     }
     img.set(this._hashTable, hashRel >> 2);
     const bytes = new Uint8Array(img.buffer);
     let at = bytesRel;
     for (let j = 0; j < K; j++) {
-      const o = (kidsRel >> 2) + 3 * j;
-      img[o] = kidKey[j].length;
-      img[o + 1] = at;
-      img[o + 2] = this._kidNode[j];
+      const kid = kidsRel + L.KID_SIZE * j;
+      put(kid + L.KID_LEN, kidKey[j].length);
+      put(kid + L.KID_BYTES_AT, at);
+      put(kid + L.KID_NODE, this._kidNode[j]);
       for (let c = 0; c < kidKey[j].length; c++) bytes[at++] = kidKey[j].charCodeAt(c);
     }
     for (let j = 0; j < this._idxVal.length; j++) {
-      img[(idxRel >> 2) + 2 * j] = this._idxVal[j];
-      img[(idxRel >> 2) + 2 * j + 1] = this._idxNode[j];
+      const child = idxRel + L.INDEX_SIZE * j;
+      put(child + L.INDEX_VALUE, this._idxVal[j]);
+      put(child + L.INDEX_NODE, this._idxNode[j]);
     }
     img.set(this._subSlots, subRel >> 2);
     return img;
@@ -270,11 +276,10 @@ export class FieldPlan {
   }
 }
 
-/** Plan image layout (see FieldPlan._image): header then 32-byte node records. */
-export const IMG_HEADER = 16;
-const IMG_NODE = 32;
-
-/** Hash of a key by its length and first/last units (non-ASCII units as 0x80, like the scan bytes). */
+/**
+ * Hash of a key by its length and first/last units (non-ASCII units as 0x80, like the scan
+ * bytes). The kernel computes the same (scan-kernel.wat, "look the key's bytes up").
+ */
 export function keyHash(len: number, first: number, last: number): number {
   return (len * 7 + first * 3 + last * 5) ^ (last >>> 2);
 }

@@ -4,7 +4,8 @@
  * fsync of the directory) so a crash leaves the old or the new checkpoint, never half of one.
  */
 import { errorText } from '../../util/errors.ts';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../../util/atomic-write.ts';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export const CHECKPOINT_VERSION = 1;
@@ -59,31 +60,12 @@ export class CheckpointStore {
 
   /** Replace the checkpoint; rejects when the disk refuses (the old file is then still intact). */
   async write(sourceName: string, entries: readonly CheckpointEntry[]): Promise<void> {
-    const dir = path.dirname(this.file);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
     const text = JSON.stringify(
       { version: CHECKPOINT_VERSION, source: sourceName, updated_at: new Date().toISOString(), files: entries },
       null,
       1,
     );
-    const temp = `${this.file}.tmp-${process.pid}`;
-    try {
-      const handle = await open(temp, 'w', 0o600);
-      try {
-        await handle.writeFile(text);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, this.file);
-    } catch (e) {
-      await rm(temp, { force: true }).catch(() => undefined);
-      throw e;
-    }
-    // Make the rename itself durable; some platforms cannot open a directory, which is fine.
-    const dirHandle = await open(dir, 'r').catch(() => null);
-    await dirHandle?.sync().catch(() => undefined);
-    await dirHandle?.close().catch(() => undefined);
+    await writeFileAtomic(this.file, text);
   }
 }
 
