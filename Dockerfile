@@ -23,12 +23,16 @@ RUN mkdir -p /etc/kong-log-relay /var/lib/kong-log-relay \
  && chown -R node:node /var/lib/kong-log-relay
 USER node
 VOLUME ["/var/lib/kong-log-relay"]
+# The baked-in config/example.yaml reads its listen addresses from these: every interface, so the
+# exposed ports reach it from other containers (a config of your own sets its own addresses).
+ENV RELAY_HTTP_LISTEN=:9876 RELAY_ADMIN_LISTEN=:9877
 # 9876: http-log receiver (if configured); 9877: admin (/healthz /readyz /metrics /status).
 EXPOSE 9876 9877
 # Node is PID 1 and handles SIGTERM (drain, then exit 0) and SIGHUP (reload) itself; it starts no
 # child processes, so no init is needed to reap zombies.
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9877/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# `health` asks /healthz at the admin address the config gives (exit 0 or 1).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "/opt/kong-log-relay/dist/src/main.js", "health", "-c", "/etc/kong-log-relay/config.yaml"]
 ENTRYPOINT ["node", "/opt/kong-log-relay/dist/src/main.js"]
 CMD ["run", "-c", "/etc/kong-log-relay/config.yaml"]

@@ -2,9 +2,11 @@
 /** kong-log-relay CLI: each command's module is imported only when that command runs. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { ClosedPipe } from './util/closed-pipe.ts';
 import { VERSION } from './version.ts';
 
 const configOption = { alias: 'c', type: 'string', demandOption: true, describe: 'YAML config file' } as const;
+const closedPipe = new ClosedPipe();
 
 await yargs(hideBin(process.argv))
   .scriptName('kong-log-relay')
@@ -17,7 +19,7 @@ await yargs(hideBin(process.argv))
     (y) => y.option('config', configOption),
     async (argv) => {
       const { runCommand } = await import('./commands/run.ts');
-      process.exitCode = await runCommand(argv.config);
+      process.exitCode = await runCommand(argv.config, closedPipe);
     },
   )
   .command(
@@ -93,8 +95,21 @@ await yargs(hideBin(process.argv))
     },
   )
   .command(
+    'health',
+    "Ask a running relay's admin listener (address from the config) whether it is healthy: exit 0 or 1",
+    (y) =>
+      y
+        .option('config', configOption)
+        .option('ready', { type: 'boolean', default: false, describe: 'Ask /readyz instead of /healthz' })
+        .option('timeout', { type: 'number', default: 3, describe: 'Seconds to wait for the answer' }),
+    async (argv) => {
+      const { healthCommand } = await import('./commands/health.ts');
+      process.exitCode = await healthCommand(argv.config, { ready: argv.ready, timeoutMs: argv.timeout * 1000 });
+    },
+  )
+  .command(
     'schema',
-    false,
+    'Print the JSON Schema of the config file (for editors)',
     () => {},
     async () => {
       const { configJsonSchema } = await import('./config/schema.ts');

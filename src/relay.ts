@@ -14,10 +14,13 @@ import { checkConfigAgainstKong } from './kong-admin/config-check.ts';
 import { KongAdminConnection } from './kong-admin/connection.ts';
 import type { KongWorkspace } from './kong-admin/workspace-directory.ts';
 import { createSink } from './sinks/index.ts';
+import { snsCredentialProblems } from './sinks/sns/credentials.ts';
 import { createSource } from './sources/index.ts';
 import type { Source } from './sources/source.ts';
 import type { Logger } from './telemetry/log.ts';
 import { RelayMetrics } from './telemetry/metrics.ts';
+import { PeriodicCheck } from './util/periodic-check.ts';
+import { StateDirectoryError, stateDirectories, stateDirectoryProblems } from './util/state-dirs.ts';
 import { RUNTIME, VERSION } from './version.ts';
 
 export type RelayState = 'starting' | 'running' | 'stopping' | 'stopped';
@@ -32,6 +35,10 @@ export class Relay {
   /** The Kong Admin API (`kong_admin:`): workspace names for the decoder, kong_admin sources. */
   readonly #kongAdmin: KongAdminConnection | null;
   #admin: AdminServer | null = null;
+  /** Can state_dir and the dead-letter directories be written (checked at start, then every 10 s)? */
+  readonly #stateDirs = new PeriodicCheck(() => stateDirectoryProblems(stateDirectories(this.#config)), 10_000);
+  /** Do the SNS destinations have AWS credentials (at start, then every minute)? */
+  readonly #credentials = new PeriodicCheck(() => snsCredentialProblems(this.#config.destinations), 60_000);
   #state: RelayState = 'starting';
   #stopping: Promise<void> | null = null;
   #resolveStopped: () => void = () => {};
@@ -68,7 +75,7 @@ export class Relay {
   }
 
   #createSource(s: ResolvedSource): Source {
-    const stats = this.metrics.source(s.name);
+    const stats = this.metrics.source(s.name, s.type);
     const deadLetters = new DeadLetterWriter(s.deadLetter, (discard) => {
       stats.deadLettersDiscarded += discard.records;
       this.#log.error({ source: s.name, ...discard }, DEAD_LETTERS_DISCARDED);
@@ -84,8 +91,17 @@ export class Relay {
     });
   }
 
-  /** Start the admin listener and every source; rejects (after cleaning up) if one cannot start. */
+  /**
+   * Start the admin listener and every source; rejects (after cleaning up) if one cannot start,
+   * with a StateDirectoryError (before anything starts) when state cannot be written.
+   */
   async start(): Promise<void> {
+    const unwritable = await this.#stateDirs.run();
+    if (unwritable.length > 0) {
+      await this.stop();
+      throw new StateDirectoryError(unwritable);
+    }
+    const credentials = this.#credentials.run();
     const heapGrowth = boundHeapGrowth();
     if (this.#config.admin !== null) {
       this.#admin = new AdminServer(this.#config.admin.listen, this, this.#log);
@@ -98,6 +114,9 @@ export class Relay {
       await this.stop();
       throw e;
     }
+    for (const problem of await credentials) this.#log.warn(problem);
+    this.#stateDirs.start((now) => this.#logProblems('state directory', now));
+    this.#credentials.start((now) => this.#logProblems('SNS credentials', now));
     this.#state = 'running';
     this.#log.info(
       {
@@ -120,11 +139,17 @@ export class Relay {
     for (const d of locateDiagnostics(this.#config.file, found)) this.#log.warn({ code: d.code }, formatDiagnostic(d));
   }
 
-  /** Ready: running and every source can take entries. */
+  #logProblems(what: string, problems: readonly string[]): void {
+    if (problems.length === 0) this.#log.info(`${what}: the problem is gone`);
+    for (const problem of problems) this.#log.error(problem);
+  }
+
+  /** Ready: running, every source can take entries, state can be written, SNS destinations have credentials. */
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (this.#state !== 'running') reasons.push(`relay is ${this.#state}`);
     for (const s of this.#sources) if (!s.ready) reasons.push(`source ${s.name} is not ready`);
+    reasons.push(...this.#stateDirs.problems, ...this.#credentials.problems);
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -198,6 +223,8 @@ export class Relay {
 
   async #stop(): Promise<void> {
     this.#state = 'stopping';
+    this.#stateDirs.stop();
+    this.#credentials.stop();
     const deadline = Date.now() + this.#config.shutdownTimeoutMs;
     this.#log.info({ timeoutMs: this.#config.shutdownTimeoutMs }, 'shutting down: intake stopped, draining buffers');
     await Promise.allSettled(this.#sources.map((s) => s.stopIntake()));

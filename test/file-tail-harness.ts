@@ -145,7 +145,7 @@ workspaces:
   const log = createLogger({ level: 'debug', format: 'json' }, stream);
   const sourceConfig = config.sources[0] as FileSourceConfig;
   const deadLetters = new DeadLetterWriter(sourceConfig.deadLetter, () => undefined);
-  const stats = test.metrics.source(sourceConfig.name);
+  const stats = test.metrics.source(sourceConfig.name, sourceConfig.type);
   const source = new FileSource(sourceConfig, {
     pipeline: test.pipeline,
     stats,

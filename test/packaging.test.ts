@@ -33,11 +33,11 @@ describe('Dockerfile', () => {
       for (const s of sources) assert.ok(existsSync(path.join(ROOT, s)), `COPY ${s}: missing`);
   });
 
-  it('is multi-stage, runs as a non-root user, on Node 24, with a health check on /healthz', () => {
+  it('is multi-stage, runs as a non-root user, on Node 24, with a health check that reads the config', () => {
     assert.equal([...dockerfile.matchAll(/^FROM /gm)].length, 2);
     assert.match(dockerfile, /^FROM node:24-/m);
     assert.match(dockerfile, /^USER node$/m);
-    assert.match(dockerfile, /^HEALTHCHECK [^\n]*\\\n\s*CMD .*\/healthz/m);
+    assert.match(dockerfile, /^HEALTHCHECK [^\n]*\\\n\s*CMD .*"health", "-c", "\/etc\/kong-log-relay\/config\.yaml"/m);
     assert.match(dockerfile, /npm ci --omit=dev/);
     assert.match(dockerfile, /^VOLUME \["\/var\/lib\/kong-log-relay"\]/m);
   });

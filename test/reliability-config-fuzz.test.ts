@@ -41,6 +41,8 @@ const ENV: Record<string, string> = {
 const IN_PROCESS_CASES = 1000;
 const CLI_CASES = 32;
 const LINE = /^(.+):(\d+):(\d+): (error|warning) (KLR_CONFIG_[A-Z_]+): .+$/;
+/** The plain-language hint a problem may have on the line under it. */
+const HINT = /^ {2}hint: \S.*$/;
 
 function cases(seed: number, n: number): string[] {
   const random = new SeededRandom(seed);
@@ -81,7 +83,12 @@ describe('reliability: fuzzed configs', () => {
         if (r.config === null && !r.diagnostics.some((d) => d.severity === 'error'))
           problems.push(`case ${i}: invalid without an error`);
         for (const d of r.diagnostics) {
-          const line = formatDiagnostic(d);
+          // One located line per problem, and at most one plain-language hint line under it.
+          const [line, hint, ...more] = formatDiagnostic(d).split('\n');
+          if (more.length > 0 || (hint !== undefined && !HINT.test(hint)))
+            problems.push(
+              `case ${i}: more than a located line and a hint: ${JSON.stringify(formatDiagnostic(d).slice(0, 200))}`,
+            );
           if (!LINE.test(line) || (d.line ?? 0) < 1 || (d.col ?? 0) < 1)
             problems.push(`case ${i}: not one located line: ${JSON.stringify(line.slice(0, 200))}`);
         }
@@ -132,7 +139,7 @@ describe('reliability: fuzzed configs', () => {
             /TypeError|RangeError|ReferenceError|Maximum call stack/.test(r.stderr)
           )
             say(`stack trace: ${r.stderr.slice(0, 300)}`);
-          const lines = r.stderr.split('\n').filter((l) => l !== '');
+          const lines = r.stderr.split('\n').filter((l) => l !== '' && !HINT.test(l));
           const summary = lines.filter((l) => l.startsWith(`${file}: invalid: `));
           const located = lines.filter((l) => LINE.test(l) && l.startsWith(`${file}:`));
           if (located.length + summary.length !== lines.length)

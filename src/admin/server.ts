@@ -34,7 +34,7 @@ export class AdminServer {
   }
 
   async start(): Promise<void> {
-    this.#address = await bind(this.#server, this.#listen);
+    this.#address = await bind(this.#server, this.#listen, 'admin.listen');
     this.#log.info({ admin: this.#address }, 'admin listener ready: /healthz /readyz /metrics /status');
   }
 

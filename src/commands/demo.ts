@@ -70,7 +70,7 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
     `  webhooks at ${receiver.url}: /payments (payments workspace), /search (search workspace), /global ("*")\n`,
   );
   if (admin !== '') out.write(`  admin: http://${admin}/metrics  /status\n`);
-  out.write('Ctrl-C to stop.\n\n');
+  out.write('Counts below are arrived/expected per destination. Ctrl-C to stop.\n\n');
 
   const generator = new KongTrafficGenerator({ seed: 42 });
   let generated = 0,
@@ -109,7 +109,7 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   const report = async (): Promise<void> => {
     sqsMessages += await emulator.receive();
     out.write(
-      `generated ${generated} Kong entries | SNS→SQS profile updates ${sqsMessages}/${profileUpdates} | webhooks: payments ${receiver.count('/payments')}/${expected.payments}, search ${receiver.count('/search')}/${expected.search}, global ${receiver.count('/global')}/${generated}\n`,
+      `generated ${generated} Kong entries | arrived/expected: SNS→SQS profile updates ${sqsMessages}/${profileUpdates} | webhooks: payments ${receiver.count('/payments')}/${expected.payments}, search ${receiver.count('/search')}/${expected.search}, global ${receiver.count('/global')}/${generated}\n`,
     );
   };
   const reporter = setInterval(() => {
@@ -141,6 +141,12 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
 async function startEmulator(): Promise<Emulator> {
   let fauxqs: typeof import('fauxqs');
   let sqs: typeof import('@aws-sdk/client-sqs');
+  // fauxqs loads node:sqlite, which on Node 22 prints an ExperimentalWarning: not ours to show.
+  const emitWarning = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (!String(warning).startsWith('SQLite is an experimental feature'))
+      (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
   try {
     fauxqs = await import('fauxqs');
     sqs = await import('@aws-sdk/client-sqs');
@@ -148,6 +154,8 @@ async function startEmulator(): Promise<Emulator> {
     throw new Error(
       'the demo needs the dev dependencies (fauxqs, @aws-sdk/client-sqs): run `npm ci` without --omit=dev',
     );
+  } finally {
+    process.emitWarning = emitWarning;
   }
   const server = await fauxqs.startFauxqs({ port: 0, logger: false });
   const endpoint = `http://127.0.0.1:${server.port}`;

@@ -19,11 +19,10 @@ export async function matchCommand(
   logs: readonly string[],
   options: MatchOptions,
 ): Promise<number> {
-  const { config, diagnostics } = loadConfigFile(configFile);
-  if (config === null) {
-    for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-    return EXIT_INVALID_CONFIG;
-  }
+  // A dry run needs no secrets: an unset ${VAR} is a warning (on stderr, so --json output stays clean).
+  const { config, diagnostics } = loadConfigFile(configFile, process.env, { unsetVariables: 'warning' });
+  for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+  if (config === null) return EXIT_INVALID_CONFIG;
   const { decoder, router } = buildRouting(config);
   const preview = options.payload === true ? new PayloadPreview(config, router) : null;
   const inputs = logs.length === 0 ? ['-'] : logs;

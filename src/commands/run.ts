@@ -2,18 +2,25 @@
 import { formatDiagnostic } from '../config/diagnostics.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { Relay } from '../relay.ts';
-import { createLogger } from '../telemetry/log.ts';
+import { createLogger, type Logger } from '../telemetry/log.ts';
 import { LiveSummary } from '../telemetry/summary.ts';
+import type { ClosedPipe } from '../util/closed-pipe.ts';
+import { StateDirectoryError, stateDirectories, stateDirectoryProblems } from '../util/state-dirs.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 
+/** Exit codes of `run` (besides 0, and EXIT_INVALID_CONFIG = 2): documented in the README. */
 export const EXIT_START_FAILED = 1;
+export const EXIT_STATE_UNWRITABLE = 3;
 
-export async function runCommand(file: string): Promise<number> {
+export async function runCommand(file: string, closedPipe?: ClosedPipe): Promise<number> {
   const { config, diagnostics } = loadConfigFile(file);
   for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
   if (config === null) return EXIT_INVALID_CONFIG;
 
   const log = createLogger(config.log);
+  // Before anything starts: a relay that cannot checkpoint or dead-letter must not say "running".
+  const unwritable = await stateDirectoryProblems(stateDirectories(config));
+  if (unwritable.length > 0) return cannotStart(log, new StateDirectoryError(unwritable));
   const relay = new Relay(config, log);
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {
@@ -29,6 +36,8 @@ export async function runCommand(file: string): Promise<number> {
   };
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
+  // Logs go to stdout: if its reader goes away, drain and stop as on SIGTERM (nothing left to log to).
+  if (closedPipe !== undefined) closedPipe.onClosed = () => void relay.stop();
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reloading config');
     relay.reload();
@@ -40,12 +49,18 @@ export async function runCommand(file: string): Promise<number> {
   try {
     await relay.start();
   } catch (e) {
-    log.fatal({ err: (e as Error).message }, 'could not start');
-    return EXIT_START_FAILED;
+    return cannotStart(log, e as Error);
   }
   const summary =
     process.stderr.isTTY && config.log.format !== 'json' ? new LiveSummary(relay.metrics, process.stderr) : null;
   await relay.whenStopped();
   summary?.stop();
   return 0;
+}
+
+/** Said in the log (journal, collectors) and, plainly, on stderr for whoever started it by hand. */
+function cannotStart(log: Logger, e: Error): number {
+  log.fatal({ err: e.message }, 'could not start');
+  process.stderr.write(`kong-log-relay: could not start: ${e.message}\n`);
+  return e instanceof StateDirectoryError ? EXIT_STATE_UNWRITABLE : EXIT_START_FAILED;
 }

@@ -8,23 +8,30 @@ import { loadConfigFile, locateDiagnostics } from '../config/load.ts';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { KongAdminClient } from '../kong-admin/client.ts';
 import { checkConfigAgainstKong } from '../kong-admin/config-check.ts';
+import { snsCredentialProblems } from '../sinks/sns/credentials.ts';
 import { errorText } from '../util/errors.ts';
 
 export const EXIT_INVALID_CONFIG = 2;
 
 export async function validateCommand(file: string, options: { kongAdmin?: boolean } = {}): Promise<number> {
-  const loaded = loadConfigFile(file);
+  // Secrets may be unset where the config is checked (a CI job, a laptop): a warning, not an error.
+  const loaded = loadConfigFile(file, process.env, { unsetVariables: 'warning' });
   const { config } = loaded;
   const diagnostics = [...loaded.diagnostics];
   if (config !== null && options.kongAdmin === true) diagnostics.push(...(await checkWithKongAdmin(config, file)));
   for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-  const warnings = diagnostics.filter((d) => d.severity === 'warning').length;
+  let warnings = diagnostics.filter((d) => d.severity === 'warning').length;
   const errors = diagnostics.length - warnings;
   if (config === null || errors > 0) {
     process.stderr.write(
       `${file}: invalid: ${errors} error${plural(errors)}${warnings > 0 ? `, ${warnings} warning${plural(warnings)}` : ''}\n`,
     );
     return EXIT_INVALID_CONFIG;
+  }
+  // Valid, but would every publish fail? Ask the AWS SDK's credential chain, as `run` does at start.
+  for (const problem of await snsCredentialProblems(config.destinations)) {
+    process.stderr.write(`${file}: warning: ${problem}\n`);
+    warnings++;
   }
   const count = (n: number, what: string): string => `${n} ${what}${plural(n)}`;
   const workspaces = config.routing.workspaces.size + (config.routing.everyEvent.length > 0 ? 1 : 0);

@@ -24,6 +24,8 @@ export interface Diagnostic {
   /** Where in the YAML document, e.g. ["rules", 0, "when", "path"]. */
   readonly path: ConfigPath;
   readonly message: string;
+  /** A plain-language suggestion, printed on the line under the problem. */
+  readonly hint?: string;
   /** Point at the key instead of the value (unknown keys, duplicates). */
   readonly atKey?: boolean;
   readonly file?: string;
@@ -41,12 +43,19 @@ export function formatPath(path: ConfigPath): string {
   return out === '' ? '(top level)' : out;
 }
 
-/** `FILE:LINE:COL: error KLR_…: path: message` — one line per problem, grep- and editor-friendly. */
+/**
+ * `FILE:LINE:COL: error KLR_…: path: message` — one line per problem, grep- and editor-friendly;
+ * a hint, if any, on the next line, indented.
+ */
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.file === undefined ? '' : `${d.file}:${d.line ?? 1}:${d.col ?? 1}: `;
-  // Messages quote config text (key names, regexes): a control character in it must not break the one line.
-  const message = d.message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
-  return `${where}${d.severity} ${d.code}: ${formatPath(d.path)}: ${message}`;
+  const line = `${where}${d.severity} ${d.code}: ${formatPath(d.path)}: ${oneLine(d.message)}`;
+  return d.hint === undefined ? line : `${line}\n  hint: ${oneLine(d.hint)}`;
+}
+
+/** Messages quote config text (key names, regexes): a control character in it must not break the one line. */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 /** Thrown where a config must be valid to go on (run, reload): carries every problem. */

@@ -17,6 +17,7 @@ import {
 } from 'yaml';
 import type { ZodType } from 'zod';
 import { ConfigError, type ConfigPath, type Diagnostic } from './diagnostics.ts';
+import { yamlErrorHint } from './hints.ts';
 import { parsePartial } from './partial.ts';
 import { checkReferences, resolveConfig, type ResolvedConfig } from './resolve.ts';
 import { configSchema } from './schema.ts';
@@ -29,8 +30,16 @@ export interface LoadResult {
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
+export interface LoadOptions {
+  /**
+   * What an unset `${VAR}` (without a default) is: an error (run, reload, replay), or a warning for
+   * commands that do not need every secret (validate, match); the value then keeps the text `${VAR}`.
+   */
+  readonly unsetVariables?: 'error' | 'warning';
+}
+
 /** Read and check a config file; never throws for a bad file (the problems are in `diagnostics`). */
-export function loadConfigFile(file: string, env: Environment = process.env): LoadResult {
+export function loadConfigFile(file: string, env: Environment = process.env, options: LoadOptions = {}): LoadResult {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -43,7 +52,7 @@ export function loadConfigFile(file: string, env: Environment = process.env): Lo
       ],
     };
   }
-  return loadConfigText(text, file, env);
+  return loadConfigText(text, file, env, options);
 }
 
 /** Like loadConfigFile, or a ConfigError with every problem. */
@@ -56,7 +65,12 @@ export function loadConfigOrThrow(
   return { config: result.config, diagnostics: result.diagnostics };
 }
 
-export function loadConfigText(text: string, file: string, env: Environment = process.env): LoadResult {
+export function loadConfigText(
+  text: string,
+  file: string,
+  env: Environment = process.env,
+  options: LoadOptions = {},
+): LoadResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: false, strict: true });
   const diagnostics: Diagnostic[] = [];
@@ -74,6 +88,7 @@ export function loadConfigText(text: string, file: string, env: Environment = pr
       message: duplicate
         ? `duplicate key${key ? ` "${key}"` : ''}: each name may be defined once in a map`
         : `YAML: ${firstLine(e.message)}`,
+      hint: yamlErrorHint(e.code),
       file,
       line,
       col,
@@ -94,9 +109,11 @@ export function loadConfigText(text: string, file: string, env: Environment = pr
   if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY'))
     return { config: null, diagnostics: sortByPlace(diagnostics) };
 
-  interpolate(doc, env, (node, yamlPath, message) => {
+  const unsetSeverity = options.unsetVariables ?? 'error';
+  interpolate(doc, env, unsetSeverity === 'warning', (node, yamlPath, message, unset) => {
     const { line, col } = at(node.range?.[0] ?? 0);
-    diagnostics.push({ severity: 'error', code: 'KLR_CONFIG_ENV', path: yamlPath, message, file, line, col });
+    const severity = unset ? unsetSeverity : 'error';
+    diagnostics.push({ severity, code: 'KLR_CONFIG_ENV', path: yamlPath, message, file, line, col });
   });
 
   let raw: unknown;
@@ -180,11 +197,15 @@ const MAX_YAML_ERRORS = 20;
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$\{/g;
 
-/** Replace `${VAR}` / `${VAR:-default}` in every string scalar; `$${` is a literal `${`. */
+/**
+ * Replace `${VAR}` / `${VAR:-default}` in every string scalar; `$${` is a literal `${`. An unset
+ * variable is reported; with `keepUnset` its `${VAR}` text stays in the value and the rest is replaced.
+ */
 function interpolate(
   doc: Document,
   env: Environment,
-  report: (node: Scalar, path: ConfigPath, message: string) => void,
+  keepUnset: boolean,
+  report: (node: Scalar, path: ConfigPath, message: string, unset: boolean) => void,
 ): void {
   visit(doc, {
     Scalar(key, node, ancestors) {
@@ -203,11 +224,19 @@ function interpolate(
           node,
           yamlPathOf(ancestors, node),
           `environment variable ${missing.map((m) => `\${${m}}`).join(', ')} is not set (use \${NAME:-default} for a default)`,
+          true,
         );
+        if (!keepUnset) return;
+        node.value = value;
         return;
       }
       if (/\$\{(?!\})/.test(value.replace(ENV_REF, '')))
-        report(node, yamlPathOf(ancestors, node), 'malformed ${…} reference: expected ${NAME} or ${NAME:-default}');
+        report(
+          node,
+          yamlPathOf(ancestors, node),
+          'malformed ${…} reference: expected ${NAME} or ${NAME:-default}',
+          false,
+        );
       // An unquoted `${PORT}` takes the type the value would have had if written there.
       node.value = node.type === 'PLAIN' ? plainScalar(value) : value;
     },

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import safeRegex from 'safe-regex2';
+import { kongPathParameterProblem } from './hints.ts';
 import { Template, TemplateSyntaxError } from '../event/template.ts';
 import { captureNames } from '../route/captures.ts';
 import type { MatchSpec, StatusRange } from '../route/match.ts';
@@ -402,6 +403,7 @@ export function checkReferences(raw: unknown): Diagnostic[] {
         if (typeof source !== 'string') continue;
         const at: ConfigPath = ['rules', i, block, ...key];
         const re = compileRegex(source);
+        const kongParameter = kongPathParameterProblem(source);
         if (re === null) {
           let reason = 'does not compile';
           try {
@@ -410,6 +412,8 @@ export function checkReferences(raw: unknown): Diagnostic[] {
             reason = (e as Error).message;
           }
           out.push({ severity: 'error', code: 'KLR_CONFIG_REGEX', path: at, message: `invalid regex: ${reason}` });
+        } else if (kongParameter !== undefined) {
+          out.push({ severity: 'error', code: 'KLR_CONFIG_REGEX', path: at, ...kongParameter });
         } else if (!safeRegex(re)) {
           out.push({
             severity: 'warning',

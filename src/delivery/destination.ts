@@ -9,7 +9,13 @@ import type { Sink, EntryFailure } from '../sinks/sink.ts';
 import { SinkError } from '../sinks/sink.ts';
 import type { Logger } from '../telemetry/log.ts';
 import { RateLimitedLog } from '../telemetry/log.ts';
-import { bump, type DestinationGauges, type RelayMetrics, type DestinationStats } from '../telemetry/metrics.ts';
+import {
+  bump,
+  type DestinationGauges,
+  type DestinationStats,
+  type RelayMetrics,
+  seedCounts,
+} from '../telemetry/metrics.ts';
 import type { Ticket } from './ack.ts';
 import { type DestinationBufferHooks, openBuffer } from './buffer/open-buffer.ts';
 import type { EntryBuffer } from './buffer/entry-buffer.ts';
@@ -92,6 +98,13 @@ export class Destination {
     this.#retry = new RetryPolicy(config.delivery.retry);
     this.#metrics = metrics;
     this.#stats = metrics.destination(config.name);
+    // Every reason this destination can drop or dead-letter for has a series from the start.
+    const policy = config.delivery.buffer.whenFull;
+    seedCounts(this.#stats.dropped, [
+      ...(policy === 'block' ? [] : [`buffer_full_${policy}`]),
+      'dead_letter_unwritable',
+    ]);
+    seedCounts(this.#stats.deadLettered, ['rejected', 'retries_exhausted', 'shutdown']);
     this.#log = log.child({ destination: config.name });
     this.#limited = new RateLimitedLog(this.#log);
     this.#hooks = hooks;
@@ -311,6 +324,7 @@ export class Destination {
       if (delivered > 0) {
         this.#stats.delivered += delivered;
         this.#lastSuccess = new Date(now).toISOString();
+        this.#stats.lastSuccessSeconds = now / 1000;
         this.#metrics.eventAge.observe({ destination: this.name }, (now - pending[0].receivedAt) / 1000);
         for (let i = 0; i < pending.length; i++) if (!failed.has(i)) pending[i].settle();
       }

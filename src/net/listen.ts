@@ -62,13 +62,16 @@ export async function removeStaleSocket(path: string): Promise<void> {
   await rm(path, { force: true });
 }
 
-/** Listen on `listen` (removing a stale unix socket first); resolves with the bound address as text. */
-export async function bind(server: Server, listen: string): Promise<string> {
+/**
+ * Listen on `listen` (removing a stale unix socket first); resolves with the bound address as text.
+ * `setting` names the config key in errors: "admin.listen 127.0.0.1:9877: address in use …".
+ */
+export async function bind(server: Server, listen: string, setting = 'listen'): Promise<string> {
   const target = parseListen(listen);
   if (target.kind === 'unix') await removeStaleSocket(target.path);
   await new Promise<void>((resolve, reject) => {
     const onError = (e: Error): void =>
-      reject(new ListenError(`cannot listen on ${listen}: ${e.message}`, { cause: e }));
+      reject(new ListenError(`${setting} ${listen}: ${listenFailure(e)}`, { cause: e }));
     server.once('error', onError);
     const listening = (): void => {
       server.off('error', onError);
@@ -80,4 +83,18 @@ export async function bind(server: Server, listen: string): Promise<string> {
   });
   if (target.kind === 'unix') await chmod(target.path, 0o660);
   return formatAddress(server.address(), target);
+}
+
+/** Why a listen failed, said for an operator (the system's text for anything unusual). */
+function listenFailure(e: Error): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE':
+      return 'address in use (another process listens there: stop it, or choose another port)';
+    case 'EACCES':
+      return 'permission denied (ports below 1024 need privileges: choose a port above 1023)';
+    case 'EADDRNOTAVAIL':
+      return 'address not available (no interface of this host has it)';
+    default:
+      return `cannot listen: ${e.message}`;
+  }
 }

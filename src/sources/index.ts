@@ -1,7 +1,10 @@
 /** Build the source a config asks for. */
 import type { ResolvedSource } from '../config/resolve.ts';
+import { seedCounts } from '../telemetry/metrics.ts';
+import { INVALID_LINE_REASONS } from './file/chunk-reader.ts';
 import { FileSource } from './file/file-source.ts';
 import { HttpSource } from './http/http-source.ts';
+import { INVALID_REASONS } from './http/intake.ts';
 import { KongAdminSource } from './kong-admin/kong-admin-source.ts';
 import type { Source, SourceContext } from './source.ts';
 
@@ -11,5 +14,12 @@ export function createSource(config: ResolvedSource, context: SourceContext): So
     if (!context.kongAdmin) throw new Error(`source ${config.name}: no kong_admin: block`);
     return new KongAdminSource(config, context, context.kongAdmin);
   }
-  return config.type === 'file' ? new FileSource(config, context) : new HttpSource(config, context);
+  // Series for every reason a source can count exist at 0 from the start (alerts on increase()).
+  if (config.type === 'file') {
+    seedCounts(context.stats.invalid, INVALID_LINE_REASONS);
+    return new FileSource(config, context);
+  }
+  seedCounts(context.stats.invalid, INVALID_REASONS);
+  seedCounts(context.stats.httpRefused, ['max_inflight_body_bytes']);
+  return new HttpSource(config, context);
 }

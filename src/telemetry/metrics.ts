@@ -3,7 +3,7 @@
  * per-destination stats objects (counting costs an add on the hot path); prom-client
  * reads them at scrape time. Label values taken from entries (workspaces) are capped.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { KongAdminStats, registerKongAdminMetrics } from './kong-admin-metrics.ts';
 
 export const METRIC_PREFIX = 'kong_log_relay_';
@@ -12,6 +12,8 @@ export const MAX_WORKSPACE_LABELS = 100;
 export type Counts = Record<string, number>;
 
 export class SourceStats {
+  /** The source's type (`file`, `http`, …): file-only series are left out for other sources. */
+  readonly kind: string;
   received = 0;
   unrouted = 0;
   bytesRead = 0;
@@ -27,6 +29,10 @@ export class SourceStats {
   readonly httpRefused: Counts = {};
   /** http sources: reads the request body bytes held now (set by the source); null for other sources. */
   httpInflightBodyBytes: (() => number) | null = null;
+
+  constructor(kind: string) {
+    this.kind = kind;
+  }
 }
 
 export class DestinationStats {
@@ -39,6 +45,8 @@ export class DestinationStats {
   suppressed = 0;
   /** SNS message attributes left out: a Number attribute whose value is not a number. */
   attributesOmitted = 0;
+  /** Unix time in seconds of the last batch the destination accepted; 0 before the first. */
+  lastSuccessSeconds = 0;
   readonly dropped: Counts = {};
   readonly deadLettered: Counts = {};
 }
@@ -53,6 +61,11 @@ export interface DestinationGauges {
 
 export function bump(counts: Counts, key: string, n = 1): void {
   counts[key] = (counts[key] ?? 0) + n;
+}
+
+/** Make these keys' series exist at 0 before anything happened (`increase()` alerts need them). */
+export function seedCounts(counts: Counts, keys: readonly string[]): void {
+  for (const key of keys) counts[key] ??= 0;
 }
 
 export class RelayMetrics {
@@ -73,6 +86,9 @@ export class RelayMetrics {
   constructor(version: string, runtime: string) {
     const registers = [this.registry];
     const p = METRIC_PREFIX;
+    // Process and runtime metrics (CPU, memory, heap, event-loop lag, GC, handles) under their
+    // standard prom-client names (process_*, nodejs_*), which existing dashboards and alerts use.
+    collectDefaultMetrics({ register: this.registry });
     const counter = <L extends string>(
       name: string,
       help: string,
@@ -111,6 +127,11 @@ export class RelayMetrics {
       (pick: (s: SourceStats) => number) =>
       (c: Counter<'source'>): void => {
         for (const [source, s] of this.sources) c.inc({ source }, pick(s));
+      };
+    const perFileSource =
+      (pick: (s: SourceStats) => number) =>
+      (c: Counter<'source'>): void => {
+        for (const [source, s] of this.sources) if (s.kind === 'file') c.inc({ source }, pick(s));
       };
     const perSourceBy =
       (pick: (s: SourceStats) => Counts, label: 'reason' | 'status') =>
@@ -158,31 +179,31 @@ export class RelayMetrics {
       'file_bytes_read_total',
       'Bytes read from log files.',
       ['source'],
-      perSource((s) => s.bytesRead),
+      perFileSource((s) => s.bytesRead),
     );
     counter(
       'file_bytes_abandoned_total',
       'Bytes left unread in files that were given up (deleted or rotated away before they were read); for a file truncated in place a lower bound.',
       ['source'],
-      perSource((s) => s.bytesAbandoned),
+      perFileSource((s) => s.bytesAbandoned),
     );
     counter(
       'files_not_found_total',
       'Log files in the checkpoint not found again after a restart (moved out of their directory, compressed or deleted while the relay was stopped): what they held after the checkpoint was not read.',
       ['source'],
-      perSource((s) => s.filesNotFound),
+      perFileSource((s) => s.filesNotFound),
     );
     counter(
       'checkpoint_write_errors_total',
       'Checkpoint writes that failed (the checkpoint stays where it was).',
       ['source'],
-      perSource((s) => s.checkpointErrors),
+      perFileSource((s) => s.checkpointErrors),
     );
     counter(
       'source_paused_seconds_total',
       'Time a source spent paused by backpressure.',
       ['source'],
-      perSource((s) => s.pausedMs / 1000),
+      perFileSource((s) => s.pausedMs / 1000),
     );
     counter(
       'http_requests_total',
@@ -275,6 +296,14 @@ export class RelayMetrics {
       perGauge((g) => g.inFlight),
     );
     gauge(
+      'last_success_timestamp_seconds',
+      'Unix time of the last batch a destination accepted (0: none yet).',
+      ['destination'],
+      (g) => {
+        for (const [destination, s] of this.destinations) g.set({ destination }, s.lastSuccessSeconds);
+      },
+    );
+    gauge(
       'destination_blocking',
       '1 while a full block buffer of this destination holds its sources back.',
       ['destination'],
@@ -332,10 +361,10 @@ export class RelayMetrics {
     });
   }
 
-  source(name: string): SourceStats {
+  source(name: string, kind = 'other'): SourceStats {
     let s = this.sources.get(name);
     if (s === undefined) {
-      s = new SourceStats();
+      s = new SourceStats(kind);
       this.sources.set(name, s);
     }
     return s;
@@ -358,7 +387,8 @@ export class RelayMetrics {
     else bump(counts, 'other');
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** The exposition text; prom-client writes NaN (event-loop lag between two quick scrapes) as "Nan". */
+  async text(): Promise<string> {
+    return (await this.registry.metrics()).replace(/ Nan$/gm, ' NaN');
   }
 }

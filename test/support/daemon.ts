@@ -44,6 +44,18 @@ export class Daemon {
     env: Record<string, string> = {},
     runtime: 'node' | 'deno' = 'node',
   ): Promise<Daemon> {
+    const d = Daemon.launch(dir, config, env, runtime);
+    await d.waitReady();
+    return d;
+  }
+
+  /** Like start(), without waiting for readiness (a daemon that is meant not to be ready, or not to start). */
+  static launch(
+    dir: string,
+    config: string,
+    env: Record<string, string> = {},
+    runtime: 'node' | 'deno' = 'node',
+  ): Daemon {
     const file = path.join(dir, 'config.yaml');
     writeFileSync(file, config);
     const [command, args] =
@@ -55,9 +67,7 @@ export class Daemon {
       env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const d = new Daemon(proc);
-    await d.waitReady();
-    return d;
+    return new Daemon(proc);
   }
 
   get configFile(): string {

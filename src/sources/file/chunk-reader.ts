@@ -40,6 +40,8 @@ export const NOT_AT_LINE_START = -1;
 
 export const INVALID_JSON = 'invalid_json';
 export const LINE_TOO_LONG = 'line_too_long';
+/** Every reason a line is counted invalid (their series exist from the start). */
+export const INVALID_LINE_REASONS = [INVALID_JSON, LINE_TOO_LONG] as const;
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;

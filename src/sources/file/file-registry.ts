@@ -335,7 +335,11 @@ export class FileRegistry {
     if (entry !== undefined) {
       this.orphans.delete(key);
       offset = await this.#resumeOffset(entry, handle, st.size, file);
-      why = offset === 0 ? 'checkpoint not usable: read from its start' : 'resumed from the checkpoint';
+      // A checkpoint at 0 (nothing read yet) is usable; 0 from a non-zero one means it was not.
+      why =
+        offset === 0 && entry.offset !== 0
+          ? 'checkpoint not usable: read from its start'
+          : 'resumed from the checkpoint';
     } else if (how === 'initial' && this.firstStart) {
       if (this.#config.startAt === 'end') {
         const start = await lastLineStart(handle, st.size, this.#config.maxLineBytes);
@@ -343,6 +347,11 @@ export class FileRegistry {
         offset = start ?? st.size;
       }
       why = `first start, start_at: ${this.#config.startAt}`;
+      if (offset > 0)
+        this.#log.info(
+          { file, offset },
+          `starting at byte ${offset} of ${file}: ${offset} bytes of older entries skipped; set start_at: beginning to send them`,
+        );
     }
     const fingerprint = (await fingerprintOf(handle, Math.min(st.size, FINGERPRINT_BYTES))) ?? { hash: '', bytes: 0 };
     if (this.files.has(key)) {

@@ -197,7 +197,7 @@ export class HttpSource implements Source {
 
   async start(): Promise<void> {
     try {
-      this.#address = await bind(this.#server, this.#config.listen);
+      this.#address = await bind(this.#server, this.#config.listen, `sources.${this.name}.listen`);
     } catch (e) {
       throw new ListenError(`http source ${this.name}: ${(e as Error).message}`, { cause: e });
     }

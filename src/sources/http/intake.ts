@@ -47,7 +47,15 @@ import { RateLimitedLog } from '../../telemetry/log.ts';
 import { bump } from '../../telemetry/metrics.ts';
 
 /** Label values of `events_invalid_total{reason}` for this source. */
-export type InvalidReason = 'invalid_json' | 'not_an_object' | 'entry_too_large' | 'empty_body' | 'invalid_gzip';
+/** Every reason an entry of a request is counted invalid (their series exist from the start). */
+export const INVALID_REASONS = [
+  'invalid_json',
+  'not_an_object',
+  'entry_too_large',
+  'empty_body',
+  'invalid_gzip',
+] as const;
+export type InvalidReason = (typeof INVALID_REASONS)[number];
 
 export interface BadEntry {
   readonly index: number;

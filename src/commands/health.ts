@@ -1,0 +1,70 @@
+/**
+ * `health -c FILE [--ready]`: ask the running relay's admin listener (its address read from the
+ * config) for /healthz (or /readyz): exit 0 when it answers 200, 1 otherwise. For container
+ * HEALTHCHECKs and scripts, so the admin address is written in one place only.
+ */
+import { request } from 'node:http';
+import { formatDiagnostic } from '../config/diagnostics.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { parseListen } from '../net/listen.ts';
+import { EXIT_INVALID_CONFIG } from './validate.ts';
+
+export const EXIT_UNHEALTHY = 1;
+
+export interface HealthOptions {
+  readonly ready: boolean;
+  readonly timeoutMs: number;
+}
+
+export async function healthCommand(file: string, options: HealthOptions): Promise<number> {
+  const { config, diagnostics } = loadConfigFile(file, process.env, { unsetVariables: 'warning' });
+  if (config === null) {
+    for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    return EXIT_INVALID_CONFIG;
+  }
+  if (config.admin === null) {
+    process.stderr.write(`${file}: admin: false: there is no admin listener to ask\n`);
+    return EXIT_INVALID_CONFIG;
+  }
+  const path = options.ready ? '/readyz' : '/healthz';
+  const target = parseListen(config.admin.listen);
+  const where =
+    target.kind === 'unix' ? { socketPath: target.path } : { host: connectHost(target.host), port: target.port };
+  const label = target.kind === 'unix' ? `unix:${target.path}` : `${where.host}:${target.port}`;
+  try {
+    const { status, body } = await get({ ...where, path }, options.timeoutMs);
+    const ok = status === 200;
+    (ok ? process.stdout : process.stderr).write(`${label}${path}: ${status} ${body.trim()}\n`);
+    return ok ? 0 : EXIT_UNHEALTHY;
+  } catch (e) {
+    process.stderr.write(`${label}${path}: ${(e as Error).message}\n`);
+    return EXIT_UNHEALTHY;
+  }
+}
+
+/** A wildcard listen address is reached on loopback. */
+function connectHost(host: string | undefined): string {
+  if (host === undefined || host === '' || host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return host;
+}
+
+function get(
+  where: { socketPath?: string; host?: string; port?: number; path: string },
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ ...where, method: 'GET', timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (body.length < 4096) body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
