@@ -4,9 +4,9 @@
  * templates parsed, every name reference checked.
  */
 import path from 'node:path';
-import safeRegex from 'safe-regex2';
 import { Template, TemplateSyntaxError } from '../event/template.ts';
 import type { MatchSpec, StatusRange } from '../route/match.ts';
+import { RuleRegex } from '../route/rule-regex.ts';
 import type { RoutingTable } from '../route/router.ts';
 import type { ConfigPath, Diagnostic } from './diagnostics.ts';
 import type { DestinationConfig, MatchConfig, ParsedConfig, SourceConfig, StatusPattern } from './schema.ts';
@@ -273,37 +273,31 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
 }
 
 function resolveMatch(m: MatchConfig, at: ConfigPath, diagnostics: Diagnostic[]): MatchSpec {
-  // Validity and safety of each regex were reported by checkReferences.
-  const regex = (source: string | undefined, _key: ConfigPath, flags = ''): RegExp | undefined =>
-    source === undefined ? undefined : (compileRegex(source, flags) ?? undefined);
+  // Regexes RE2 refuses were reported by checkReferences (the config is then not resolved).
+  const regex = (source: string | undefined, ignoreCase = false): RuleRegex | undefined => {
+    if (source === undefined) return undefined;
+    const re = RuleRegex.compile(source, { ignoreCase });
+    return typeof re === 'string' ? undefined : re;
+  };
   const set = (v: string | readonly string[] | undefined): ReadonlySet<string> | undefined =>
     v === undefined ? undefined : new Set(typeof v === 'string' ? [v] : v);
   return {
     methods: m.methods ? new Set(m.methods.map((x) => x.toUpperCase())) : undefined,
-    path: regex(m.path, ['path']),
-    upstreamPath: regex(m.upstream_path, ['upstream_path']),
+    path: regex(m.path),
+    upstreamPath: regex(m.upstream_path),
     status: m.status?.map((s, i) => statusRange(s, [...at, 'status', i], diagnostics)),
     workspace: set(m.workspace),
     service: set(m.service),
     route: set(m.route),
     consumer: set(m.consumer),
-    host: regex(m.host, ['host'], 'i'),
+    host: regex(m.host, true),
     headers: m.headers
       ? Object.entries(m.headers).flatMap(([h, src]) => {
-          const re = regex(src, ['headers', h]);
+          const re = regex(src);
           return re ? [[h.toLowerCase(), re] as const] : [];
         })
       : undefined,
   };
-}
-
-/** The RegExp, or null when the source does not compile. */
-export function compileRegex(source: string, flags = ''): RegExp | null {
-  try {
-    return new RegExp(source, flags);
-  } catch {
-    return null;
-  }
 }
 
 const MATCH_REGEX_KEYS = ['path', 'upstream_path', 'host'] as const;
@@ -311,7 +305,7 @@ const MATCH_REGEX_KEYS = ['path', 'upstream_path', 'host'] as const;
 /**
  * Checks that need the whole document and must run even when the schema found errors
  * elsewhere (so `validate` reports everything at once): references to destinations, duplicate
- * rule names, destinations nothing routes to, invalid and catastrophic-backtracking regexes.
+ * rule names, destinations nothing routes to, regexes RE2 cannot compile.
  * Works on the raw YAML data, trusting nothing about its shape.
  */
 export function checkReferences(raw: unknown): Diagnostic[] {
@@ -359,23 +353,14 @@ export function checkReferences(raw: unknown): Diagnostic[] {
       for (const [key, source] of regexes) {
         if (typeof source !== 'string') continue;
         const at: ConfigPath = ['rules', i, block, ...key];
-        const re = compileRegex(source);
-        if (re === null) {
-          let reason = 'does not compile';
-          try {
-            new RegExp(source);
-          } catch (e) {
-            reason = (e as Error).message;
-          }
-          out.push({ severity: 'error', code: 'KLR_CONFIG_REGEX', path: at, message: `invalid regex: ${reason}` });
-        } else if (!safeRegex(re)) {
+        const re = RuleRegex.compile(source);
+        if (typeof re === 'string')
           out.push({
-            severity: 'warning',
-            code: 'KLR_CONFIG_UNSAFE_REGEX',
+            severity: 'error',
+            code: 'KLR_CONFIG_REGEX',
             path: at,
-            message: `regex /${source}/ may backtrack catastrophically (nested or overlapping repetition); paths come from untrusted clients, so a crafted request could stall routing: rewrite it without nested quantifiers`,
+            message: `invalid regex /${source}/: ${re}`,
           });
-        }
       }
     }
   });
@@ -557,7 +542,7 @@ function deepFreeze<T>(value: T): T {
     value !== null &&
     typeof value === 'object' &&
     !Object.isFrozen(value) &&
-    !(value instanceof RegExp) &&
+    !(value instanceof RuleRegex) &&
     !(value instanceof Map) &&
     !(value instanceof Set) &&
     !(value instanceof Template)
