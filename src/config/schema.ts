@@ -3,12 +3,8 @@
  * validation, the TypeScript types and `config/schema.json` (editor completion).
  */
 import { z } from 'zod';
-import { DURATION_PATTERN, SIZE_PATTERN } from './units.ts';
-
-const duration = z
-  .string()
-  .regex(DURATION_PATTERN, { error: 'expected a duration such as "200ms", "30s", "5m", "1h"' })
-  .describe('A duration: a number with ms, s, m, h or d, e.g. "200ms", "30s".');
+import { durationUpTo as duration } from './duration-schema.ts';
+import { SIZE_PATTERN } from './units.ts';
 
 const size = z
   .string()
@@ -40,11 +36,11 @@ const fileSource = z.strictObject({
     .enum(['end', 'beginning'])
     .default('end')
     .describe('Where to start in files present at the first start, when there is no checkpoint.'),
-  rotate_wait: duration
+  rotate_wait: duration('7d')
     .default('30s')
     .describe('Keep following a rotated or deleted file until it has been idle this long.'),
   max_line_bytes: size.default('1MiB').describe('Longer lines are dead-lettered.'),
-  poll_interval: duration
+  poll_interval: duration('1m')
     .default('250ms')
     .describe('How often open files are checked for growth besides file-system events.'),
 });
@@ -77,7 +73,7 @@ const httpSource = z.strictObject({
     .enum(['accepted', 'delivered'])
     .default('accepted')
     .describe('accepted: answer 2xx once buffered; delivered: once every destination has delivered or dead-lettered.'),
-  ack_timeout: duration
+  ack_timeout: duration('1h')
     .default('50s')
     .describe('With ack: delivered, answer 503 (Kong retries) when delivery takes longer.'),
   invalid: z
@@ -86,10 +82,10 @@ const httpSource = z.strictObject({
     .describe(
       'dead_letter: take the good entries, dead-letter the bad ones, answer 2xx with a report; reject: answer 400.',
     ),
-  request_timeout: duration.default('60s').describe('Whole-request limit against slow clients.'),
-  headers_timeout: duration.default('10s'),
-  keep_alive_timeout: duration.default('65s'),
-  retry_after: duration
+  request_timeout: duration('1h').default('60s').describe('Whole-request limit against slow clients.'),
+  headers_timeout: duration('10m').default('10s'),
+  keep_alive_timeout: duration('1h').default('65s'),
+  retry_after: duration('1h')
     .default('1s')
     .describe('Retry-After sent with 429 under backpressure and with 503 (shutting down, busy).'),
 });
@@ -149,12 +145,12 @@ const workspace = z.strictObject({
 const batch = z.strictObject({
   max_events: z.number().int().min(1).max(100_000).optional(),
   max_bytes: size.optional(),
-  max_wait: duration.optional(),
+  max_wait: duration('1h').optional(),
 });
 const retry = z.strictObject({
-  initial_delay: duration.optional(),
-  max_delay: duration.optional(),
-  max_elapsed: duration.optional(),
+  initial_delay: duration('1h').optional(),
+  max_delay: duration('1d').optional(),
+  max_elapsed: duration('7d').optional(),
 });
 const buffer = z.strictObject({
   max_events: z.number().int().min(1).optional(),
@@ -176,7 +172,7 @@ const deliverySettings = {
   buffer: buffer.optional(),
   concurrency: z.number().int().min(1).max(256).optional(),
   dead_letter: deadLetter.optional(),
-  timeout: duration.optional().describe('Per request.'),
+  timeout: duration('1h').optional().describe('Per request.'),
 };
 
 const snsDestination = z.strictObject({
@@ -232,7 +228,7 @@ export const configSchema = z.strictObject({
     .refine((d) => Object.keys(d).length > 0, { error: 'expected at least one destination' }),
   defaults: z.strictObject(deliverySettings).default({}),
   state_dir: z.string().min(1).default('/var/lib/kong-log-relay'),
-  shutdown_timeout: duration
+  shutdown_timeout: duration('1h')
     .default('30s')
     .describe('How long SIGTERM waits for buffers to drain before dead-lettering the rest.'),
   admin: z.union([z.strictObject({ listen }), z.literal(false)]).default({ listen: '127.0.0.1:9877' }),
