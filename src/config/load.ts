@@ -18,6 +18,7 @@ import {
 import type { ZodType } from 'zod';
 import { ConfigError, type ConfigPath, type Diagnostic } from './diagnostics.ts';
 import { checkReferences, resolveConfig, type ResolvedConfig } from './resolve.ts';
+import { checkReservedKeys } from './reserved-keys.ts';
 import { configSchema } from './schema.ts';
 
 export interface LoadResult {
@@ -116,6 +117,7 @@ export function loadConfigText(text: string, file: string, env: Environment = pr
   }
   const place = (d: Diagnostic): Diagnostic => ({ ...d, file, ...at(offsetOf(doc, d.path, d.atKey === true)) });
   diagnostics.push(...checkReferences(raw).map(place));
+  diagnostics.push(...checkReservedKeys(raw).map(place));
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

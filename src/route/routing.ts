@@ -10,7 +10,7 @@ export interface Routing {
 }
 
 /** `ruleMatches`: rule name → count, bumped on every match (metrics). */
-export function buildRouting(config: ResolvedConfig, ruleMatches?: Record<string, number>): Routing {
+export function buildRouting(config: ResolvedConfig, ruleMatches?: Map<string, number>): Routing {
   const templatePaths: JsonPath[] = [];
   for (const d of config.destinations) {
     if (d.type !== 'sns') continue;

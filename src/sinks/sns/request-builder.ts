@@ -82,7 +82,11 @@ export class SnsRequestBuilder {
     for (const [name, template] of d.messageAttributes) {
       const value = template.render(event);
       if (value === '') continue; // SNS rejects empty attribute values.
-      (attributes ??= {})[name] = { DataType: 'String', StringValue: value };
+      // No prototype: an attribute may be named "__proto__" or "constructor".
+      (attributes ??= Object.create(null) as Record<string, MessageAttributeValue>)[name] = {
+        DataType: 'String',
+        StringValue: value,
+      };
       bytes += Buffer.byteLength(name, 'utf8') + STRING_TYPE_BYTES + Buffer.byteLength(value, 'utf8');
     }
     const entry: PublishBatchRequestEntry = { Id: undefined, Message: message };
