@@ -14,7 +14,7 @@ const RULES = [
   '/avatar$',
   String.raw`^/api/v\d+/orders/[0-9]+/items$`,
   '^/(users|accounts)/[^/]+/settings',
-  String.raw`^/v1/(?<tenant>[a-z0-9-]+)/events$`,
+  '^/v1/(?<tenant>[a-z0-9-]+)/events$',
 ];
 const PATHS = [
   '/profile/12345',
