@@ -102,6 +102,7 @@ export interface HttpSource {
   readonly requestTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  readonly maxConnectionsPerClient: number;
   readonly retryAfterSeconds: number;
   readonly deadLetter: DeadLetterSettings;
 }
@@ -532,6 +533,7 @@ function resolveSource(name: string, s: SourceConfig, stateDir: string, base: st
     requestTimeoutMs: parseDuration(s.request_timeout),
     headersTimeoutMs: parseDuration(s.headers_timeout),
     keepAliveTimeoutMs: parseDuration(s.keep_alive_timeout),
+    maxConnectionsPerClient: s.max_connections_per_client,
     retryAfterSeconds: Math.max(1, Math.ceil(parseDuration(s.retry_after) / 1000)),
     deadLetter,
   };

@@ -85,6 +85,15 @@ const httpSource = z.strictObject({
   request_timeout: duration('1h').default('60s').describe('Whole-request limit against slow clients.'),
   headers_timeout: duration('10m').default('10s'),
   keep_alive_timeout: duration('1h').default('65s'),
+  max_connections_per_client: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .default(256)
+    .describe(
+      "Open connections from one client address at most (of 1024 in all). At either cap the oldest connection that has not yet sent valid credentials is closed to make room; Kong's are never.",
+    ),
   retry_after: duration('1h')
     .default('1s')
     .describe('Retry-After sent with 429 under backpressure and with 503 (shutting down, busy).'),
