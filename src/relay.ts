@@ -75,7 +75,7 @@ export class Relay {
   async start(): Promise<void> {
     const heapGrowth = boundHeapGrowth();
     if (this.#config.admin !== null) {
-      this.#admin = new AdminServer(this.#config.admin.listen, this, this.#log);
+      this.#admin = new AdminServer(this.#config.admin, this, this.#log);
       await this.#admin.start();
     }
     try {

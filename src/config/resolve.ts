@@ -121,7 +121,13 @@ export interface ResolvedConfig {
   readonly ruleHeaders: readonly string[];
   readonly stateDir: string;
   readonly shutdownTimeoutMs: number;
-  readonly admin: { readonly listen: string } | null;
+  readonly admin: {
+    readonly listen: string;
+    /** Bearer token for everything but /healthz and /readyz; undefined: open (loopback). */
+    readonly token: string | undefined;
+    readonly maxConnections: number;
+    readonly idleTimeoutMs: number;
+  } | null;
   readonly log: {
     readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
     readonly format: 'json' | 'pretty' | 'auto';
@@ -149,6 +155,10 @@ export const DEFAULT_DELIVERY = {
 export function defaultMaxInflightBodyBytes(maxBodyBytes: number): number {
   return Math.max(64 * 1024 ** 2, 4 * maxBodyBytes);
 }
+
+/** Admin listener defaults: Prometheus and health checks need a handful of connections, briefly. */
+export const ADMIN_MAX_CONNECTIONS = 64;
+export const ADMIN_IDLE_TIMEOUT = '10s';
 
 export const SNS_MAX_BATCH_ENTRIES = 10;
 export const SNS_MAX_BATCH_BYTES = 256 * 1024;
@@ -267,7 +277,15 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
     ruleHeaders: [...headers],
     stateDir,
     shutdownTimeoutMs: parseDuration(parsed.shutdown_timeout),
-    admin: parsed.admin === false ? null : { listen: parsed.admin.listen },
+    admin:
+      parsed.admin === false
+        ? null
+        : {
+            listen: parsed.admin.listen,
+            token: parsed.admin.token,
+            maxConnections: parsed.admin.max_connections ?? ADMIN_MAX_CONNECTIONS,
+            idleTimeoutMs: parseDuration(parsed.admin.idle_timeout ?? ADMIN_IDLE_TIMEOUT),
+          },
     log: parsed.log,
   };
   return { config: deepFreeze(config), diagnostics };

@@ -240,7 +240,31 @@ export const configSchema = z.strictObject({
   shutdown_timeout: duration('1h')
     .default('30s')
     .describe('How long SIGTERM waits for buffers to drain before dead-lettering the rest.'),
-  admin: z.union([z.strictObject({ listen }), z.literal(false)]).default({ listen: '127.0.0.1:9877' }),
+  admin: z
+    .union([
+      z.strictObject({
+        listen,
+        token: z
+          .string()
+          .min(16, { error: 'expected a token of at least 16 characters' })
+          .optional()
+          .describe(
+            'Bearer token required for everything but /healthz and /readyz. Set it when listening beyond loopback.',
+          ),
+        max_connections: z
+          .number()
+          .int()
+          .min(1)
+          .max(1024)
+          .optional()
+          .describe('Open admin connections at most (default 64).'),
+        idle_timeout: duration('1h')
+          .optional()
+          .describe('An admin connection idle (nothing received or sent) this long is closed (default 10s).'),
+      }),
+      z.literal(false),
+    ])
+    .default({ listen: '127.0.0.1:9877' }),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

@@ -45,12 +45,18 @@ export class ConnectionGuard {
     const mine = address === undefined ? undefined : this.#byAddress.get(address);
     if (mine !== undefined && mine.open >= this.#limits.maxConnectionsPerClient) {
       const victim = first(mine.unproven);
-      if (victim === undefined) return this.#refuse(socket, 'max_connections_per_client', remote);
+      if (victim === undefined) {
+        this.#refuse(socket, 'max_connections_per_client', remote);
+        return;
+      }
       this.#evict(victim, remote);
     }
     if (this.#open.size >= this.#limits.maxConnections) {
       const victim = first(this.#unproven);
-      if (victim === undefined) return this.#refuse(socket, 'max_connections', remote);
+      if (victim === undefined) {
+        this.#refuse(socket, 'max_connections', remote);
+        return;
+      }
       this.#evict(victim, this.#open.get(victim) ?? 'unix');
     }
     this.#open.set(socket, address);
