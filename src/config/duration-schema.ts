@@ -14,12 +14,14 @@ export const TIMER_LIMIT_MS = 2 ** 31 - 1;
 export function durationUpTo(max: string) {
   const maxMs = parseDuration(max);
   if (maxMs > TIMER_LIMIT_MS) throw new RangeError(`duration maximum ${max} is beyond the timer limit`);
-  return z
-    .string()
-    .regex(DURATION_PATTERN, { error: 'expected a duration such as "200ms", "30s", "5m", "1h"' })
-    // zod runs this check even when the pattern failed: a malformed value is reported once, by the pattern.
-    .refine((text) => !DURATION_PATTERN.test(text) || parseDuration(text) <= maxMs, {
-      error: (issue) => `${JSON.stringify(issue.input)} is longer than the maximum of ${max} for this key`,
-    })
-    .describe(`A duration: a number with ms, s, m, h or d, e.g. "200ms", "30s"; at most ${max}.`);
+  return (
+    z
+      .string()
+      .regex(DURATION_PATTERN, { error: 'expected a duration such as "200ms", "30s", "5m", "1h"' })
+      // zod runs this check even when the pattern failed: a malformed value is reported once, by the pattern.
+      .refine((text) => !DURATION_PATTERN.test(text) || parseDuration(text) <= maxMs, {
+        error: (issue) => `${JSON.stringify(issue.input)} is longer than the maximum of ${max} for this key`,
+      })
+      .describe(`A duration: a number with ms, s, m, h or d, e.g. "200ms", "30s"; at most ${max}.`)
+  );
 }
