@@ -40,7 +40,7 @@ const fileSource = z.strictObject({
     .default('30s')
     .describe('Keep following a rotated or deleted file until it has been idle this long.'),
   max_line_bytes: size.default('1MiB').describe('Longer lines are dead-lettered.'),
-  poll_interval: duration('1m')
+  poll_interval: duration('1h')
     .default('250ms')
     .describe('How often open files are checked for growth besides file-system events.'),
 });
