@@ -104,7 +104,7 @@ export class Relay {
     const credentials = this.#credentials.run();
     const heapGrowth = boundHeapGrowth();
     if (this.#config.admin !== null) {
-      this.#admin = new AdminServer(this.#config.admin.listen, this, this.#log);
+      this.#admin = new AdminServer(this.#config.admin, this, this.#log);
       await this.#admin.start();
     }
     this.#kongAdmin?.start((listed) => this.#checkAgainstKong(listed));

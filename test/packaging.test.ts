@@ -56,7 +56,7 @@ describe('Dockerfile', () => {
     for (const f of ['deploy/relay.yaml', 'deploy/kong.yaml']) assert.ok(existsSync(path.join(ROOT, f)), f);
     const r = spawnSync(process.execPath, [MAIN, 'validate', '-c', path.join(ROOT, 'deploy', 'relay.yaml')], {
       encoding: 'utf8',
-      env: { ...process.env, RELAY_TOKEN: 'x' },
+      env: { ...process.env, RELAY_TOKEN: 'x', RELAY_ADMIN_TOKEN: 'admin-token-0123456789' },
     });
     assert.equal(r.status, 0, r.stderr);
   });

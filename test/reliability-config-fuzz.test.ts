@@ -28,6 +28,7 @@ const BASES = ['example.yaml', 'publish-sns.yaml', 'workspaces.yaml', 'demo.yaml
 /** The variables the shipped configs use, so that unmutated parts validate. */
 const ENV: Record<string, string> = {
   RELAY_TOKEN: 'token',
+  RELAY_ADMIN_TOKEN: 'admin-token-0123456789',
   RELAY_PASSWORD: 'password',
   AUDIT_SECRET: 'secret',
   GLOBAL_SIGNING_SECRET: 'secret',

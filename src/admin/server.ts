@@ -1,5 +1,12 @@
-/** Admin listener: /healthz, /readyz, /metrics (Prometheus text), /status (JSON). */
+/**
+ * Admin listener: /healthz, /readyz, /metrics (Prometheus text), /status (JSON). Bounded: at most
+ * `max_connections` open (node closes more at accept) and idle ones closed after `idle_timeout`
+ * (idle admin connections once took all 4,096 descriptors: Kong's POSTs were reset, the file
+ * source failed with EMFILE). With `admin.token`, everything but /healthz and /readyz needs it.
+ */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ResolvedConfig } from '../config/resolve.ts';
+import { CredentialCheck } from '../sources/http/auth.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { RelayMetrics } from '../telemetry/metrics.ts';
 import { bind } from '../net/listen.ts';
@@ -11,22 +18,33 @@ export interface AdminView {
   status(): Record<string, unknown>;
 }
 
+type AdminConfig = NonNullable<ResolvedConfig['admin']>;
+
+/** Open to anyone even with a token: container and orchestrator probes carry none. */
+const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+
 export class AdminServer {
   readonly #listen: string;
+  readonly #token: CredentialCheck | null;
   readonly #view: AdminView;
   readonly #log: Logger;
   readonly #server: Server;
   #address: string | null = null;
 
-  constructor(listen: string, view: AdminView, log: Logger) {
-    this.#listen = listen;
+  constructor(config: AdminConfig, view: AdminView, log: Logger) {
+    this.#listen = config.listen;
+    this.#token = config.token === undefined ? null : new CredentialCheck({ bearer: config.token, none: false });
     this.#view = view;
     this.#log = log;
     this.#server = createServer((req, res) => {
       void this.#handle(req, res);
     });
-    this.#server.keepAliveTimeout = 5_000;
+    this.#server.keepAliveTimeout = Math.min(5_000, config.idleTimeoutMs);
     this.#server.requestTimeout = 10_000;
+    this.#server.maxConnections = config.maxConnections;
+    // Socket inactivity, also for connections that never send a request (no 'timeout' listener:
+    // node destroys the socket).
+    this.#server.setTimeout(config.idleTimeoutMs);
   }
 
   get address(): string | null {
@@ -42,6 +60,11 @@ export class AdminServer {
     const path = (req.url ?? '/').split('?')[0];
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+      if (this.#token !== null && !OPEN_PATHS.has(path) && !this.#token.accepts(req.headers.authorization)) {
+        res.setHeader('www-authenticate', this.#token.challenge);
+        res.setHeader('connection', 'close');
+        return send(res, 401, 'text/plain', 'admin token required (Authorization: Bearer <admin.token>)\n');
+      }
       switch (path) {
         case '/healthz':
           return send(res, 200, 'text/plain', 'ok\n');

@@ -11,7 +11,6 @@ export type DiagnosticCode =
   | 'KLR_CONFIG_UNDEFINED_DESTINATION'
   | 'KLR_CONFIG_DUPLICATE'
   | 'KLR_CONFIG_UNUSED_DESTINATION'
-  | 'KLR_CONFIG_UNSAFE_REGEX'
   | 'KLR_CONFIG_CONFLICT'
   /** The config names something the live gateway does not have (validate --kong-admin, start-up check). */
   | 'KLR_CONFIG_KONG_ADMIN';

@@ -4,12 +4,7 @@
  * Admin API's options live in one place.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN } from './units.ts';
-
-const duration = z
-  .string()
-  .regex(DURATION_PATTERN, { error: 'expected a duration such as "200ms", "30s", "5m", "1h"' })
-  .describe('A duration: a number with ms, s, m, h or d, e.g. "200ms", "30s".');
+import { durationUpTo as duration } from './duration-schema.ts';
 
 /** Collections polled when a kong_admin source names none (workspaces and rbac/roles only where they exist). */
 export const DEFAULT_KONG_ENTITIES = [
@@ -42,8 +37,8 @@ export const kongAdminBlock = z
       .describe('Further request headers (never logged).'),
     ca_file: z.string().min(1).optional().describe('PEM file of the CA that signed the Admin API certificate.'),
     insecure_skip_verify: z.boolean().default(false).describe('Do not verify the Admin API TLS certificate.'),
-    timeout: duration.default('10s').describe('Per request.'),
-    poll_interval: duration
+    timeout: duration('1h').default('10s').describe('Per request.'),
+    poll_interval: duration('1h')
       .default('10s')
       .describe('How often workspaces (and, for kong_admin sources, entities) are read again.'),
   })

@@ -20,6 +20,7 @@ import { ConfigError, type ConfigPath, type Diagnostic } from './diagnostics.ts'
 import { yamlErrorHint } from './hints.ts';
 import { parsePartial } from './partial.ts';
 import { checkReferences, resolveConfig, type ResolvedConfig } from './resolve.ts';
+import { checkReservedKeys } from './reserved-keys.ts';
 import { configSchema } from './schema.ts';
 
 export interface LoadResult {
@@ -134,6 +135,7 @@ export function loadConfigText(
   }
   const place = (d: Diagnostic): Diagnostic => ({ ...d, file, ...at(offsetOf(doc, d.path, d.atKey === true)) });
   diagnostics.push(...checkReferences(raw).map(place));
+  diagnostics.push(...checkReservedKeys(raw).map(place));
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

@@ -4,11 +4,11 @@
  * templates parsed, every name reference checked.
  */
 import path from 'node:path';
-import safeRegex from 'safe-regex2';
 import { kongPathParameterProblem } from './hints.ts';
 import { Template, TemplateSyntaxError } from '../event/template.ts';
 import { captureNames } from '../route/captures.ts';
 import type { MatchSpec, StatusRange } from '../route/match.ts';
+import { RuleRegex } from '../route/rule-regex.ts';
 import type { RoutingTable } from '../route/router.ts';
 import { checkTemplate, resolveShape, type TemplateScope } from '../shape/resolve.ts';
 import type { ShapeSettings } from '../shape/shaper.ts';
@@ -119,6 +119,7 @@ export interface HttpSource {
   readonly requestTimeoutMs: number;
   readonly headersTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
+  readonly maxConnectionsPerClient: number;
   readonly retryAfterSeconds: number;
   readonly deadLetter: DeadLetterSettings;
 }
@@ -140,7 +141,13 @@ export interface ResolvedConfig {
   /** The `kong_admin:` block; null when not set. */
   readonly kongAdmin: KongAdminSettings | null;
   readonly shutdownTimeoutMs: number;
-  readonly admin: { readonly listen: string } | null;
+  readonly admin: {
+    readonly listen: string;
+    /** Bearer token for everything but /healthz and /readyz; undefined: open (loopback). */
+    readonly token: string | undefined;
+    readonly maxConnections: number;
+    readonly idleTimeoutMs: number;
+  } | null;
   readonly log: {
     readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
     readonly format: 'json' | 'pretty' | 'auto';
@@ -167,6 +174,10 @@ export const DEFAULT_DELIVERY = {
 export function defaultMaxInflightBodyBytes(maxBodyBytes: number): number {
   return Math.max(64 * 1024 ** 2, 4 * maxBodyBytes);
 }
+
+/** Admin listener defaults: Prometheus and health checks need a handful of connections, briefly. */
+export const ADMIN_MAX_CONNECTIONS = 64;
+export const ADMIN_IDLE_TIMEOUT = '10s';
 
 export const SNS_MAX_BATCH_ENTRIES = 10;
 export const SNS_MAX_BATCH_BYTES = 256 * 1024;
@@ -296,46 +307,48 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
     stateDir,
     kongAdmin: resolveKongAdmin(parsed.kong_admin, base),
     shutdownTimeoutMs: parseDuration(parsed.shutdown_timeout),
-    admin: parsed.admin === false ? null : { listen: parsed.admin.listen },
+    admin:
+      parsed.admin === false
+        ? null
+        : {
+            listen: parsed.admin.listen,
+            token: parsed.admin.token,
+            maxConnections: parsed.admin.max_connections ?? ADMIN_MAX_CONNECTIONS,
+            idleTimeoutMs: parseDuration(parsed.admin.idle_timeout ?? ADMIN_IDLE_TIMEOUT),
+          },
     log: parsed.log,
   };
   return { config: deepFreeze(config), diagnostics };
 }
 
 function resolveMatch(m: MatchConfig, at: ConfigPath, diagnostics: Diagnostic[]): MatchSpec {
-  // Validity and safety of each regex were reported by checkReferences.
-  const regex = (source: string | undefined, _key: ConfigPath, flags = ''): RegExp | undefined =>
-    source === undefined ? undefined : (compileRegex(source, flags) ?? undefined);
+  // Regexes RE2 refuses were reported by checkReferences (the config is then not resolved).
+  const regex = (source: string | undefined, ignoreCase = false): RuleRegex | undefined => {
+    if (source === undefined) return undefined;
+    const re = RuleRegex.compile(source, { ignoreCase });
+    return typeof re === 'string' ? undefined : re;
+  };
   const set = (v: string | readonly string[] | undefined): ReadonlySet<string> | undefined =>
     v === undefined ? undefined : new Set(typeof v === 'string' ? [v] : v);
   return {
     methods: m.methods ? new Set(m.methods.map((x) => x.toUpperCase())) : undefined,
-    path: regex(m.path, ['path']),
-    upstreamPath: regex(m.upstream_path, ['upstream_path']),
+    path: regex(m.path),
+    upstreamPath: regex(m.upstream_path),
     status: m.status?.map((s, i) => statusRange(s, [...at, 'status', i], diagnostics)),
     workspace: set(m.workspace),
     service: set(m.service),
     route: set(m.route),
     consumer: set(m.consumer),
-    host: regex(m.host, ['host'], 'i'),
+    host: regex(m.host, true),
     entity: set(m.entity),
     operation: set(m.operation),
     headers: m.headers
       ? Object.entries(m.headers).flatMap(([h, src]) => {
-          const re = regex(src, ['headers', h]);
+          const re = regex(src);
           return re ? [[h.toLowerCase(), re] as const] : [];
         })
       : undefined,
   };
-}
-
-/** The RegExp, or null when the source does not compile. */
-export function compileRegex(source: string, flags = ''): RegExp | null {
-  try {
-    return new RegExp(source, flags);
-  } catch {
-    return null;
-  }
 }
 
 /** Named groups of the path regexes of the rules that route to a destination ({match.NAME}). */
@@ -343,8 +356,8 @@ function ruleCaptureNames(parsed: ParsedConfig, destination: string): Set<string
   const names = new Set<string>();
   for (const rule of parsed.rules) {
     if (!rule.to.includes(destination) || rule.when?.path === undefined) continue;
-    const re = compileRegex(rule.when.path);
-    if (re !== null) for (const n of captureNames(re)) names.add(n);
+    const re = RuleRegex.compile(rule.when.path);
+    if (typeof re !== 'string') for (const n of captureNames(re)) names.add(n);
   }
   return names;
 }
@@ -354,7 +367,7 @@ const MATCH_REGEX_KEYS = ['path', 'upstream_path', 'host'] as const;
 /**
  * Checks that need the whole document and must run even when the schema found errors
  * elsewhere (so `validate` reports everything at once): references to destinations, duplicate
- * rule names, destinations nothing routes to, invalid and catastrophic-backtracking regexes.
+ * rule names, destinations nothing routes to, regexes RE2 cannot compile.
  * Works on the raw YAML data, trusting nothing about its shape.
  */
 export function checkReferences(raw: unknown): Diagnostic[] {
@@ -402,26 +415,17 @@ export function checkReferences(raw: unknown): Diagnostic[] {
       for (const [key, source] of regexes) {
         if (typeof source !== 'string') continue;
         const at: ConfigPath = ['rules', i, block, ...key];
-        const re = compileRegex(source);
+        const re = RuleRegex.compile(source);
         const kongParameter = kongPathParameterProblem(source);
-        if (re === null) {
-          let reason = 'does not compile';
-          try {
-            new RegExp(source);
-          } catch (e) {
-            reason = (e as Error).message;
-          }
-          out.push({ severity: 'error', code: 'KLR_CONFIG_REGEX', path: at, message: `invalid regex: ${reason}` });
-        } else if (kongParameter !== undefined) {
+        if (typeof re !== 'string' && kongParameter !== undefined)
           out.push({ severity: 'error', code: 'KLR_CONFIG_REGEX', path: at, ...kongParameter });
-        } else if (!safeRegex(re)) {
+        else if (typeof re === 'string')
           out.push({
-            severity: 'warning',
-            code: 'KLR_CONFIG_UNSAFE_REGEX',
+            severity: 'error',
+            code: 'KLR_CONFIG_REGEX',
             path: at,
-            message: `regex /${source}/ may backtrack catastrophically (nested or overlapping repetition); paths come from untrusted clients, so a crafted request could stall routing: rewrite it without nested quantifiers`,
+            message: `invalid regex /${source}/: ${re}`,
           });
-        }
       }
     }
   });
@@ -628,6 +632,7 @@ function resolveSource(name: string, s: SourceConfig, stateDir: string, base: st
     requestTimeoutMs: parseDuration(s.request_timeout),
     headersTimeoutMs: parseDuration(s.headers_timeout),
     keepAliveTimeoutMs: parseDuration(s.keep_alive_timeout),
+    maxConnectionsPerClient: s.max_connections_per_client,
     retryAfterSeconds: Math.max(1, Math.ceil(parseDuration(s.retry_after) / 1000)),
     deadLetter,
   };
@@ -638,7 +643,7 @@ function deepFreeze<T>(value: T): T {
     value !== null &&
     typeof value === 'object' &&
     !Object.isFrozen(value) &&
-    !(value instanceof RegExp) &&
+    !(value instanceof RuleRegex) &&
     !(value instanceof Map) &&
     !(value instanceof Set) &&
     !(value instanceof Template)

@@ -4,13 +4,9 @@
  */
 import { z } from 'zod';
 import { customFields, messageAttribute, redact, shapeSettings, signing } from '../shape/schema.ts';
+import { durationUpTo as duration } from './duration-schema.ts';
 import { kongAdminBlock, kongAdminSource } from './kong-admin-schema.ts';
-import { DURATION_PATTERN, SIZE_PATTERN } from './units.ts';
-
-const duration = z
-  .string()
-  .regex(DURATION_PATTERN, { error: 'expected a duration such as "200ms", "30s", "5m", "1h"' })
-  .describe('A duration: a number with ms, s, m, h or d, e.g. "200ms", "30s".');
+import { SIZE_PATTERN } from './units.ts';
 
 const size = z
   .string()
@@ -42,13 +38,13 @@ const fileSource = z.strictObject({
     .enum(['end', 'beginning'])
     .default('end')
     .describe('Where to start in files present at the first start, when there is no checkpoint.'),
-  rotate_wait: duration
+  rotate_wait: duration('7d')
     .default('30s')
     .describe(
       'Keep a rotated or deleted file open until it has been idle this long; a rotated one is then still looked at by name while it exists.',
     ),
   max_line_bytes: size.default('1MiB').describe('Longer lines are dead-lettered.'),
-  poll_interval: duration
+  poll_interval: duration('1h')
     .default('250ms')
     .describe('How often open files are checked for growth besides file-system events.'),
   follow_symlinks: z
@@ -85,7 +81,7 @@ const httpSource = z.strictObject({
     .enum(['accepted', 'delivered'])
     .default('accepted')
     .describe('accepted: answer 2xx once buffered; delivered: once every destination has delivered or dead-lettered.'),
-  ack_timeout: duration
+  ack_timeout: duration('1h')
     .default('50s')
     .describe('With ack: delivered, answer 503 (Kong retries) when delivery takes longer.'),
   invalid: z
@@ -94,10 +90,19 @@ const httpSource = z.strictObject({
     .describe(
       'dead_letter: take the good entries, dead-letter the bad ones, answer 2xx with a report; reject: answer 400.',
     ),
-  request_timeout: duration.default('60s').describe('Whole-request limit against slow clients.'),
-  headers_timeout: duration.default('10s'),
-  keep_alive_timeout: duration.default('65s'),
-  retry_after: duration
+  request_timeout: duration('1h').default('60s').describe('Whole-request limit against slow clients.'),
+  headers_timeout: duration('10m').default('10s'),
+  keep_alive_timeout: duration('1h').default('65s'),
+  max_connections_per_client: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .default(256)
+    .describe(
+      "Open connections from one client address at most (of 1024 in all). At either cap the oldest connection that has not yet sent valid credentials is closed to make room; Kong's are never.",
+    ),
+  retry_after: duration('1h')
     .default('1s')
     .describe('Retry-After sent with 429 under backpressure and with 503 (shutting down, busy).'),
 });
@@ -164,12 +169,12 @@ const workspace = z.strictObject({
 const batch = z.strictObject({
   max_events: z.number().int().min(1).max(100_000).optional(),
   max_bytes: size.optional(),
-  max_wait: duration.optional(),
+  max_wait: duration('1h').optional(),
 });
 const retry = z.strictObject({
-  initial_delay: duration.optional(),
-  max_delay: duration.optional(),
-  max_elapsed: duration.optional(),
+  initial_delay: duration('1h').optional(),
+  max_delay: duration('1d').optional(),
+  max_elapsed: duration('7d').optional(),
 });
 const buffer = z.strictObject({
   type: z
@@ -188,7 +193,7 @@ const buffer = z.strictObject({
     .enum(['interval', 'always'])
     .optional()
     .describe('Disk buffers: interval (default) syncs every fsync_interval; always syncs before acknowledging.'),
-  fsync_interval: duration.optional().describe('Disk buffers, fsync: interval (default 500ms).'),
+  fsync_interval: duration('1h').optional().describe('Disk buffers, fsync: interval (default 500ms).'),
 });
 const deadLetter = z.strictObject({
   dir: z.string().min(1).optional().describe('Directory (relative to state_dir); one folder per destination inside.'),
@@ -207,7 +212,7 @@ const deliverySettings = {
   buffer: buffer.optional(),
   concurrency: z.number().int().min(1).max(256).optional(),
   dead_letter: deadLetter.optional(),
-  timeout: duration.optional().describe('Per request.'),
+  timeout: duration('1h').optional().describe('Per request.'),
 };
 
 const snsDestination = z.strictObject({
@@ -268,10 +273,34 @@ export const configSchema = z.strictObject({
   redact: redact.default(true),
   custom_fields: customFields.default([]),
   state_dir: z.string().min(1).default('/var/lib/kong-log-relay'),
-  shutdown_timeout: duration
+  shutdown_timeout: duration('1h')
     .default('30s')
     .describe('How long SIGTERM waits for buffers to drain before dead-lettering the rest.'),
-  admin: z.union([z.strictObject({ listen }), z.literal(false)]).default({ listen: '127.0.0.1:9877' }),
+  admin: z
+    .union([
+      z.strictObject({
+        listen,
+        token: z
+          .string()
+          .min(16, { error: 'expected a token of at least 16 characters' })
+          .optional()
+          .describe(
+            'Bearer token required for everything but /healthz and /readyz. Set it when listening beyond loopback.',
+          ),
+        max_connections: z
+          .number()
+          .int()
+          .min(1)
+          .max(1024)
+          .optional()
+          .describe('Open admin connections at most (default 64).'),
+        idle_timeout: duration('1h')
+          .optional()
+          .describe('An admin connection idle (nothing received or sent) this long is closed (default 10s).'),
+      }),
+      z.literal(false),
+    ])
+    .default({ listen: '127.0.0.1:9877' }),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

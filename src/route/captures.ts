@@ -1,25 +1,12 @@
 /**
- * Named capture groups of rule regexes (`'^/profile/(?<id>\d+)$'` → `{match.id}` in templates).
- * The one place that asks the regex engine for groups, so the engine behind rule paths can change.
+ * Named capture groups of rule regexes (`'^/profile/(?<id>\d+)$'` → `{match.id}` in templates),
+ * read through RuleRegex (the linear-time engine behind rule paths).
  */
+import type { RuleRegex } from './rule-regex.ts';
 
 /** The names of the named groups in a rule pattern, in order of appearance. */
-export function captureNames(pattern: RegExp): string[] {
-  const names: string[] = [];
-  // (?<name> opens a named group; (?<= and (?<! are lookbehinds. Escaped "\(" is skipped.
-  const source = pattern.source;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (c === '(' && source.startsWith('(?<', i) && source[i + 3] !== '=' && source[i + 3] !== '!') {
-      const close = source.indexOf('>', i + 3);
-      if (close > i + 3) names.push(source.slice(i + 3, close));
-    }
-  }
-  return names;
+export function captureNames(pattern: RuleRegex): readonly string[] {
+  return pattern.groupNames;
 }
 
 /**
@@ -27,11 +14,11 @@ export function captureNames(pattern: RegExp): string[] {
  * took no part), in an object without a prototype (group names never reach Object.prototype);
  * null when the pattern does not match or has no named groups.
  */
-export function captures(pattern: RegExp, text: string): Readonly<Record<string, string>> | null {
-  pattern.lastIndex = 0;
-  const m = pattern.exec(text);
-  if (m === null || m.groups === undefined) return null;
+export function captures(pattern: RuleRegex, text: string): Readonly<Record<string, string>> | null {
+  if (pattern.groupNames.length === 0) return null;
+  const found = pattern.namedCaptures(text);
+  if (found === null) return null;
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [name, value] of Object.entries(m.groups)) out[name] = value ?? '';
+  for (const name of pattern.groupNames) out[name] = found.get(name) ?? '';
   return out;
 }

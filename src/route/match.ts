@@ -1,5 +1,6 @@
 /** A rule's `when` / `unless` block, compiled once into checks on an event's fields. */
 import type { EventFields } from '../event/kong-event.ts';
+import type { RuleRegex } from './rule-regex.ts';
 
 /** Status pattern as resolved: inclusive range. */
 export interface StatusRange {
@@ -10,15 +11,15 @@ export interface StatusRange {
 /** What a `when` or `unless` block asks for, resolved (regexes compiled, names as sets). */
 export interface MatchSpec {
   readonly methods?: ReadonlySet<string>;
-  readonly path?: RegExp;
-  readonly upstreamPath?: RegExp;
+  readonly path?: RuleRegex;
+  readonly upstreamPath?: RuleRegex;
   readonly status?: readonly StatusRange[];
   readonly workspace?: ReadonlySet<string>;
   readonly service?: ReadonlySet<string>;
   readonly route?: ReadonlySet<string>;
   readonly consumer?: ReadonlySet<string>;
-  readonly host?: RegExp;
-  readonly headers?: readonly (readonly [name: string, pattern: RegExp])[];
+  readonly host?: RuleRegex;
+  readonly headers?: readonly (readonly [name: string, pattern: RuleRegex])[];
   /** Entity change events: the Admin API collection and the operation. */
   readonly entity?: ReadonlySet<string>;
   readonly operation?: ReadonlySet<string>;
@@ -86,7 +87,7 @@ export class CompiledMatch {
         'path',
         (e) => {
           const p = e.path;
-          return p !== undefined && test(path, p);
+          return p !== undefined && path.test(p);
         },
       ]);
     if (upstreamPath)
@@ -94,7 +95,7 @@ export class CompiledMatch {
         'upstreamPath',
         (e) => {
           const p = e.upstreamPath;
-          return p !== undefined && test(upstreamPath, p);
+          return p !== undefined && upstreamPath.test(p);
         },
       ]);
     if (host)
@@ -102,7 +103,7 @@ export class CompiledMatch {
         'host',
         (e) => {
           const h = e.host;
-          return h !== undefined && test(host, h);
+          return h !== undefined && host.test(h);
         },
       ]);
     if (headers) {
@@ -111,7 +112,7 @@ export class CompiledMatch {
           'headers',
           (e) => {
             const values = e.header(name);
-            return values?.some((v) => test(pattern, v)) === true;
+            return values?.some((v) => pattern.test(v)) === true;
           },
         ]);
       }
@@ -137,10 +138,4 @@ export class CompiledMatch {
 function hasAny(set: ReadonlySet<string>, ...values: (string | undefined)[]): boolean {
   for (const v of values) if (v !== undefined && set.has(v)) return true;
   return false;
-}
-
-/** RegExp.test without the lastIndex trap of /g and /y patterns. */
-function test(re: RegExp, value: string): boolean {
-  re.lastIndex = 0;
-  return re.test(value);
 }

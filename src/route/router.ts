@@ -6,6 +6,7 @@
 import type { EventFields } from '../event/kong-event.ts';
 import { captures } from './captures.ts';
 import { CompiledMatch, type FieldName, type MatchSpec } from './match.ts';
+import type { RuleRegex } from './rule-regex.ts';
 
 export interface RoutingRule {
   readonly name: string;
@@ -41,7 +42,7 @@ interface CompiledRule {
   readonly unless: CompiledMatch | null;
   readonly to: Uint16Array;
   /** The `when.path` regex, for its named groups. */
-  readonly path: RegExp | null;
+  readonly path: RuleRegex | null;
 }
 
 const NO_DESTINATIONS: readonly number[] = Object.freeze([]);
@@ -53,12 +54,12 @@ export class Router {
   readonly #everyEvent: Uint16Array;
   /** Scratch marks, one per destination, reset after each route() (no allocation when nothing matches). */
   readonly #marks: Uint8Array;
-  readonly #ruleMatches: Record<string, number> | undefined;
+  readonly #ruleMatches: Map<string, number> | undefined;
 
   /** `ruleMatches`: rule name → count, bumped on every match (metrics). */
-  constructor(table: RoutingTable, ruleMatches?: Record<string, number>) {
+  constructor(table: RoutingTable, ruleMatches?: Map<string, number>) {
     this.#ruleMatches = ruleMatches;
-    if (ruleMatches) for (const r of table.rules) ruleMatches[r.name] ??= 0;
+    if (ruleMatches) for (const r of table.rules) if (!ruleMatches.has(r.name)) ruleMatches.set(r.name, 0);
     this.destinations = table.destinations;
     const index = new Map(table.destinations.map((d, i) => [d, i]));
     const toIndices = (names: readonly string[]): Uint16Array => {
@@ -106,7 +107,8 @@ export class Router {
       const rule = rules[r];
       if ((rule.when === null || rule.when.matches(event)) && (rule.unless === null || !rule.unless.matches(event))) {
         mark(rule.to);
-        if (this.#ruleMatches !== undefined) this.#ruleMatches[rule.name]++;
+        const counts = this.#ruleMatches;
+        if (counts !== undefined) counts.set(rule.name, (counts.get(rule.name) ?? 0) + 1);
       }
     }
     if (count === 0) return NO_DESTINATIONS;
@@ -137,7 +139,8 @@ export class Router {
 
   /** The same decision with its reasons; slower, for tools. */
   explain(event: EventFields): RouteExplanation {
-    const reasons: Record<string, string[]> = {};
+    // Keyed by destination and rule names: objects without a prototype ("constructor" is a name like any other).
+    const reasons: Record<string, string[]> = Object.create(null);
     const add = (to: Uint16Array, why: string): void => {
       for (const i of to) (reasons[this.destinations[i]] ??= []).push(why);
     };
@@ -148,7 +151,7 @@ export class Router {
       if (to) add(to, `workspace:${workspace}`);
     }
     const rules: string[] = [];
-    const misses: Record<string, FieldName | 'unless'> = {};
+    const misses: Record<string, FieldName | 'unless'> = Object.create(null);
     for (const rule of this.#rules) {
       const miss = rule.when?.firstMismatch(event) ?? null;
       if (miss !== null) {
@@ -162,7 +165,7 @@ export class Router {
       rules.push(rule.name);
       add(rule.to, `rule:${rule.name}`);
     }
-    const destinations = this.destinations.filter((d) => d in reasons);
+    const destinations = this.destinations.filter((d) => reasons[d] !== undefined);
     return { destinations, rules, workspace, reasons, misses };
   }
 }

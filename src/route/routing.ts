@@ -17,7 +17,7 @@ export interface Routing {
  */
 export function buildRouting(
   config: ResolvedConfig,
-  ruleMatches?: Record<string, number>,
+  ruleMatches?: Map<string, number>,
   liveWorkspaces?: WorkspaceLookup,
 ): Routing {
   const templatePaths: JsonPath[] = [];

@@ -3,7 +3,7 @@
  * typed SNS attributes), as zod schemas that config/schema.ts puts in place.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN } from '../config/units.ts';
+import { durationUpTo } from '../config/duration-schema.ts';
 
 /** Request/response headers masked by default (compared case-insensitively). */
 export const DEFAULT_REDACT_HEADERS: readonly string[] = [
@@ -68,11 +68,7 @@ export const shapeSettings = {
     .min(1)
     .optional()
     .describe('Dedupe: send the first entry of each combination of these fields per snooze window.'),
-  snooze: z
-    .string()
-    .regex(DURATION_PATTERN, { error: 'expected a duration such as "60s"' })
-    .optional()
-    .describe('Dedupe window for unique (default 60s).'),
+  snooze: durationUpTo('7d').optional().describe('Dedupe window for unique (default 60s).'),
   max_keys: z
     .number()
     .int()

@@ -73,8 +73,9 @@ export class RelayMetrics {
   readonly sources = new Map<string, SourceStats>();
   readonly destinations = new Map<string, DestinationStats>();
   readonly gauges = new Map<string, () => DestinationGauges>();
-  readonly ruleMatches: Counts = {};
-  readonly workspaceEvents: Counts = {};
+  /** Keyed by rule and workspace names, which come from the config and from entries: Maps, never objects. */
+  readonly ruleMatches = new Map<string, number>();
+  readonly workspaceEvents = new Map<string, number>();
   readonly reloads: Counts = {};
   /** Bytes in disk buffers of destinations no longer configured with one (renamed, removed), by directory name. */
   readonly orphanedBufferBytes = new Map<string, number>();
@@ -318,14 +319,14 @@ export class RelayMetrics {
       },
     );
     counter('rule_matches_total', 'Entries each rule matched.', ['rule'], (c) => {
-      for (const [rule, n] of Object.entries(this.ruleMatches)) c.inc({ rule }, n);
+      for (const [rule, n] of this.ruleMatches) c.inc({ rule }, n);
     });
     counter(
       'workspace_events_total',
       `Entries per Kong workspace (at most ${MAX_WORKSPACE_LABELS} names, then "other").`,
       ['workspace'],
       (c) => {
-        for (const [workspace, n] of Object.entries(this.workspaceEvents)) c.inc({ workspace }, n);
+        for (const [workspace, n] of this.workspaceEvents) c.inc({ workspace }, n);
       },
     );
     counter('config_reloads_total', 'Config reloads, by result.', ['result'], (c) => {
@@ -382,9 +383,10 @@ export class RelayMetrics {
   countWorkspace(workspace: string | null): void {
     const key = workspace ?? '(none)';
     const counts = this.workspaceEvents;
-    if (counts[key] !== undefined) counts[key]++;
-    else if (Object.keys(counts).length < MAX_WORKSPACE_LABELS) counts[key] = 1;
-    else bump(counts, 'other');
+    const n = counts.get(key);
+    if (n !== undefined) counts.set(key, n + 1);
+    else if (counts.size < MAX_WORKSPACE_LABELS) counts.set(key, 1);
+    else counts.set('other', (counts.get('other') ?? 0) + 1);
   }
 
   /** The exposition text; prom-client writes NaN (event-loop lag between two quick scrapes) as "Nan". */

@@ -90,7 +90,11 @@ export class SnsRequestBuilder {
         this.#onAttributeOmitted(name);
         continue;
       }
-      (attributes ??= {})[name] = { DataType: type, StringValue: value };
+      // No prototype: an attribute may be named "__proto__" or "constructor".
+      (attributes ??= Object.create(null) as Record<string, MessageAttributeValue>)[name] = {
+        DataType: type,
+        StringValue: value,
+      };
       bytes += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(type) + Buffer.byteLength(value, 'utf8');
     }
     const entry: PublishBatchRequestEntry = { Id: undefined, Message: message };

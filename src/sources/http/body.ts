@@ -21,7 +21,9 @@ export type BodyResult =
 
 /**
  * Collect the body. `limit` applies to the decoded bytes. With gzip, up to `keepCompressed`
- * bytes of the compressed input are kept so that a broken stream can be dead-lettered.
+ * bytes of the compressed input are kept so that a broken stream can be dead-lettered; they are
+ * reserved in the budget too (stalled uploads of empty deflate blocks, which decode to nothing,
+ * held up to 768 KiB each outside it).
  */
 export function readBody(
   incoming: IncomingMessage,
@@ -113,11 +115,13 @@ function readGzip(
     const gunzip: Gunzip = createGunzip();
     const decoded = new KeptChunks(limit, budget);
     const compressed: Buffer[] = [];
+    /** Compressed bytes kept (for the dead letter), each reserved in the budget. */
     let kept = 0;
     let settled = false;
-    const finish = (result: BodyResult): void => {
+    const finish = (decodedResult: BodyResult): void => {
       if (settled) return;
       settled = true;
+      const result = { ...decodedResult, reserved: decodedResult.reserved + kept };
       incoming.off('data', onCompressed);
       incoming.off('error', onAbort);
       incoming.off('close', onClose);
@@ -129,9 +133,15 @@ function readGzip(
       resolve(result);
     };
     const onCompressed = (chunk: Buffer): void => {
-      if (kept >= keepCompressed) return;
-      compressed.push(chunk);
-      kept += chunk.length;
+      if (kept >= keepCompressed || settled) return;
+      const part = chunk.length > keepCompressed - kept ? chunk.subarray(0, keepCompressed - kept) : chunk;
+      if (!budget.reserve(part.length)) {
+        finish({ kind: 'over_budget', reserved: decoded.reserved });
+        return;
+      }
+      // A copy: a slice would keep the whole socket chunk alive.
+      compressed.push(part === chunk ? chunk : Buffer.from(part));
+      kept += part.length;
     };
     const onAbort = (): void => finish({ kind: 'aborted', reserved: decoded.reserved });
     const onClose = (): void => {
@@ -145,13 +155,7 @@ function readGzip(
     });
     gunzip.on('end', () => finish(decoded.body()));
     gunzip.on('error', (e: Error) => {
-      const head = Buffer.concat(compressed, kept);
-      finish({
-        kind: 'bad_gzip',
-        error: e.message,
-        head: head.length > keepCompressed ? head.subarray(0, keepCompressed) : head,
-        reserved: decoded.reserved,
-      });
+      finish({ kind: 'bad_gzip', error: e.message, head: Buffer.concat(compressed, kept), reserved: decoded.reserved });
     });
     incoming.on('data', onCompressed);
     incoming.on('error', onAbort);

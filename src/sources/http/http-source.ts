@@ -14,8 +14,9 @@
  *
  * Against hostile or broken clients: bodies are read with a byte limit (after gunzip too),
  * all bodies being received share a byte budget (BodyBudget), node's headers/request/keep-alive
- * timeouts cut slow clients, and at most MAX_CONNECTIONS sockets are open at once (node closes
- * further ones at accept; counted, logged).
+ * timeouts cut slow clients, at most MAX_CONNECTIONS sockets are open at once and at most
+ * max_connections_per_client from one address (ConnectionGuard: connections that never sent valid
+ * credentials make room first; counted, logged), and 400/401/413/415 answers close the connection.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -32,12 +33,14 @@ import type { Source, SourceContext } from '../source.ts';
 import { CredentialCheck } from './auth.ts';
 import { readBody } from './body.ts';
 import { BodyBudget } from './body-budget.ts';
+import { ConnectionGuard } from './connection-guard.ts';
 import { Intake, reportJson, type IntakeResult } from './intake.ts';
 import { ListenError, bind, parseListen, type ListenTarget } from '../../net/listen.ts';
 
 /**
- * Open sockets at most (server.maxConnections): node closes connections beyond it right after
- * accept. Kong opens a few keep-alive connections per nginx worker, so this only bites a flood.
+ * Open sockets at most. At the cap the oldest connection that has not yet sent valid credentials
+ * is closed to make room (ConnectionGuard); only when all have, the new one is. Kong opens a few
+ * keep-alive connections per nginx worker, so this only bites a flood.
  */
 export const MAX_CONNECTIONS = 1024;
 /** stopIntake waits this long for requests still uploading, then cuts them off (nothing of them is taken). */
@@ -83,6 +86,7 @@ export class HttpSource implements Source {
   readonly #retryAfter: string;
   readonly #maxConnections: number;
   readonly #budget: BodyBudget;
+  readonly #connections: ConnectionGuard;
   #address: string | null = null;
   #stopping = false;
   #intakeStopped: Promise<void> | null = null;
@@ -108,6 +112,17 @@ export class HttpSource implements Source {
     this.#retryAfter = String(config.retryAfterSeconds);
     this.#maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
     this.#budget = new BodyBudget(config.maxInflightBodyBytes);
+    const limits = { maxConnections: this.#maxConnections, maxConnectionsPerClient: config.maxConnectionsPerClient };
+    this.#connections = new ConnectionGuard(limits, (reason, remote) => {
+      this.#droppedConnections++;
+      this.#limited.warn(
+        `drop:${reason}`,
+        { reason, remote, ...limits },
+        reason === 'evicted'
+          ? 'http source: connection limit reached, closing the oldest connection that has not sent valid credentials'
+          : 'http source: connection limit reached and every connection has sent valid credentials, closing a new one at accept',
+      );
+    });
     const budget = this.#budget;
     context.stats.httpInflightBodyBytes = () => budget.used;
     this.#server = this.#createServer();
@@ -154,16 +169,8 @@ export class HttpSource implements Source {
       getRequestListener(app.fetch),
     );
     server.keepAliveTimeout = keepAliveTimeoutMs;
-    server.maxConnections = this.#maxConnections;
     server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => this.#onClientError(e, socket));
-    server.on('drop', () => {
-      this.#droppedConnections++;
-      this.#limited.warn(
-        'drop',
-        { maxConnections: this.#maxConnections },
-        'http source: too many open connections, closing a new one at accept',
-      );
-    });
+    server.on('connection', (socket: Socket) => this.#connections.admit(socket));
     // node's headers timeout starts at a request's first byte: a connection that never sends one
     // would hold one of the maxConnections slots forever (a few hundred idle sockets would lock
     // Kong out). It gets headers_timeout to bring a whole request head. (A timer cleared by the
@@ -298,11 +305,13 @@ export class HttpSource implements Source {
     const remote = incoming.socket.remoteAddress ?? 'unix';
     if (!this.#auth.accepts(headers.authorization)) {
       this.#limited.warn('unauthorized', { remote }, 'http source: request without valid credentials refused (401)');
+      // Closed: a client without credentials keeps no connection (1,100 of them held Kong out).
       return this.#answer(401, errorJson('missing or wrong credentials'), {
         'www-authenticate': this.#auth.challenge,
-        ...closeUnlessSmall(headers),
+        connection: 'close',
       });
     }
+    this.#connections.prove(incoming.socket);
     const format = bodyFormat(headers['content-type']);
     const encoding = headers['content-encoding']?.trim().toLowerCase();
     const gzip = encoding === 'gzip' || encoding === 'x-gzip';
@@ -314,7 +323,7 @@ export class HttpSource implements Source {
           accepted_types: ACCEPTED_TYPES,
           accepted_encodings: ['gzip', 'identity'],
         }),
-        closeUnlessSmall(headers),
+        CLOSE,
       );
     }
     // Before the body is read: under backpressure nothing is taken and Kong's queue holds the entries.
@@ -364,9 +373,10 @@ export class HttpSource implements Source {
 
     // A broken gzip stream is answered before the client has sent all of it: do not keep that connection.
     const unread = incoming.readableEnded ? undefined : CLOSE;
-    if (result.kind === 'rejected') return this.#answer(400, reportJson(result.report), unread);
+    // 400 and 413 close the connection too: a client that sends those keeps no connection.
+    if (result.kind === 'rejected') return this.#answer(400, reportJson(result.report), CLOSE);
     if (result.kind === 'too_many_entries')
-      return this.#answer(413, errorJson(`more than ${result.max} entries in one body: send smaller batches`), unread);
+      return this.#answer(413, errorJson(`more than ${result.max} entries in one body: send smaller batches`), CLOSE);
     if (result.kind === 'dead_letter_failed')
       return this.#answer(503, errorJson('cannot write invalid entries to the dead-letter file: retry later'), {
         'retry-after': this.#retryAfter,
