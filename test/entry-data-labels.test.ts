@@ -59,7 +59,8 @@ describe('entry data and config names as labels and keys', () => {
         `workspace ${name}:\n${text}`,
       );
     }
-    assert.doesNotMatch(text, /NaN/);
+    // Our series only: prom-client's default event-loop gauges read NaN before their first sample.
+    assert.doesNotMatch(text, /^kong_log_relay_\S* NaN$/m);
     assert.equal(sumMetric(text, 'kong_log_relay_rule_matches_total', { rule: 'constructor' }), 1);
     assert.equal(sumMetric(text, 'kong_log_relay_rule_matches_total', { rule: '__proto__' }), 1);
     // Routing by workspace name: "constructor" → its destination, "toString" → plain (never Object's members).
