@@ -7,15 +7,15 @@ import { formatDiagnostic } from './config/diagnostics.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { ResolvedConfig, ResolvedSource } from './config/resolve.ts';
 import { AdminServer } from './admin/server.ts';
-import { DeadLetterWriter } from './delivery/dead-letter.ts';
-import { boundHeapGrowth } from './delivery/heap-growth.ts';
+import { DeadLetterWriter } from './core/dead-letter.ts';
 import { Pipeline } from './delivery/pipeline.ts';
 import { createSink } from './sinks/index.ts';
 import { createSource } from './sources/index.ts';
 import type { Source } from './sources/source.ts';
 import type { Logger } from './telemetry/log.ts';
 import { RelayMetrics } from './telemetry/metrics.ts';
-import { RUNTIME, VERSION } from './version.ts';
+import { RUNTIME } from './runtime.ts';
+import { VERSION } from './version.ts';
 
 export type RelayState = 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -73,7 +73,6 @@ export class Relay {
 
   /** Start the admin listener and every source; rejects (after cleaning up) if one cannot start. */
   async start(): Promise<void> {
-    const heapGrowth = boundHeapGrowth();
     if (this.#config.admin !== null) {
       this.#admin = new AdminServer(this.#config.admin.listen, this, this.#log);
       await this.#admin.start();
@@ -93,7 +92,6 @@ export class Relay {
         sources: this.#sources.map((s) => s.name),
         destinations: this.#pipeline.destinationNames,
         admin: this.#admin?.address ?? null,
-        heapGrowth,
       },
       'kong-log-relay running',
     );

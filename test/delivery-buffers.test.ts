@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { AckGroup } from '../src/delivery/ack.ts';
+import { AckGroup } from '../src/core/ack.ts';
 import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
 import { createSink } from '../src/sinks/index.ts';
 import { waitFor } from './support/daemon.ts';

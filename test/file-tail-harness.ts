@@ -2,7 +2,7 @@
 import { appendFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { DeadLetterWriter } from '../src/delivery/dead-letter.ts';
+import { DeadLetterWriter } from '../src/core/dead-letter.ts';
 import type { FileSource as FileSourceConfig } from '../src/config/resolve.ts';
 import type { Sink } from '../src/sinks/sink.ts';
 import { FileSource } from '../src/sources/file/file-source.ts';

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { DeadLetterWriter } from '../src/delivery/dead-letter.ts';
+import { DeadLetterWriter } from '../src/core/dead-letter.ts';
 import { kongEntries } from '../src/demo/kong-traffic.ts';
 import type { HttpSource as HttpSourceConfig } from '../src/config/resolve.ts';
 import { HttpSource } from '../src/sources/http/http-source.ts';

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { AckGroup } from '../src/delivery/ack.ts';
+import { AckGroup } from '../src/core/ack.ts';
 import { Pipeline } from '../src/delivery/pipeline.ts';
 import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
 import { createSink } from '../src/sinks/index.ts';

@@ -9,14 +9,15 @@ import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { formatDiagnostic } from '../config/diagnostics.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { AckGroup } from '../delivery/ack.ts';
+import { AckGroup } from '../core/ack.ts';
 import { Pipeline } from '../delivery/pipeline.ts';
 import { byteStringOf } from '../event/byte-string.ts';
 import { FieldPlan, decodeString, scanObject } from '../event/json-scan.ts';
 import { createSink } from '../sinks/index.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { RelayMetrics } from '../telemetry/metrics.ts';
-import { RUNTIME, VERSION } from '../version.ts';
+import { RUNTIME } from '../runtime.ts';
+import { VERSION } from '../version.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 
 const RECORD_PLAN = new FieldPlan([['event'], ['raw'], ['destination'], ['source']]);

@@ -4,6 +4,7 @@ import { loadConfigFile } from '../config/load.ts';
 import { Relay } from '../relay.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { LiveSummary } from '../telemetry/summary.ts';
+import { HeapGrowthBound } from './heap-growth.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 
 export const EXIT_START_FAILED = 1;
@@ -14,6 +15,9 @@ export async function runCommand(file: string): Promise<number> {
   if (config === null) return EXIT_INVALID_CONFIG;
 
   const log = createLogger(config.log);
+  // Before anything is buffered; `heapGrowth.reason` says why V8's own growth stays when bounded was asked for.
+  const heapGrowth = new HeapGrowthBound().start(config.heapGrowth);
+  log.info({ heapGrowth: heapGrowth.mode, reason: heapGrowth.reason }, 'heap growth');
   const relay = new Relay(config, log);
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {

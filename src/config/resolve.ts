@@ -120,6 +120,8 @@ export interface ResolvedConfig {
   readonly ruleHeaders: readonly string[];
   readonly stateDir: string;
   readonly shutdownTimeoutMs: number;
+  /** Whether `run` bounds V8's heap growth (src/commands/heap-growth.ts) or leaves it to V8. */
+  readonly heapGrowth: 'bounded' | 'v8';
   readonly admin: { readonly listen: string } | null;
   readonly log: {
     readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -266,6 +268,7 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
     ruleHeaders: [...headers],
     stateDir,
     shutdownTimeoutMs: parseDuration(parsed.shutdown_timeout),
+    heapGrowth: parsed.heap_growth,
     admin: parsed.admin === false ? null : { listen: parsed.admin.listen },
     log: parsed.log,
   };

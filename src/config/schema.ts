@@ -242,6 +242,12 @@ export const configSchema = z.strictObject({
       format: z.enum(['json', 'pretty', 'auto']).default('auto').describe('auto: pretty on a TTY, JSON otherwise.'),
     })
     .default({ level: 'info', format: 'auto' }),
+  heap_growth: z
+    .enum(['bounded', 'v8'])
+    .default('bounded')
+    .describe(
+      'bounded: `run` keeps V8 garbage near what is live while buffers are full (less memory under overload); v8: V8 decides.',
+    ),
 });
 
 export type UserConfig = z.input<typeof configSchema>;

@@ -24,7 +24,7 @@ import { rm } from 'node:fs/promises';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
-import type { AckGroup } from '../../delivery/ack.ts';
+import type { AckGroup } from '../../core/ack.ts';
 import type { BodyFormat } from '../../event/entries.ts';
 import { RateLimitedLog, type Logger } from '../../telemetry/log.ts';
 import { bump, type SourceStats } from '../../telemetry/metrics.ts';

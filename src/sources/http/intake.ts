@@ -27,8 +27,8 @@
  * entries are not scanned again on ingest.
  */
 import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
-import { AckGroup } from '../../delivery/ack.ts';
-import type { DeadLetterRecord } from '../../delivery/dead-letter.ts';
+import { AckGroup } from '../../core/ack.ts';
+import type { DeadLetterRecord } from '../../core/dead-letter.ts';
 import { Buffer } from 'node:buffer';
 import {
   decodeArrayBytes,

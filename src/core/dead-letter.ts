@@ -7,7 +7,6 @@
 import { mkdirSync } from 'node:fs';
 import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { DeadLetterSettings } from '../config/resolve.ts';
 
 export interface DeadLetterRecord {
   /** Destination or source name. */
@@ -25,18 +24,25 @@ export interface DeadLetterRecord {
   readonly context?: Readonly<Record<string, string | number>>;
 }
 
+/** Where dead letters go and how much of them is kept (the `dead_letter` settings). */
+export interface DeadLetterFiles {
+  readonly dir: string;
+  readonly maxFileBytes: number;
+  readonly maxFiles: number;
+}
+
 export const DEAD_LETTER_PREFIX = 'dead-letter-';
 
 export class DeadLetterWriter {
   readonly dir: string;
-  readonly #settings: DeadLetterSettings;
+  readonly #settings: DeadLetterFiles;
   readonly #onDiscard: (file: string, bytes: number) => void;
   #file: FileHandle | null = null;
   #fileName = '';
   #fileBytes = 0;
   #chain: Promise<unknown> = Promise.resolve();
 
-  constructor(settings: DeadLetterSettings, onDiscard: (file: string, bytes: number) => void) {
+  constructor(settings: DeadLetterFiles, onDiscard: (file: string, bytes: number) => void) {
     this.dir = settings.dir;
     this.#settings = settings;
     this.#onDiscard = onDiscard;

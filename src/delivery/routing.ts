@@ -2,7 +2,7 @@
 import type { ResolvedConfig } from '../config/resolve.ts';
 import type { JsonPath } from '../event/json-scan.ts';
 import { EventDecoder } from '../event/kong-event.ts';
-import { Router } from './router.ts';
+import { Router } from '../route/router.ts';
 
 export interface Routing {
   readonly decoder: EventDecoder;
