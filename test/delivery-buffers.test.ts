@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AckGroup } from '../src/core/ack.ts';
-import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import { WebhookReceiver } from '../tools/webhook-receiver.ts';
 import { createSink } from '../src/sinks/index.ts';
 import { waitFor } from './support/daemon.ts';
 import { generate, idOf, tally } from './support/kong.ts';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AckGroup } from '../src/core/ack.ts';
 import { Pipeline } from '../src/delivery/pipeline.ts';
-import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import { WebhookReceiver } from '../tools/webhook-receiver.ts';
 import { createSink } from '../src/sinks/index.ts';
 import { RelayMetrics } from '../src/telemetry/metrics.ts';
 import { MAIN } from './support/daemon.ts';

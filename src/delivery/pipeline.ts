@@ -5,7 +5,7 @@
  */
 import type { ResolvedConfig, ResolvedDestination } from '../config/resolve.ts';
 import { Ticket, type AckGroup } from '../core/ack.ts';
-import type { IngestResult, Intake } from '../core/intake.ts';
+import type { IngestResult, PipelineIntake } from '../core/pipeline-intake.ts';
 import type { ByteString } from '../event/byte-string.ts';
 import type { EventDecoder, KongEvent } from '../event/kong-event.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
@@ -18,7 +18,7 @@ import { Destination, type DestinationStatus } from './destination.ts';
 /** Builds the sink of a destination (SNS client, webhook pool). */
 export type SinkFactory = (destination: ResolvedDestination) => Sink;
 
-export class Pipeline implements Intake {
+export class Pipeline implements PipelineIntake {
   #routing: Routing;
   /** Indexed like the router's destination list. */
   #destinations: Destination[];

@@ -1,12 +1,12 @@
 /** What every source implements, and what it is given to hand entries over. */
 import type { DeadLetterWriter } from '../core/dead-letter.ts';
-import type { Intake } from '../core/intake.ts';
+import type { PipelineIntake } from '../core/pipeline-intake.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { SourceStats } from '../telemetry/metrics.ts';
 
 export interface SourceContext {
   /** Where entries go (the pipeline, seen through its intake): ingest per entry; `blocked` / `whenUnblocked()` for backpressure. */
-  readonly pipeline: Intake;
+  readonly pipeline: PipelineIntake;
   readonly stats: SourceStats;
   readonly log: Logger;
   /** Where this source keeps state (checkpoints): `<state_dir>`. */

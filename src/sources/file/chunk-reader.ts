@@ -14,7 +14,7 @@ import { sleep } from '../../util/sleep.ts';
 import { PositionalReader } from './positional-read.ts';
 import type { DeadLetterRecord, DeadLetterWriter } from '../../core/dead-letter.ts';
 import { AckGroup } from '../../core/ack.ts';
-import type { Intake } from '../../core/intake.ts';
+import type { PipelineIntake } from '../../core/pipeline-intake.ts';
 import { JsonSyntaxError } from '../../event/json-scan.ts';
 import type { RateLimitedLog } from '../../telemetry/log.ts';
 import { bump, type SourceStats } from '../../telemetry/metrics.ts';
@@ -48,7 +48,7 @@ const OPEN_BRACE = 0x7b;
 export interface ChunkReaderOptions {
   readonly sourceName: string;
   readonly maxLineBytes: number;
-  readonly pipeline: Intake;
+  readonly pipeline: PipelineIntake;
   readonly stats: SourceStats;
   readonly limited: RateLimitedLog;
   readonly deadLetters: DeadLetterWriter;

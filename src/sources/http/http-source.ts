@@ -351,7 +351,7 @@ export class HttpSource implements Source {
       if (body.kind === 'bad_gzip') result = await this.#intake.takeUndecodable(body.head, body.error, remote);
       else {
         // Invalid UTF-8 is replaced (U+FFFD), never fatal: Kong passes raw bytes through unvalidated.
-        // Given as bytes: each entry is decoded on its own (see splitEntryBytes).
+        // One scan of the bytes splits the body and, for a JSON array, decodes its entries (splitBody).
         const taken = this.#intake.take(body.bytes, format, remote);
         result = taken instanceof Promise ? await taken : taken;
       }

@@ -11,7 +11,7 @@ import type { AckGroup } from './ack.ts';
 /** The routed event, or why the entry is not a JSON object (the source dead-letters it by its policy). */
 export type IngestResult = KongEvent | JsonSyntaxError;
 
-export interface Intake {
+export interface PipelineIntake {
   /** Decode and route one entry (its byte string: see byte-string.ts); the event is then owned by its destinations. */
   ingest(raw: ByteString, group: AckGroup | null, source: SourceStats, receivedAt?: number): IngestResult;
   /** The decoder of the current config: a source may decode entries itself (see ingestDecoded). */
