@@ -103,8 +103,13 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
 
   const report = async (): Promise<void> => {
     const sqsMessages = (await queue.drain()).length;
+    const webhooks = [
+      `payments ${receiver.count('/payments')}/${expected.payments}`,
+      `search ${receiver.count('/search')}/${expected.search}`,
+      `global ${receiver.count('/global')}/${generated}`,
+    ];
     out.write(
-      `generated ${generated} Kong entries | SNS→SQS profile updates ${sqsMessages}/${profileUpdates} | webhooks: payments ${receiver.count('/payments')}/${expected.payments}, search ${receiver.count('/search')}/${expected.search}, global ${receiver.count('/global')}/${generated}\n`,
+      `generated ${generated} Kong entries | SNS→SQS profile updates ${sqsMessages}/${profileUpdates} | webhooks: ${webhooks.join(', ')}\n`,
     );
   };
   const reporter = setInterval(() => {
