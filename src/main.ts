@@ -47,16 +47,26 @@ await yargs(hideBin(process.argv))
     },
   )
   .command(
-    'replay <file>',
-    'Re-send a dead-letter file to its destinations',
+    'replay <paths..>',
+    'Re-send dead letters to their destinations; each file moves to replayed/ once done',
     (y) =>
       y
         .option('config', configOption)
-        .positional('file', { type: 'string', demandOption: true, describe: 'Dead-letter NDJSON file' })
-        .option('to', { type: 'string', describe: 'Send to this destination instead of the recorded one' }),
+        .positional('paths', {
+          type: 'string',
+          array: true,
+          demandOption: true,
+          describe: 'Dead-letter files, directories (searched below, replayed/ left out) or globs',
+        })
+        .option('to', { type: 'string', describe: 'Send to this destination instead of the recorded one' })
+        .option('dry-run', {
+          type: 'boolean',
+          default: false,
+          describe: 'Print each record that would be sent, and where, as one JSON line; send and move nothing',
+        }),
     async (argv) => {
       const { replayCommand } = await import('./commands/replay.ts');
-      process.exitCode = await replayCommand(argv.config, argv.file, { to: argv.to });
+      process.exitCode = await replayCommand(argv.config, argv.paths, { to: argv.to, dryRun: argv.dryRun });
     },
   )
   .command(

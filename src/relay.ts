@@ -7,7 +7,7 @@ import { formatDiagnostic } from './config/diagnostics.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { ResolvedConfig, ResolvedSource } from './config/resolve.ts';
 import { AdminServer } from './admin/server.ts';
-import { DeadLetterWriter } from './core/dead-letter.ts';
+import { DEAD_LETTERS_DISCARDED, DeadLetterWriter } from './core/dead-letter.ts';
 import { Pipeline } from './delivery/pipeline.ts';
 import { createSink } from './sinks/index.ts';
 import { createSource } from './sources/index.ts';
@@ -55,16 +55,15 @@ export class Relay {
   }
 
   #createSource(s: ResolvedSource): Source {
-    const deadLetters = new DeadLetterWriter(s.deadLetter, (file, bytes) => {
-      this.#log.error(
-        { source: s.name, file, bytes },
-        'dead-letter rotation deleted the oldest file (max_files reached)',
-      );
+    const stats = this.metrics.source(s.name);
+    const deadLetters = new DeadLetterWriter(s.deadLetter, (discard) => {
+      stats.deadLettersDiscarded += discard.records;
+      this.#log.error({ source: s.name, ...discard }, DEAD_LETTERS_DISCARDED);
     });
     this.#sourceDeadLetters.push(deadLetters);
     return createSource(s, {
       pipeline: this.#pipeline,
-      stats: this.metrics.source(s.name),
+      stats,
       log: this.#log.child({ source: s.name }),
       stateDir: this.#config.stateDir,
       deadLetters,

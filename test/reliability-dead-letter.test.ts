@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { MAIN, waitFor } from './support/daemon.ts';
@@ -102,8 +102,12 @@ log: { level: info, format: json }
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /replayed \d+ entries: \d+ delivered, 0 dead-lettered again, 0 skipped/);
     }
+    // Each replayed file moved to replayed/ (a second replay of the directory sends nothing);
+    // named explicitly there, it can still be sent elsewhere.
     for (const f of files) {
-      const r = await replay(daemon.configFile, f, 'archive');
+      const moved = path.join(path.dirname(f), 'replayed', path.basename(f));
+      assert.ok(existsSync(moved) && !existsSync(f), `${f} moved to replayed/`);
+      const r = await replay(daemon.configFile, moved, 'archive');
       assert.equal(r.code, 0, r.stderr);
     }
     const result = account(all.length, [

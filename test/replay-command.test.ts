@@ -1,7 +1,7 @@
 /** `replay`: dead-lettered entries go out again, to their destination or to another one. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AckGroup } from '../src/core/ack.ts';
@@ -53,14 +53,18 @@ async function deadLetterFile(
   return { file: path.join(dlqDir, name), ids: entries.map((e) => e.id) };
 }
 
-function replay(args: string[]): Promise<{ code: number | null; stderr: string }> {
+function replay(args: string[]): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [MAIN, 'replay', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [MAIN, 'replay', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    let stdout = '';
     p.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
-    p.on('exit', (code) => resolve({ code, stderr }));
+    p.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    p.on('exit', (code) => resolve({ code, stderr, stdout }));
   });
 }
 
@@ -105,5 +109,86 @@ describe('kong-log-relay replay', () => {
     const r = await replay(['-c', path.join(dir, 'config.yaml'), path.join(dir, 'dlq.ndjson'), '--to', 'nope']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--to nope: no such destination \(have: strict, other\)/);
+  });
+
+  it('is idempotent: a replayed file moves to replayed/, so replaying the directory again sends nothing twice', async () => {
+    const dir = tempDir();
+    const hook = await WebhookReceiver.start();
+    receivers.push(hook);
+    const { file, ids } = await deadLetterFile(dir, hook, 25);
+    const config = path.join(dir, 'config.yaml');
+    writeFileSync(config, yaml(dir, hook));
+    const dlqRoot = path.join(dir, 'state', 'dead-letter');
+    const first = await replay(['-c', config, dlqRoot]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(hook.entries('/strict').map(idOf), ids);
+    assert.ok(!existsSync(file), 'the file left its place');
+    assert.ok(existsSync(path.join(path.dirname(file), 'replayed', path.basename(file))), 'and is in replayed/');
+    const second = await replay(['-c', config, dlqRoot]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /no dead-letter files/);
+    assert.equal(hook.count('/strict'), 25, 'nothing sent twice');
+  });
+
+  it('takes several files and globs; entries that fail again are dead-lettered again, not lost', async () => {
+    const dir = tempDir();
+    const hook = await WebhookReceiver.start();
+    receivers.push(hook);
+    const a = await deadLetterFile(dir, hook, 5);
+    // A second file, as an earlier run of the daemon would have left it.
+    const b = await deadLetterFile(tempDir(), hook, 7);
+    const bFile = path.join(path.dirname(a.file), 'dead-letter-2000-01-01T00-00-00-000Z.ndjson');
+    renameSync(b.file, bFile);
+    const config = path.join(dir, 'config.yaml');
+    writeFileSync(config, yaml(dir, hook));
+    hook.fault = (req) => (req.url === '/strict' ? { status: 400 } : null);
+    const failed = await replay(['-c', config, path.join(dir, 'state', 'dead-letter', '*', 'dead-letter-*.ndjson')]);
+    assert.equal(failed.code, 1, 'exit 1: dead-lettered again');
+    assert.match(failed.stderr, /replayed 12 entries: 0 delivered, 12 dead-lettered again/);
+    const dlq = path.dirname(a.file);
+    const again = readdirSync(dlq).filter((f) => f.endsWith('.ndjson'));
+    assert.equal(again.length, 1, 'one new dead-letter file holds them');
+    assert.equal(readFileSync(path.join(dlq, again[0]), 'utf8').trim().split('\n').length, 12);
+    hook.fault = null;
+    const fixed = await replay([
+      '-c',
+      config,
+      path.join(dlq, again[0]),
+      a.file.replace(dlq, path.join(dlq, 'replayed')),
+    ]);
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.deepEqual(
+      hook.entries('/strict').map(idOf).sort(),
+      [...a.ids, ...b.ids, ...a.ids].sort(),
+      'the 12 from the new file, and the 5 of a file named explicitly in replayed/',
+    );
+  });
+
+  it('--dry-run prints each record and where it would go, and sends and moves nothing', async () => {
+    const dir = tempDir();
+    const hook = await WebhookReceiver.start();
+    receivers.push(hook);
+    const { file, ids } = await deadLetterFile(dir, hook, 6);
+    const config = path.join(dir, 'config.yaml');
+    writeFileSync(config, yaml(dir, hook));
+    const r = await replay(['-c', config, file, '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => ({ line: l, record: JSON.parse(l) as { file: string; line: number; to: string[] } }));
+    assert.deepEqual(
+      lines.map((l) => idOf(l.line)),
+      ids,
+    );
+    assert.deepEqual(
+      lines.map((l) => l.record.line),
+      [1, 2, 3, 4, 5, 6],
+    );
+    for (const { record: l } of lines) assert.deepEqual(l.to, ['strict']);
+    const viaRules = await replay(['-c', config, file, '--dry-run', '--to', 'other']);
+    assert.ok(viaRules.stdout.includes('"to":["other"]'));
+    assert.equal(hook.count('/strict') + hook.count('/other'), 0, 'nothing sent');
+    assert.ok(existsSync(file), 'nothing moved');
   });
 });

@@ -31,7 +31,10 @@ export interface BufferSettings {
 export interface DeadLetterSettings {
   readonly dir: string;
   readonly maxFileBytes: number;
-  readonly maxFiles: number;
+  readonly maxTotalBytes: number;
+  readonly maxFiles: number | undefined;
+  /** The daemon continues the newest file after a restart; `replay` writes a file of its own. */
+  readonly appendToNewest: boolean;
 }
 
 export interface DeliverySettings {
@@ -134,7 +137,7 @@ export const DEFAULT_DELIVERY = {
   retry: { initial_delay: '200ms', max_delay: '30s', max_elapsed: '15m' },
   buffer: { max_events: 100_000, max_bytes: '16MiB', when_full: 'block' },
   concurrency: 4,
-  dead_letter: { max_file_bytes: '100MiB', max_files: 10 },
+  dead_letter: { max_file_bytes: '100MiB', max_total_bytes: '1GiB' },
   timeout: '30s',
 } as const;
 
@@ -438,7 +441,13 @@ function resolveDelivery(d: DestinationConfig, parsed: ParsedConfig, stateDir: s
     },
     buffer: { maxEvents: buffer.max_events, maxBytes: parseSize(buffer.max_bytes), whenFull: buffer.when_full },
     concurrency: d.concurrency ?? g.concurrency ?? D.concurrency,
-    deadLetter: { dir: path.join(dlDir, name), maxFileBytes: parseSize(dl.max_file_bytes), maxFiles: dl.max_files },
+    deadLetter: {
+      dir: path.join(dlDir, name),
+      maxFileBytes: parseSize(dl.max_file_bytes),
+      maxTotalBytes: parseSize(dl.max_total_bytes),
+      maxFiles: dl.max_files,
+      appendToNewest: true,
+    },
     timeoutMs: parseDuration(d.timeout ?? g.timeout ?? D.timeout),
   };
 }
@@ -518,7 +527,9 @@ function resolveSource(name: string, s: SourceConfig, stateDir: string, base: st
   const deadLetter: DeadLetterSettings = {
     dir: path.join(stateDir, 'dead-letter', `source-${name}`),
     maxFileBytes: parseSize(DEFAULT_DELIVERY.dead_letter.max_file_bytes),
-    maxFiles: DEFAULT_DELIVERY.dead_letter.max_files,
+    maxTotalBytes: parseSize(DEFAULT_DELIVERY.dead_letter.max_total_bytes),
+    maxFiles: undefined,
+    appendToNewest: true,
   };
   if (s.type === 'file') {
     return {

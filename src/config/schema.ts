@@ -165,9 +165,14 @@ const buffer = z.strictObject({
     .describe('block: pause sources (file reading stops, HTTP answers 429); drop_*: count and drop.'),
 });
 const deadLetter = z.strictObject({
-  dir: z.string().min(1).optional(),
-  max_file_bytes: size.optional(),
-  max_files: z.number().int().min(1).optional(),
+  dir: z.string().min(1).optional().describe('Directory (relative to state_dir); one folder per destination inside.'),
+  max_file_bytes: size.optional().describe('A file is closed and a new one started past this size. Default 100MiB.'),
+  max_total_bytes: size
+    .optional()
+    .describe(
+      'Retention: past this many bytes in all files of a destination, the oldest whole files are deleted (counted in dead_letters_discarded_total, logged as an error). Default 1GiB.',
+    ),
+  max_files: z.number().int().min(1).optional().describe('Optional retention by file count too. Default: none.'),
 });
 
 const deliverySettings = {

@@ -10,7 +10,7 @@ import type { Logger } from '../telemetry/log.ts';
 import { RateLimitedLog } from '../telemetry/log.ts';
 import { bump, type DestinationGauges, type RelayMetrics, type DestinationStats } from '../telemetry/metrics.ts';
 import type { Ticket } from '../core/ack.ts';
-import { DeadLetterWriter, type DeadLetterRecord } from '../core/dead-letter.ts';
+import { DEAD_LETTERS_DISCARDED, DeadLetterWriter, type DeadLetterRecord } from '../core/dead-letter.ts';
 import { RingQueue } from '../core/queue.ts';
 import { RetryPolicy } from './retry.ts';
 import { errorText } from '../util/errors.ts';
@@ -80,12 +80,9 @@ export class Destination {
     this.#hooks = hooks;
     // FIFO topics keep order per group only with one batch at a time.
     this.#maxInFlight = config.type === 'sns' && config.fifo ? 1 : config.delivery.concurrency;
-    this.#deadLetters = new DeadLetterWriter(config.delivery.deadLetter, (file, bytes) => {
-      this.#stats.discarded++;
-      this.#log.error(
-        { file, bytes },
-        'dead-letter rotation deleted the oldest file (max_files reached): raise dead_letter.max_files or replay and remove old files',
-      );
+    this.#deadLetters = new DeadLetterWriter(config.delivery.deadLetter, (discard) => {
+      this.#stats.discarded += discard.records;
+      this.#log.error(discard, DEAD_LETTERS_DISCARDED);
     });
     metrics.gauges.set(this.name, () => this.gauges());
   }

@@ -17,6 +17,8 @@ export class SourceStats {
   bytesAbandoned = 0;
   filesNotFound = 0;
   checkpointErrors = 0;
+  /** Records of this source's dead-letter files deleted by retention. */
+  deadLettersDiscarded = 0;
   pausedMs = 0;
   readonly invalid: Counts = {};
   readonly httpRequests: Counts = {};
@@ -30,6 +32,7 @@ export class DestinationStats {
   routed = 0;
   delivered = 0;
   retries = 0;
+  /** Dead-letter records deleted by retention. */
   discarded = 0;
   readonly dropped: Counts = {};
   readonly deadLettered: Counts = {};
@@ -213,10 +216,13 @@ export class RelayMetrics {
       perDest((s) => s.retries),
     );
     counter(
-      'dead_letter_discarded_total',
-      'Dead-letter files deleted by rotation (max_files reached).',
-      ['destination'],
-      perDest((s) => s.discarded),
+      'dead_letters_discarded_total',
+      "Dead-letter records deleted by retention (dead_letter.max_total_bytes or max_files), with the files that held them; a source's own dead letters (invalid entries) are labelled source instead of destination.",
+      ['destination', 'source'],
+      (c) => {
+        for (const [destination, s] of this.destinations) c.inc({ destination, source: '' }, s.discarded);
+        for (const [source, s] of this.sources) c.inc({ destination: '', source }, s.deadLettersDiscarded);
+      },
     );
     counter(
       'events_dropped_total',
