@@ -66,6 +66,10 @@ function targetOf(
       return { text: `≥ 1.5× b1${done}`, met: r.complete && (vsBaseline ?? 0) >= 1.5 };
     case 'p2b':
       return { text: `≥ 0.7× bare req/s${done}`, met: r.complete && (vsBare ?? 0) >= 0.7 };
+    case 'files': {
+      const idle = Number(r.extra?.idleCpuPct ?? Number.NaN);
+      return { text: `all in seconds, idle CPU < 5%${done}`, met: r.complete && r.ms < 10_000 && idle < 5 };
+    }
     case 'overload-block':
       return { text: 'RSS < 200 MB, reading paused', met: r.maxRssMb < 200 && r.complete };
     case 'overload-drop_newest':

@@ -22,8 +22,8 @@ import { DENO, RELAY_CPU, startScript, type ScriptRuntime } from './peer-protoco
 import { formatProfile } from './profile-summary.ts';
 import { renderResults, type Row } from './report.ts';
 
-export type CaseName = 'p1' | 'p2' | 'p2b' | 'p3' | 'overload';
-const CASES: readonly CaseName[] = ['p1', 'p2', 'p2b', 'p3', 'overload'];
+export type CaseName = 'p1' | 'p2' | 'p2b' | 'p3' | 'overload' | 'files';
+const CASES: readonly CaseName[] = ['p1', 'p2', 'p2b', 'p3', 'overload', 'files'];
 
 interface Settings {
   readonly cases: readonly CaseName[];
@@ -129,6 +129,11 @@ function plan(s: Settings): Step[][] {
         for (const policy of ['block', 'drop_newest']) {
           groups.push([{ key: `overload-${policy}`, script: 'overload.js', options: { policy, seconds: q ? 4 : 8 } }]);
         }
+        break;
+      case 'files':
+        groups.push([
+          { key: 'files', script: 'many-files.js', options: { files: 5_000, liveEntries: q ? 10_000 : 30_000 } },
+        ]);
         break;
     }
   }

@@ -82,6 +82,7 @@ export interface FileSource {
   readonly rotateWaitMs: number;
   readonly maxLineBytes: number;
   readonly pollIntervalMs: number;
+  readonly followSymlinks: boolean;
   readonly deadLetter: DeadLetterSettings;
 }
 
@@ -540,6 +541,7 @@ function resolveSource(name: string, s: SourceConfig, stateDir: string, base: st
       rotateWaitMs: parseDuration(s.rotate_wait),
       maxLineBytes: parseSize(s.max_line_bytes),
       pollIntervalMs: parseDuration(s.poll_interval),
+      followSymlinks: s.follow_symlinks,
       deadLetter,
     };
   }

@@ -42,11 +42,17 @@ const fileSource = z.strictObject({
     .describe('Where to start in files present at the first start, when there is no checkpoint.'),
   rotate_wait: duration
     .default('30s')
-    .describe('Keep following a rotated or deleted file until it has been idle this long.'),
+    .describe(
+      'Keep a rotated or deleted file open until it has been idle this long; a rotated one is then still looked at by name while it exists.',
+    ),
   max_line_bytes: size.default('1MiB').describe('Longer lines are dead-lettered.'),
   poll_interval: duration
     .default('250ms')
     .describe('How often open files are checked for growth besides file-system events.'),
+  follow_symlinks: z
+    .boolean()
+    .default(false)
+    .describe('Walk into symlinked directories (each real directory once). Symlinks to files are always followed.'),
 });
 
 const basicAuth = z.strictObject({ user: z.string().min(1), password: z.string().min(1) });

@@ -22,6 +22,7 @@ export interface TailOptions {
   readonly stateDir?: string;
   /** poll_interval; 50ms unless told (a long one: nothing but reads looks at the files). */
   readonly pollInterval?: string;
+  readonly followSymlinks?: boolean;
 }
 
 export interface LogLine {
@@ -121,6 +122,7 @@ sources:
     rotate_wait: ${options.rotateWait ?? '300ms'}
     max_line_bytes: ${options.maxLineBytes ?? '1MiB'}
     poll_interval: ${options.pollInterval ?? '50ms'}
+    follow_symlinks: ${options.followSymlinks ?? false}
 destinations:
   recorder:
     type: webhook

@@ -3,7 +3,11 @@
  * from checkpoint entries (only when device, inode and fingerprint agree and the offset fits),
  * and every kind of rotation: rename-and-recreate, deletion, the same path reused for another
  * file, copytruncate, inode reuse. A file is known by its identity, not its path: a rotated
- * file is followed through its open descriptor until it is drained and idle for rotate_wait.
+ * file is followed through its open descriptor; once drained and idle for rotate_wait its
+ * descriptor is closed, but it is still looked at (a cheap stat by its last known name) for as
+ * long as it exists, because Kong's file-log without `reopen: true` goes on writing into it.
+ * Which files have something to read is kept in a queue (fed by the watcher's events and the
+ * slow safety-net poll), so idle files cost nothing per read; descriptors are capped (open-files.ts).
  * All methods run on the source's single read loop, so no descriptor is closed under a read.
  */
 import type { Stats } from 'node:fs';
@@ -15,6 +19,7 @@ import type { SourceStats } from '../../telemetry/metrics.ts';
 import type { CheckpointEntry } from './checkpoint-store.ts';
 import { errorText } from '../../util/errors.ts';
 import { CHUNK_BYTES } from './chunk-reader.ts';
+import { OpenFiles } from './open-files.ts';
 import { FINGERPRINT_BYTES, fingerprintOf, identityKey, TrackedFile } from './tracked-file.ts';
 
 /**
@@ -43,10 +48,18 @@ export class FileRegistry {
   readonly orphans = new Map<string, CheckpointEntry>();
   /** No checkpoint existed: files present now start at start_at. */
   firstStart = false;
+  /** Attached files that may have something to read, in turn (Set order; moved to the back when read). */
+  readonly #ready = new Set<TrackedFile>();
+  readonly #open: OpenFiles;
+  /** Files a call is working on (calls on different paths may overlap): never closed under the cap meanwhile. */
+  readonly #busy = new Set<TrackedFile>();
   #rotatedOrder: TrackedFile[] = [];
-  #attachedOrder: TrackedFile[] = [];
+  /** Every rotated file, open or not (few). */
+  #rotatedAll: TrackedFile[] = [];
   #orderStale = true;
-  #cursor = 0;
+  /** Position of the safety-net poll in `#sweepOrder`. */
+  #sweepCursor = 0;
+  #sweepOrder: TrackedFile[] = [];
   #warnedReopen = false;
 
   /** `onChange` is called whenever the checkpoint content changes (offsets, files). */
@@ -56,7 +69,9 @@ export class FileRegistry {
     limited: RateLimitedLog,
     stats: SourceStats,
     onChange: () => void,
+    open: OpenFiles = new OpenFiles(),
   ) {
+    this.#open = open;
     this.#config = config;
     this.#log = log;
     this.#limited = limited;
@@ -68,27 +83,175 @@ export class FileRegistry {
     return this.#byPath.keys();
   }
 
+  /** A file at this path is tracked. */
+  tracks(file: string): boolean {
+    return this.#byPath.has(file);
+  }
+
   /**
    * The next file to read a chunk of: rotated files first (their lines are older), then the
    * others in turn so that one busy file cannot starve the rest.
    */
   next(now: number): TrackedFile | null {
-    if (this.#orderStale) {
-      const all = [...this.files.values()];
-      this.#rotatedOrder = all.filter((f) => f.rotated).sort((a, b) => (a.detachedAt ?? 0) - (b.detachedAt ?? 0));
-      this.#attachedOrder = all.filter((f) => !f.rotated);
-      this.#orderStale = false;
-    }
+    this.#order();
     for (const f of this.#rotatedOrder) if (f.hasWork && f.retryAt <= now) return f;
-    const list = this.#attachedOrder;
-    for (let i = 0; i < list.length; i++) {
-      const f = list[(this.#cursor + i) % list.length];
-      if (f.hasWork && f.retryAt <= now) {
-        this.#cursor = (this.#cursor + i + 1) % list.length;
-        return f;
+    for (const f of this.#ready) {
+      if (f.rotated || !f.hasWork || this.files.get(f.key) !== f) {
+        this.#ready.delete(f);
+        continue;
       }
+      if (f.retryAt > now) continue;
+      this.#ready.delete(f);
+      this.#ready.add(f);
+      return f;
     }
     return null;
+  }
+
+  #order(): void {
+    if (!this.#orderStale) return;
+    const all = [...this.files.values()];
+    this.#rotatedAll = all.filter((f) => f.rotated);
+    this.#rotatedOrder = this.#rotatedAll
+      .filter((f) => f.handle !== null)
+      .sort((a, b) => (a.detachedAt ?? 0) - (b.detachedAt ?? 0));
+    this.#sweepOrder = all;
+    this.#orderStale = false;
+  }
+
+  /** A file's size or offsets changed: queue it when it has something to read. */
+  #noteWork(file: TrackedFile): void {
+    if (file.hasWork && !file.rotated) this.#ready.add(file);
+  }
+
+  /** Rotated files with an open descriptor (few): the source looks at them on every poll. */
+  get activeRotated(): readonly TrackedFile[] {
+    this.#order();
+    return this.#rotatedOrder;
+  }
+
+  /**
+   * The safety-net poll: the next `count` files in turn (every file is looked at once per
+   * files/count polls), besides the events that say which files changed.
+   */
+  sweep(count: number): TrackedFile[] {
+    this.#order();
+    const all = this.#sweepOrder;
+    const n = Math.min(count, all.length);
+    const out: TrackedFile[] = [];
+    for (let i = 0; i < n; i++) out.push(all[(this.#sweepCursor + i) % all.length]);
+    this.#sweepCursor = all.length === 0 ? 0 : (this.#sweepCursor + n) % all.length;
+    return out;
+  }
+
+  /** A rotated file known by this (last known) name, if any. */
+  rotatedAt(file: string): TrackedFile | undefined {
+    this.#order();
+    for (const f of this.#rotatedAll) if (f.rotated && f.path === file && this.files.get(f.key) === f) return f;
+    return undefined;
+  }
+
+  /** Look at one tracked file: attached ones by their path (rotation, growth), rotated ones by descriptor or name. */
+  async poll(file: TrackedFile, now: number): Promise<void> {
+    if (this.files.get(file.key) !== file) return;
+    if (!file.rotated) await this.checkPath(file.path, 'new');
+    else if (file.handle !== null) await this.refresh(file, now);
+    else await this.#pollParked(file, now);
+  }
+
+  /** A rotated file whose descriptor was closed while idle: a stat by name says whether Kong wrote into it again. */
+  async #pollParked(file: TrackedFile, now: number): Promise<void> {
+    const st = await stat(file.path).catch(() => null);
+    if (st === null || identityKey(st.dev, st.ino) !== file.key) {
+      await this.#relocate(file, 'is no longer at its last known name');
+      return;
+    }
+    if (st.size === file.size && !file.hasWork) return;
+    if (await this.reopen(file)) await this.refresh(file, now);
+  }
+
+  /** Open a closed (parked) file again by its path, if it is still the same file; false when it cannot be read now. */
+  async reopen(file: TrackedFile): Promise<boolean> {
+    if (file.handle !== null) return true;
+    let handle: FileHandle;
+    try {
+      handle = await open(file.path, 'r');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        if (file.rotated) await this.#relocate(file, 'is no longer at its last known name');
+        else await this.checkPath(file.path, 'new');
+      } else {
+        this.backOff(file, Date.now() + this.#config.pollIntervalMs);
+        this.#limited.warn('open', { file: file.path, err: errorText(e) }, 'cannot open a log file again; retrying');
+      }
+      return false;
+    }
+    const st = await handle.stat().catch(() => null);
+    if (st === null || identityKey(st.dev, st.ino) !== file.key) {
+      await handle.close().catch(() => undefined);
+      if (file.rotated) await this.#relocate(file, 'is no longer at its last known name');
+      else await this.checkPath(file.path, 'new');
+      return false;
+    }
+    file.handle = handle;
+    this.#opened(file);
+    return true;
+  }
+
+  /** A file was read: the last to close under the descriptor cap. */
+  touched(file: TrackedFile): void {
+    if (file.handle !== null) this.#open.touch(file);
+  }
+
+  #opened(file: TrackedFile): void {
+    this.#open.touch(file);
+    if (file.rotated) this.#orderStale = true; // #rotatedOrder holds the open ones
+    // Rotated files keep their descriptor while active: it may be the only way to them (deleted).
+    for (const f of this.#open.overCap(file, (o) => !o.rotated && !this.#busy.has(o))) {
+      this.#open.forget(f);
+      void f.closeHandle();
+    }
+  }
+
+  async #closeHandle(file: TrackedFile): Promise<void> {
+    this.#open.forget(file);
+    if (file.rotated) this.#orderStale = true;
+    await file.closeHandle();
+  }
+
+  /** A parked rotated file is not at its name: found under another in its directory, or gone. */
+  async #relocate(file: TrackedFile, why: string): Promise<void> {
+    const to = await findByIdentity(path.dirname(file.path), file.dev, file.ino);
+    if (to !== null) {
+      this.#log.info({ file: file.path, renamedTo: to }, `rotated log file ${why}: found again under another name`);
+      file.path = to;
+      this.#onChange();
+      return;
+    }
+    await this.#vanished(file, 'was deleted, compressed or moved out of its directory');
+  }
+
+  /** A rotated file that cannot be reached any more: what it held beyond the read offset is lost, counted. */
+  async #vanished(file: TrackedFile, why: string): Promise<void> {
+    const unread = Math.max(0, file.size - file.readOffset);
+    if (unread > 0) {
+      this.#stats.bytesAbandoned += unread;
+      const partial = file.size <= file.scanEnd ? ' (a last line without a newline)' : '';
+      this.#log.error(
+        { file: file.path, size: file.size, offset: file.readOffset, unreadBytes: unread },
+        `rotated log file ${why} with ${unread} bytes never read${partial}: counted in file_bytes_abandoned_total`,
+      );
+    } else {
+      this.#log.info({ file: file.path, size: file.size }, `rotated log file ${why}; it had been read to its end`);
+    }
+    await this.#closeHandle(file);
+    file.retired = true;
+    this.files.delete(file.key);
+    this.#ready.delete(file);
+    if (!file.settled) this.retired.add(file);
+    this.#orderStale = true;
+    this.#onChange();
   }
 
   /** Look at one path matching the globs: a new file, the same one, or another file now. */
@@ -112,7 +275,10 @@ export class FileRegistry {
     if (!st.isFile()) return;
     const known = this.#byPath.get(file);
     if (known !== undefined) {
-      if (known.dev === st.dev && known.ino === st.ino) return;
+      if (known.dev === st.dev && known.ino === st.ino) {
+        await this.refresh(known, Date.now(), st);
+        return;
+      }
       await this.#detach(known, 'was replaced by a new file at the same path');
     }
     const renamed = this.files.get(identityKey(st.dev, st.ino));
@@ -127,6 +293,7 @@ export class FileRegistry {
       this.#byPath.set(file, renamed);
       this.#orderStale = true;
       this.#onChange();
+      await this.refresh(renamed, Date.now(), st);
       return;
     }
     let handle: FileHandle;
@@ -178,6 +345,11 @@ export class FileRegistry {
       why = `first start, start_at: ${this.#config.startAt}`;
     }
     const fingerprint = (await fingerprintOf(handle, Math.min(st.size, FINGERPRINT_BYTES))) ?? { hash: '', bytes: 0 };
+    if (this.files.has(key)) {
+      // Adopted meanwhile under another of its names (a rename seen from both sides at once).
+      await handle.close();
+      return;
+    }
     const tracked = new TrackedFile({
       path: file,
       dev: st.dev,
@@ -195,6 +367,8 @@ export class FileRegistry {
     else this.#byPath.set(file, tracked);
     this.files.set(key, tracked);
     this.#orderStale = true;
+    this.#opened(tracked);
+    this.#noteWork(tracked);
     this.#onChange();
     this.#log.info({ file, offset, size: st.size, rotated }, `tailing log file from byte ${offset} (${why})`);
   }
@@ -261,19 +435,49 @@ export class FileRegistry {
     const to = await findByIdentity(path.dirname(from), file.dev, file.ino);
     if (to !== null) file.path = to;
     this.#onChange();
+    if (file.handle === null) {
+      // Closed under the descriptor cap: open it again under its new name, or, gone, nothing can read it now.
+      if (to === null) await this.#vanished(file, why);
+      else await this.reopen(file);
+      return;
+    }
     this.#log.info(
       { file: from, rotatedTo: to, unreadBytes: file.size - file.readOffset },
       `log file ${why}: reading the rest through its open descriptor, closing it once drained and idle for rotate_wait`,
     );
   }
 
-  /** Poll one open file: growth, truncation (copytruncate), rotated files that are done or still written. */
-  async refresh(file: TrackedFile, now: number): Promise<void> {
+  /**
+   * Look at one file: growth, truncation (copytruncate), rotated files that are done or still
+   * written. `known`: a stat of it just taken (by path); else its descriptor is stat'ed.
+   */
+  async refresh(file: TrackedFile, now: number, known?: Stats): Promise<void> {
+    if (this.#busy.has(file)) return; // another call is looking at it right now
+    this.#busy.add(file);
+    try {
+      await this.#refresh(file, now, known);
+    } finally {
+      this.#busy.delete(file);
+    }
+  }
+
+  async #refresh(file: TrackedFile, now: number, known?: Stats): Promise<void> {
+    if (file.handle === null) {
+      // Closed under the descriptor cap: grown, it is queued and opened again when its turn to be read comes (its
+      // first bytes are checked at the first poll after that: startCheckedSize stays); shorter, it is looked at now.
+      if (known === undefined || known.size === file.size) return;
+      if (known.size > file.size) {
+        file.observeSize(known.size, now);
+        this.#noteWork(file);
+        return;
+      }
+      if (!(await this.reopen(file))) return;
+    }
     const handle = file.handle;
     if (handle === null) return;
     let st: Stats;
     try {
-      st = await handle.stat();
+      st = known ?? (await handle.stat());
     } catch (e) {
       this.#limited.warn(
         'fstat',
@@ -296,9 +500,10 @@ export class FileRegistry {
     }
     if (file.fingerprint.bytes < FINGERPRINT_BYTES && file.size > file.fingerprint.bytes)
       await file.extendFingerprint();
+    this.#noteWork(file);
     if (file.detachedAt === null) return;
     if (!file.following && file.lastGrowthAt - file.detachedAt >= REOPEN_GRACE_MS) this.#stillWritten(file);
-    if (file.drained && now - file.lastGrowthAt >= this.#config.rotateWaitMs) await this.#giveUp(file);
+    if (file.drained && now - file.lastGrowthAt >= this.#config.rotateWaitMs) await this.#idle(file);
   }
 
   /**
@@ -328,6 +533,7 @@ export class FileRegistry {
       hash: '',
       bytes: 0,
     };
+    this.#noteWork(file);
   }
 
   #stillWritten(file: TrackedFile): void {
@@ -343,27 +549,31 @@ export class FileRegistry {
     );
   }
 
-  /** Close a rotated file; what it still holds unread (a last line without newline) is counted. */
-  async #giveUp(file: TrackedFile): Promise<void> {
-    const unread = Math.max(0, file.size - file.readOffset);
-    if (unread > 0) {
-      this.#stats.bytesAbandoned += unread;
-      this.#log.warn(
-        { file: file.path, unreadBytes: unread },
-        `closing a rotated log file that ends in ${unread} bytes without a newline: they are never read (counted in file_bytes_abandoned_total)`,
-      );
-    } else {
-      this.#log.info(
-        { file: file.path, size: file.size },
-        'rotated log file drained and idle for rotate_wait: closing it',
-      );
+  /**
+   * A rotated file drained and idle for rotate_wait: its descriptor is closed, but while it
+   * still exists (under its name or another in its directory) it is looked at by name, since
+   * Kong without `reopen: true` may write into it again after any pause. A deleted one is
+   * given up, what it still holds unread (a last line without newline) counted.
+   */
+  async #idle(file: TrackedFile): Promise<void> {
+    const st = await stat(file.path).catch(() => null);
+    const at =
+      st !== null && identityKey(st.dev, st.ino) === file.key
+        ? file.path
+        : await findByIdentity(path.dirname(file.path), file.dev, file.ino);
+    if (at === null) {
+      await this.#vanished(file, 'was deleted');
+      return;
     }
-    await file.closeHandle();
-    file.retired = true;
-    this.files.delete(file.key);
-    if (!file.settled) this.retired.add(file);
-    this.#orderStale = true;
-    this.#onChange();
+    if (at !== file.path) {
+      file.path = at;
+      this.#onChange();
+    }
+    this.#log.info(
+      { file: file.path, size: file.size, unreadBytes: file.size - file.readOffset },
+      'rotated log file drained and idle for rotate_wait: closing its descriptor; it is still looked at (by name) while it exists, in case Kong writes into it again',
+    );
+    await this.#closeHandle(file);
   }
 
   /** A read failed: try this file again later. */
@@ -443,7 +653,7 @@ export class FileRegistry {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.allSettled([...this.files.values()].map((f) => f.closeHandle()));
+    await Promise.allSettled([...this.files.values()].map((f) => this.#closeHandle(f)));
   }
 }
 

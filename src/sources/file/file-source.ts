@@ -1,8 +1,10 @@
 /**
  * The file source: tails Kong file-log files matched by globs. One read loop per source does
  * everything that touches descriptors (reads, polls, rotation handling), one chunk at a time,
- * and pauses while the pipeline is blocked; checkpoints advance only over acknowledged chunks
- * and are written atomically about once a second and at close.
+ * taking files with something to read in turn, and pauses while the pipeline is blocked;
+ * checkpoints advance only over acknowledged chunks and are written atomically about once a
+ * second and at close. Directory watches say which files changed; the poll is a slow safety
+ * net whose cost does not grow with the number of files (SWEEP_FILES_PER_POLL per poll).
  */
 import type { FileSource as FileSourceConfig } from '../../config/resolve.ts';
 import { RateLimitedLog, type Logger } from '../../telemetry/log.ts';
@@ -16,8 +18,30 @@ import { identityKey, type TrackedFile } from './tracked-file.ts';
 
 /** Checkpoints are written at most this often while they change. */
 const CHECKPOINT_INTERVAL_MS = 1_000;
-/** Directories are walked at least this often besides chokidar's events (events can be missed). */
+/** Directories are walked at least this often besides the watcher's events (events can be missed)... */
 const RESCAN_INTERVAL_MS = 1_000;
+/** ...and, with many files, no more often than every this many ms per 1,000 files (a walk reads every entry). */
+const RESCAN_MS_PER_1000_FILES = 1_000;
+/**
+ * Each poll looks at this many tracked files in turn (a stat each), and at every rotated file
+ * with an open descriptor: with 64 files or fewer, every file on every poll.
+ */
+export const SWEEP_FILES_PER_POLL = 64;
+/** Tracked paths reported by events are looked at this many at a time. */
+const CHECK_CONCURRENCY = 8;
+
+/** Run `task` for every item, at most `limit` at once. */
+async function eachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await task(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
 /** After a read error, the file is tried again this much later. */
 const READ_RETRY_MS = 1_000;
 
@@ -41,6 +65,7 @@ export class FileSource implements Source {
   #woken = false;
   #dirtyPaths = new Set<string>();
   #pollDue = false;
+  #rescanDue = false;
   #lastRescan = 0;
   #pollTimer: NodeJS.Timeout | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
@@ -57,9 +82,18 @@ export class FileSource implements Source {
     this.#log = context.log;
     this.#limited = new RateLimitedLog(context.log);
     this.#store = new CheckpointStore(context.stateDir, config.name);
-    this.#globs = new GlobWatcher(config.paths, context.log, (file) => {
-      this.#dirtyPaths.add(file);
-      this.#wake();
+    this.#globs = new GlobWatcher(config.paths, context.log, {
+      followSymlinks: config.followSymlinks,
+      onPath: (file, matches, created) => {
+        // Other names matter too: a rotated file Kong still writes into, a new directory for a ** glob.
+        this.#dirtyPaths.add(file);
+        if (!matches && created) this.#rescanDue = true;
+        this.#wake();
+      },
+      onRescanNeeded: () => {
+        this.#rescanDue = true;
+        this.#wake();
+      },
     });
     this.#files = new FileRegistry(config, context.log, this.#limited, context.stats, () => {
       this.#checkpointDirty = true;
@@ -144,6 +178,9 @@ export class FileSource implements Source {
   }
 
   async #readChunk(file: TrackedFile): Promise<void> {
+    // Closed under the descriptor cap (or idle and rotated): opened again by path + identity.
+    if (file.handle === null && !(await this.#files.reopen(file))) return;
+    this.#files.touched(file);
     let n: number;
     try {
       n = await this.#reader.read(file);
@@ -167,25 +204,47 @@ export class FileSource implements Source {
     if (file.hasWork) this.#files.backOff(file, now + this.#config.pollIntervalMs);
   }
 
-  /** Paths reported by the watcher; on each poll also every known path, every open file and (each second) a rescan. */
+  /**
+   * Paths reported by the watcher; on each poll also every rotated file still open, the next
+   * SWEEP_FILES_PER_POLL files in turn, and now and then a walk of the directories (for new
+   * files only: the known ones are looked at by events and the sweep).
+   */
   async #maintain(): Promise<void> {
     const now = Date.now();
     const paths = this.#dirtyPaths;
     this.#dirtyPaths = new Set();
     const poll = this.#pollDue;
     this.#pollDue = false;
-    let rescanned = false;
-    if (poll) {
-      for (const p of this.#files.paths) paths.add(p);
-      if (now - this.#lastRescan >= RESCAN_INTERVAL_MS) {
-        this.#lastRescan = now;
-        rescanned = true;
-        for (const p of (await this.#globs.list()).files) paths.add(p);
+    // Files already tracked at their path (the common event: one grew) are looked at a few at a time: each
+    // costs a few file-system calls through the thread pool, whose latency, not CPU, bounds thousands of files.
+    const known = [...paths].filter((p) => this.#files.tracks(p));
+    await eachConcurrently(known, CHECK_CONCURRENCY, (p) => this.#files.checkPath(p, 'new'));
+    for (const p of known) paths.delete(p);
+    for (const p of paths) {
+      if (this.#globs.matches(p)) await this.#files.checkPath(p, 'new');
+      else {
+        const rotated = this.#files.rotatedAt(p);
+        if (rotated !== undefined) await this.#files.poll(rotated, now);
       }
     }
-    for (const p of paths) await this.#files.checkPath(p, 'new');
-    if (poll) for (const f of [...this.#files.files.values()]) await this.#files.refresh(f, now);
-    if (rescanned && this.#files.orphans.size > 0) await this.#files.resolveOrphans();
+    if (!poll) return;
+    for (const f of this.#files.activeRotated) await this.#files.refresh(f, now);
+    for (const f of this.#files.sweep(SWEEP_FILES_PER_POLL)) await this.#files.poll(f, now);
+    const interval = Math.max(RESCAN_INTERVAL_MS, (this.#files.files.size * RESCAN_MS_PER_1000_FILES) / 1000);
+    if (now - this.#lastRescan >= interval || (this.#rescanDue && now - this.#lastRescan >= RESCAN_INTERVAL_MS)) {
+      this.#lastRescan = now;
+      this.#rescanDue = false;
+      await this.#rescan();
+    }
+  }
+
+  /** Walk the directories: new matching paths are looked at, and known paths no longer listed. */
+  async #rescan(): Promise<void> {
+    const { files, complete } = await this.#globs.list();
+    const listed = new Set(files);
+    for (const p of files) if (!this.#files.tracks(p)) await this.#files.checkPath(p, 'new');
+    if (complete) for (const p of [...this.#files.paths]) if (!listed.has(p)) await this.#files.checkPath(p, 'new');
+    if (this.#files.orphans.size > 0) await this.#files.resolveOrphans();
   }
 
   #beginPause(now: number): void {
@@ -307,22 +366,29 @@ export class FileSource implements Source {
   }
 
   status(): Record<string, unknown> {
-    const files = [...this.#files.files.values(), ...this.#files.retired].map((f) => ({
-      path: f.path,
-      dev: f.dev,
-      ino: f.ino,
-      fingerprint: f.fingerprint.hash,
-      size: f.size,
-      readOffset: f.readOffset,
-      ackedOffset: f.commits.committed,
-      checkpointOffset: f.writtenOffset < 0 ? null : f.writtenOffset,
-      pendingChunks: f.commits.pending,
-      rotated: f.rotated,
-      following: f.following,
-      closed: f.retired,
-    }));
+    const all = [...this.#files.files.values(), ...this.#files.retired];
+    const idleRotated = all.filter((f) => f.rotated && !f.retired && f.handle === null).map((f) => f.path);
+    const files = all
+      .filter((f) => !(f.rotated && !f.retired && f.handle === null))
+      .map((f) => ({
+        path: f.path,
+        dev: f.dev,
+        ino: f.ino,
+        fingerprint: f.fingerprint.hash,
+        size: f.size,
+        readOffset: f.readOffset,
+        ackedOffset: f.commits.committed,
+        checkpointOffset: f.writtenOffset < 0 ? null : f.writtenOffset,
+        pendingChunks: f.commits.pending,
+        rotated: f.rotated,
+        following: f.following,
+        closed: f.retired,
+        open: f.handle !== null,
+      }));
     return {
       files,
+      /** Rotated files idle for rotate_wait: descriptor closed, still looked at by name while they exist. */
+      idleRotated,
       patterns: this.#globs.status(),
       paused: this.#pausedSince !== null,
       checkpoint: {

@@ -1,12 +1,17 @@
 /**
- * Globs → files. chokidar 5 watches directories only (no globs), so each pattern is split
- * into its directory (the part without glob characters) and a picomatch matcher; chokidar
- * reports changes there, and `list()` walks the directory for a full rescan (events can be
- * missed or coalesced). A directory that cannot be read makes the source not ready; it is
- * retried on every rescan.
+ * Globs → files, and which of them changed. Each pattern is split into its directory (the part
+ * without glob characters) and a picomatch matcher. `list()` walks those directories (bounded:
+ * depth, directories, entries; directory symlinks only with follow_symlinks, then with a
+ * device+inode cycle check) and keeps one `fs.watch` per directory walked: inotify on a
+ * directory reports every write to a file in it by name, so one watch per directory (not one per
+ * file, as chokidar keeps) says which of thousands of files grew. A matching symlink to a file
+ * (Kubernetes' /var/log/containers/*.log → /var/log/pods/…) is written in its target's
+ * directory, so that directory is watched too. Events can be missed or
+ * coalesced: the source also rescans and polls as a slow safety net. A base directory that cannot
+ * be read makes the source not ready; it is retried on every rescan.
  */
-import { watch, type FSWatcher } from 'chokidar';
-import { readdir } from 'node:fs/promises';
+import { type FSWatcher, watch } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { Logger } from '../../telemetry/log.ts';
@@ -14,6 +19,10 @@ import { errorText } from '../../util/errors.ts';
 
 /** How deep `**` is followed (a log directory is not a deep tree; this bounds a rescan). */
 const GLOBSTAR_DEPTH = 8;
+/** One walk (all patterns) looks at no more directories than this (each also gets a watch). */
+export const MAX_WALK_DIRECTORIES = 10_000;
+/** One walk looks at no more directory entries than this. */
+export const MAX_WALK_ENTRIES = 200_000;
 
 export interface PatternStatus {
   readonly pattern: string;
@@ -22,13 +31,21 @@ export interface PatternStatus {
   readonly error: string | null;
 }
 
+export interface GlobWatcherOptions {
+  /** Descend into symlinked directories (with a device+inode cycle check). */
+  readonly followSymlinks: boolean;
+  /** A name in a watched directory changed; `matches`: it matches a pattern; `created`: created, renamed or deleted. */
+  readonly onPath: (file: string, matches: boolean, created: boolean) => void;
+  /** Something changed that needs a walk (an event without a name, a watch lost). */
+  readonly onRescanNeeded: () => void;
+}
+
 class WatchedPattern {
   readonly pattern: string;
   readonly dir: string;
   /** Directory levels below `dir` that can hold matches (0: only `dir` itself). */
   readonly depth: number;
   readonly isMatch: (file: string) => boolean;
-  watcher: FSWatcher | null = null;
   error: string | null = null;
 
   constructor(pattern: string) {
@@ -46,47 +63,83 @@ class WatchedPattern {
   }
 }
 
+/** What one walk has looked at so far (shared by the patterns of one `list()`). */
+interface WalkBudget {
+  directories: number;
+  entries: number;
+  /** The walk stopped early at a cap. */
+  capped: boolean;
+  /** Real directories visited (device:inode), when following symlinks. */
+  readonly visited: Set<string>;
+  /** Directories walked, to watch. */
+  readonly dirs: Set<string>;
+  /** Matching symlinks (to files) found. */
+  readonly links: string[];
+}
+
 export class GlobWatcher {
   readonly #patterns: WatchedPattern[];
   readonly #log: Logger;
-  readonly #onPath: (file: string) => void;
+  readonly #options: GlobWatcherOptions;
+  readonly #watchers = new Map<string, FSWatcher>();
+  /** Matching symlink → the real path of its target (resolved once per link). */
+  readonly #linkTargets = new Map<string, string>();
+  /** Real path of a link target → the matching links that lead to it. */
+  #linksByTarget = new Map<string, string[]>();
+  #capLogged = false;
+  #watchFailureLogged = false;
   #closed = false;
 
-  /** `onPath` is called for every event on a matching path (add, change, unlink). */
-  constructor(patterns: readonly string[], log: Logger, onPath: (file: string) => void) {
+  constructor(patterns: readonly string[], log: Logger, options: GlobWatcherOptions) {
     this.#patterns = patterns.map((p) => new WatchedPattern(p));
     this.#log = log;
-    this.#onPath = onPath;
+    this.#options = options;
   }
 
-  /** Every pattern's directory can be read and is watched. */
+  /** Every pattern's directory can be read. */
   get ready(): boolean {
-    return this.#patterns.every((p) => p.error === null && p.watcher !== null);
+    return this.#patterns.every((p) => p.error === null);
+  }
+
+  get watchedDirectories(): number {
+    return this.#watchers.size;
+  }
+
+  /** The path matches one of the patterns. */
+  matches(file: string): boolean {
+    return this.#patterns.some((p) => p.isMatch(file));
   }
 
   status(): PatternStatus[] {
     return this.#patterns.map((p) => ({
       pattern: p.pattern,
       dir: p.dir,
-      watching: p.watcher !== null,
+      watching: this.#watchers.has(p.dir),
       error: p.error,
     }));
   }
 
   /**
-   * Walk every pattern's directory: the matching files now, and whether every directory
-   * could be read (else files there are unknown, not gone). Starts watching directories that
-   * became readable, stops watching those that did not stay so.
+   * Walk every pattern's directory: the matching files now, and whether every directory could
+   * be read (else files there are unknown, not gone). Watches the directories walked, stops
+   * watching those no longer there.
    */
   async list(): Promise<{ files: string[]; complete: boolean }> {
     const files = new Set<string>();
     let complete = true;
+    const budget: WalkBudget = {
+      directories: 0,
+      entries: 0,
+      capped: false,
+      visited: new Set(),
+      dirs: new Set(),
+      links: [],
+    };
     for (const p of this.#patterns) {
       try {
-        await walk(p.dir, p.depth, p.isMatch, files);
+        await this.#walk(p.dir, p.depth, p.isMatch, files, budget);
         if (p.error !== null) this.#log.info({ pattern: p.pattern, dir: p.dir }, 'log directory is readable again');
         p.error = null;
-        if (p.watcher === null && !this.#closed) await this.#watch(p);
       } catch (e) {
         complete = false;
         const reason = errorText(e);
@@ -97,63 +150,144 @@ export class GlobWatcher {
           );
         }
         p.error = reason;
-        await p.watcher?.close().catch(() => undefined);
-        p.watcher = null;
       }
     }
+    if (budget.capped) {
+      complete = false;
+      if (!this.#capLogged)
+        this.#log.error(
+          {
+            patterns: this.#patterns.map((p) => p.pattern),
+            directories: budget.directories,
+            entries: budget.entries,
+            maxDirectories: MAX_WALK_DIRECTORIES,
+            maxEntries: MAX_WALK_ENTRIES,
+          },
+          `stopped walking the log directories at ${MAX_WALK_DIRECTORIES} directories or ${MAX_WALK_ENTRIES} entries: files beyond are not tailed; narrow paths (a ** glob over a large tree?)`,
+        );
+      this.#capLogged = true;
+    } else this.#capLogged = false;
+    await this.#resolveLinks(budget, complete);
+    if (!this.#closed) this.#syncWatchers(budget.dirs, complete);
     return { files: [...files], complete };
   }
 
-  async #watch(p: WatchedPattern): Promise<void> {
-    const watcher = watch(p.dir, {
-      ignoreInitial: true,
-      depth: p.depth,
-      // Only matching files get a watcher of their own; directories are always walked.
-      ignored: (file, stats) => stats?.isFile() === true && !p.isMatch(file),
-    });
-    const report = (file: string): void => {
-      if (p.isMatch(file)) this.#onPath(file);
-    };
-    watcher.on('add', report).on('change', report).on('unlink', report);
-    watcher.on('error', (e) =>
-      this.#log.warn(
-        { pattern: p.pattern, dir: p.dir, err: errorText(e) },
-        'file watcher error: relying on polling for this directory',
-      ),
-    );
-    p.watcher = watcher;
-    // Wait for the initial scan so that later files are reported as they appear; bounded,
-    // because the periodic rescan finds them anyway.
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 5_000);
-      watcher.once('ready', () => {
-        clearTimeout(timer);
-        resolve();
+  /** Map link targets to their links, and add the targets' directories to those watched (within the cap). */
+  async #resolveLinks(budget: WalkBudget, complete: boolean): Promise<void> {
+    if (complete) {
+      const listed = new Set(budget.links);
+      for (const link of this.#linkTargets.keys()) if (!listed.has(link)) this.#linkTargets.delete(link);
+    }
+    const byTarget = new Map<string, string[]>();
+    for (const link of budget.links) {
+      let target = this.#linkTargets.get(link);
+      if (target === undefined) {
+        const real = await realpath(link).catch(() => null);
+        if (real === null) continue; // dangling now: looked at again at the next walk
+        target = real;
+        this.#linkTargets.set(link, target);
+      }
+      const links = byTarget.get(target);
+      if (links === undefined) byTarget.set(target, [link]);
+      else links.push(link);
+      const dir = path.dirname(target);
+      if (!budget.dirs.has(dir) && budget.dirs.size < MAX_WALK_DIRECTORIES) budget.dirs.add(dir);
+    }
+    this.#linksByTarget = byTarget;
+  }
+
+  async #walk(
+    dir: string,
+    depth: number,
+    isMatch: (file: string) => boolean,
+    out: Set<string>,
+    budget: WalkBudget,
+  ): Promise<void> {
+    if (budget.directories >= MAX_WALK_DIRECTORIES) {
+      budget.capped = true;
+      return;
+    }
+    if (this.#options.followSymlinks) {
+      // Through symlinks a tree can reach itself: each real directory is walked once.
+      const st = await stat(dir);
+      const key = `${st.dev}:${st.ino}`;
+      if (budget.visited.has(key)) return;
+      budget.visited.add(key);
+    }
+    const entries = await readdir(dir, { withFileTypes: true });
+    budget.directories++;
+    budget.dirs.add(dir);
+    for (const e of entries) {
+      if (++budget.entries > MAX_WALK_ENTRIES) {
+        budget.capped = true;
+        return;
+      }
+      const full = path.join(dir, e.name);
+      let isDir = e.isDirectory();
+      if (e.isSymbolicLink()) {
+        // A link to a file is a file (Kubernetes' /var/log/containers); a link to a directory is followed only when asked.
+        isDir =
+          this.#options.followSymlinks && depth > 0 && (await stat(full).catch(() => null))?.isDirectory() === true;
+        if (!isDir && isMatch(full)) {
+          out.add(full);
+          budget.links.push(full);
+        }
+      } else if (e.isFile()) {
+        if (isMatch(full)) out.add(full);
+      }
+      // A subdirectory we cannot read holds no file we could tail; it does not make the pattern unreadable.
+      if (isDir && depth > 0) await this.#walk(full, depth - 1, isMatch, out, budget).catch(() => undefined);
+      if (budget.capped) return;
+    }
+  }
+
+  /** Watch the directories walked; after a complete walk, stop watching the others. */
+  #syncWatchers(dirs: Set<string>, complete: boolean): void {
+    for (const dir of dirs) if (!this.#watchers.has(dir)) this.#watch(dir);
+    if (!complete) return;
+    for (const [dir, w] of this.#watchers) {
+      if (dirs.has(dir)) continue;
+      w.close();
+      this.#watchers.delete(dir);
+    }
+  }
+
+  #watch(dir: string): void {
+    let watcher: FSWatcher;
+    try {
+      watcher = watch(dir, { persistent: false }, (event, name) => {
+        if (name === null || name === undefined) {
+          this.#options.onRescanNeeded();
+          return;
+        }
+        const full = path.join(dir, name.toString());
+        const created = event === 'rename';
+        this.#options.onPath(full, this.matches(full), created);
+        const links = this.#linksByTarget.get(full);
+        if (links !== undefined) for (const link of links) this.#options.onPath(link, true, created);
       });
+    } catch (e) {
+      // ENOSPC (inotify watches exhausted) and the like: the rescan and the poll still find everything, later.
+      if (!this.#watchFailureLogged)
+        this.#log.warn(
+          { dir, err: errorText(e) },
+          'cannot watch a log directory for changes: relying on polling for it (raise fs.inotify.max_user_watches?)',
+        );
+      this.#watchFailureLogged = true;
+      return;
+    }
+    watcher.on('error', (e) => {
+      this.#log.warn({ dir, err: errorText(e) }, 'file watcher error: relying on polling until the next rescan');
+      watcher.close();
+      if (this.#watchers.get(dir) === watcher) this.#watchers.delete(dir);
+      this.#options.onRescanNeeded();
     });
+    this.#watchers.set(dir, watcher);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled(
-      this.#patterns.map(async (p) => {
-        const w = p.watcher;
-        p.watcher = null;
-        await w?.close();
-      }),
-    );
-  }
-}
-
-async function walk(dir: string, depth: number, isMatch: (file: string) => boolean, out: Set<string>): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  for (const e of entries) {
-    const full = path.join(dir, e.name);
-    if (e.isFile() || e.isSymbolicLink()) {
-      if (isMatch(full)) out.add(full);
-    } else if (e.isDirectory() && depth > 0) {
-      // A subdirectory we cannot read holds no file we could tail; it does not make the pattern unreadable.
-      await walk(full, depth - 1, isMatch, out).catch(() => undefined);
-    }
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
   }
 }

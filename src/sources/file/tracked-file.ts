@@ -96,6 +96,7 @@ export class TrackedFile {
   readonly ino: number;
   readonly key: string;
   fingerprint: Fingerprint;
+  /** Null while closed: given up, or parked (idle beyond the open-file cap, or a rotated file idle for rotate_wait). */
   handle: FileHandle | null;
   /** Last size seen (fstat or read). */
   size: number;
@@ -119,7 +120,7 @@ export class TrackedFile {
   /** Still written to after it was rotated (Kong file-log without `reopen: true`). */
   following = false;
   lastGrowthAt: number;
-  /** Given up (descriptor closed); kept only until its last chunks are acknowledged. */
+  /** Given up (descriptor closed, no longer looked at); kept only until its last chunks are acknowledged. */
   retired = false;
   /** After a read error: not read again before this time (ms since epoch). */
   retryAt = 0;
@@ -152,9 +153,9 @@ export class TrackedFile {
     this.lastGrowthAt = Date.now();
   }
 
-  /** Unread bytes exist (more than the partial line already looked at). */
+  /** Unread bytes exist (more than the partial line already looked at); a closed descriptor is opened again to read them. */
   get hasWork(): boolean {
-    return this.handle !== null && this.size > this.scanEnd;
+    return !this.retired && this.size > this.scanEnd;
   }
 
   /** Everything there is has been read (a partial last line may remain). */
