@@ -8,6 +8,7 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY test ./test
 COPY bench ./bench
+COPY tools ./tools
 # `prepare` compiles TypeScript to dist/.
 RUN npm ci --no-audit --no-fund
 

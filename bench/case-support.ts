@@ -8,6 +8,7 @@ import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { formatDiagnostic } from '../src/config/diagnostics.ts';
 import { loadConfigFile } from '../src/config/load.ts';
+import { HeapGrowthBound } from '../src/commands/heap-growth.ts';
 import { Relay } from '../src/relay.ts';
 import { createLogger } from '../src/telemetry/log.ts';
 import { cacheDir, type BenchInput } from './input.ts';
@@ -99,11 +100,17 @@ export function workDir(name: string): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The real daemon in this process, from a config file; logs (warn and above) go to stderr. */
+/**
+ * The real daemon in this process, from a config file, with the heap growth `run` sets up (once
+ * per process); logs (warn and above) go to stderr.
+ */
 export function createRelay(configFile: string): Relay {
   const { config, diagnostics } = loadConfigFile(configFile);
   if (config === null) throw new Error(`bench config is invalid:\n${diagnostics.map(formatDiagnostic).join('\n')}`);
-  return new Relay(config, createLogger(config.log, process.stderr));
+  const log = createLogger(config.log, process.stderr);
+  const heapGrowth = new HeapGrowthBound().start(config.heapGrowth);
+  if (heapGrowth.reason !== undefined) process.stderr.write(`heap growth left to V8: ${heapGrowth.reason}\n`);
+  return new Relay(config, log);
 }
 
 /** A file case's timed run: from relay.start() until the peer has received every entry. */

@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { KongTrafficGenerator } from '../src/demo/kong-traffic.ts';
+import { KongTrafficGenerator } from '../tools/kong-traffic.ts';
 import { BENCH_ROUTES, PROFILE_PATH, type BenchRoute } from './config.ts';
 
 /** Bumped when the generated content or the meta format changes (old cache files are ignored). */

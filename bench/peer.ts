@@ -5,7 +5,7 @@
  * peer-protocol.ts for what it answers.
  */
 import { Pool } from 'undici';
-import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import { WebhookReceiver } from '../tools/webhook-receiver.ts';
 import { readEntries } from './input.ts';
 import type { Envelope, LoadReport, PeerReply, PeerRequest, ReceivedEvent } from './peer-protocol.ts';
 

@@ -7,8 +7,7 @@ import { formatDiagnostic } from './config/diagnostics.ts';
 import { loadConfigFile, locateDiagnostics } from './config/load.ts';
 import type { ResolvedConfig, ResolvedSource } from './config/resolve.ts';
 import { AdminServer } from './admin/server.ts';
-import { DEAD_LETTERS_DISCARDED, DeadLetterWriter } from './delivery/dead-letter.ts';
-import { boundHeapGrowth } from './delivery/heap-growth.ts';
+import { DEAD_LETTERS_DISCARDED, DeadLetterWriter } from './core/dead-letter.ts';
 import { Pipeline } from './delivery/pipeline.ts';
 import { checkConfigAgainstKong } from './kong-admin/config-check.ts';
 import { KongAdminConnection } from './kong-admin/connection.ts';
@@ -21,7 +20,8 @@ import type { Logger } from './telemetry/log.ts';
 import { RelayMetrics } from './telemetry/metrics.ts';
 import { PeriodicCheck } from './util/periodic-check.ts';
 import { StateDirectoryError, stateDirectories, stateDirectoryProblems } from './util/state-dirs.ts';
-import { RUNTIME, VERSION } from './version.ts';
+import { RUNTIME } from './runtime.ts';
+import { VERSION } from './version.ts';
 
 export type RelayState = 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -102,7 +102,6 @@ export class Relay {
       throw new StateDirectoryError(unwritable);
     }
     const credentials = this.#credentials.run();
-    const heapGrowth = boundHeapGrowth();
     if (this.#config.admin !== null) {
       this.#admin = new AdminServer(this.#config.admin, this, this.#log);
       await this.#admin.start();
@@ -126,7 +125,6 @@ export class Relay {
         sources: this.#sources.map((s) => s.name),
         destinations: this.#pipeline.destinationNames,
         admin: this.#admin?.address ?? null,
-        heapGrowth,
       },
       'kong-log-relay running',
     );

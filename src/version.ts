@@ -1,4 +1,4 @@
-/** The package's root folder, version and runtime, for --version, build_info, logs and the demo. */
+/** The package's root folder and version, for --version, build_info, logs and the demo. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,3 @@ function findPackage(): { root: string; version: string } {
 const found = findPackage();
 export const PACKAGE_ROOT = found.root;
 export const VERSION = found.version;
-
-declare const Deno: { version: { deno: string } } | undefined;
-export const RUNTIME = typeof Deno !== 'undefined' ? `deno-${Deno.version.deno}` : `node-${process.versions.node}`;

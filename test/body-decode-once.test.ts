@@ -13,7 +13,7 @@ import { byteStringOf } from '../src/event/byte-string.ts';
 import { decodeArrayBytes, splitEntryBytes } from '../src/event/entries.ts';
 import { ELEMENT_SCANNED, scanArrayOfObjectsUtf8, scanObject } from '../src/event/json-scan.ts';
 import { EventDecoder, type KongEvent } from '../src/event/kong-event.ts';
-import { AckGroup } from '../src/delivery/ack.ts';
+import { AckGroup } from '../src/core/ack.ts';
 import { generate } from './support/kong.ts';
 import { configFromYaml, testPipeline } from './support/pipeline.ts';
 import { RecordingSink } from './support/recording-sink.ts';

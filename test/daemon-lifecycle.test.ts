@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import { WebhookReceiver } from '../tools/webhook-receiver.ts';
 import { Daemon, sumMetric, waitFor } from './support/daemon.ts';
 import { generate, idOf, tally } from './support/kong.ts';
 import { tempDir } from './support/pipeline.ts';

@@ -8,10 +8,10 @@ import { appendFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileS
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { DeadLetterSettings } from '../src/config/resolve.ts';
-import { type DeadLetterDiscard, type DeadLetterRecord, DeadLetterWriter } from '../src/delivery/dead-letter.ts';
-import { AckGroup } from '../src/delivery/ack.ts';
+import { type DeadLetterDiscard, type DeadLetterRecord, DeadLetterWriter } from '../src/core/dead-letter.ts';
+import { AckGroup } from '../src/core/ack.ts';
 import { Pipeline } from '../src/delivery/pipeline.ts';
-import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import { WebhookReceiver } from '../tools/webhook-receiver.ts';
 import { byteStringOf } from '../src/event/byte-string.ts';
 import { createSink } from '../src/sinks/index.ts';
 import { RelayMetrics } from '../src/telemetry/metrics.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, it } from 'node:test';
-import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import { WebhookReceiver } from '../tools/webhook-receiver.ts';
 import { DENO, Daemon, waitFor } from './support/daemon.ts';
 import { generate, idOf } from './support/kong.ts';
 import { tempDir } from './support/pipeline.ts';

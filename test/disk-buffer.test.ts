@@ -13,7 +13,7 @@ import { generate, tally } from './support/kong.ts';
 import { KongHttpLogClient } from './support/kong-http-client.ts';
 import { deadLetters, Fleet, kill9, readCheckpoint } from './support/reliability-harness.ts';
 import { configFromYaml } from './support/pipeline.ts';
-import { freePort } from './support/sns-emulator.ts';
+import { freePort } from './support/tcp-gate.ts';
 
 const fleet = new Fleet();
 const TOKEN = 'disk-buffer-token';

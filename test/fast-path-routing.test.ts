@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { byteStringOf } from '../src/event/byte-string.ts';
 import { decodeArrayBytes, isProblem } from '../src/event/entries.ts';
 import type { EventFields, KongEvent } from '../src/event/kong-event.ts';
-import { buildRouting } from '../src/route/routing.ts';
+import { buildRouting } from '../src/delivery/routing.ts';
 import { splitBody } from '../src/sources/http/intake.ts';
 import { generate } from './support/kong.ts';
 import { FullParseEvent } from './support/full-parse-event.ts';

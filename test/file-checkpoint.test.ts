@@ -14,7 +14,7 @@ import {
   startTail,
   tailDirs,
   waitFor,
-} from './file-tail-harness.ts';
+} from './support/file-tail-harness.ts';
 
 test('a restart goes on from the checkpoint: nothing lost, nothing finished read again', async () => {
   const dirs = tailDirs();

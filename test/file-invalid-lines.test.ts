@@ -12,7 +12,7 @@ import {
   startTail,
   tailDirs,
   waitFor,
-} from './file-tail-harness.ts';
+} from './support/file-tail-harness.ts';
 
 test('over-long lines and lines that are not JSON objects are counted and dead-lettered; the tail goes on', async () => {
   const dirs = tailDirs();

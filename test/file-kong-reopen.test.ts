@@ -17,7 +17,7 @@ import {
   tailDirs,
   type TailRun,
   waitFor,
-} from './file-tail-harness.ts';
+} from './support/file-tail-harness.ts';
 
 const ROTATE_WAIT = '300ms';
 

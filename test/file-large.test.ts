@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { KongTrafficGenerator } from '../src/demo/kong-traffic.ts';
+import { KongTrafficGenerator } from '../tools/kong-traffic.ts';
 import type { KongEvent } from '../src/event/kong-event.ts';
 import { DELIVERED, type SendResult, type Sink } from '../src/sinks/sink.ts';
 import { RecordingSink } from './support/recording-sink.ts';
-import { jsonLines, pause, range, seqs, startTail, tailDirs, waitFor } from './file-tail-harness.ts';
+import { jsonLines, pause, range, seqs, startTail, tailDirs, waitFor } from './support/file-tail-harness.ts';
 
 /** Counts what arrives without keeping it (a recording of 200 MB would be the memory the test measures). */
 class CountingSink implements Sink {

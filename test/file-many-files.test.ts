@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { MAX_OPEN_FILES } from '../src/sources/file/open-files.ts';
-import { append, jsonLines, range, seqs, startTail, tailDirs, waitFor } from './file-tail-harness.ts';
+import { append, jsonLines, range, seqs, startTail, tailDirs, waitFor } from './support/file-tail-harness.ts';
 
 const FILES = 2_000;
 

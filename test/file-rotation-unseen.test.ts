@@ -28,7 +28,7 @@ import {
   type LogLine,
   type TailRun,
   waitFor,
-} from './file-tail-harness.ts';
+} from './support/file-tail-harness.ts';
 
 /** A full buffer pauses reading after the first read (64 KiB) while the destination is stalled. */
 const SMALL_BLOCKING_BUFFER =

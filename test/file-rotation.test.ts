@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { append, jsonLines, pause, range, seqs, startTail, tailDirs, waitFor } from './file-tail-harness.ts';
+import { append, jsonLines, pause, range, seqs, startTail, tailDirs, waitFor } from './support/file-tail-harness.ts';
 
 test('rename rotation while writing: every line arrives once, the old file is finished first and then closed', async () => {
   const dirs = tailDirs();

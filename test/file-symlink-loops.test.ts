@@ -18,7 +18,7 @@ import {
   tailDirs,
   type TailRun,
   waitFor,
-} from './file-tail-harness.ts';
+} from './support/file-tail-harness.ts';
 
 /** logs/{a.log, sub/b.log} plus five links that lead back into the tree. */
 function loopyTree(): TailDirs {

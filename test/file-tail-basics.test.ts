@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { append, jsonLines, pause, range, seqs, startTail, tailDirs, waitFor } from './file-tail-harness.ts';
+import { append, jsonLines, pause, range, seqs, startTail, tailDirs, waitFor } from './support/file-tail-harness.ts';
 
 test('start_at: end skips what a file held at the first start and reads what is written after', async () => {
   const dirs = tailDirs();

@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, it } from 'node:test';
-import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import { WebhookReceiver } from '../tools/webhook-receiver.ts';
 import { Daemon, sumMetric, waitFor } from './support/daemon.ts';
 import { tempDir } from './support/pipeline.ts';
-import { SnsEmulator } from './support/sns-emulator.ts';
+import { SnsEmulator } from '../tools/sns-emulator.ts';
 
 let hook: WebhookReceiver | null = null;
 let sns: SnsEmulator | null = null;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Daemon, MAIN, ROOT, waitFor } from './support/daemon.ts';
 import { tempDir } from './support/pipeline.ts';
-import { SnsEmulator } from './support/sns-emulator.ts';
+import { SnsEmulator } from '../tools/sns-emulator.ts';
 
 let sns: SnsEmulator | null = null;
 const daemons: Daemon[] = [];

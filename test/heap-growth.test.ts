@@ -1,5 +1,5 @@
 /**
- * The relay keeps V8's old generation near what is live (src/delivery/heap-growth.ts): about
+ * `run` keeps V8's old generation near what is live (src/commands/heap-growth.ts): about
  * 40 MB of growth between full collections, at least half and at most three times what survived,
  * so that buffered entries, not garbage, decide how much memory the process holds. Its young
  * generation stops growing at 32 MB, whatever V8 would give it on this machine (Node 24: 128 MB).
@@ -13,10 +13,11 @@ import {
   MAX_PERCENT,
   MIN_PERCENT,
   YOUNG_GENERATION_BYTES,
-  boundHeapGrowth,
+  HeapGrowthBound,
+  missingFlags,
   nextGrowingPercent,
   nextSemiSpaceGrowth,
-} from '../src/delivery/heap-growth.ts';
+} from '../src/commands/heap-growth.ts';
 
 const MB = 2 ** 20;
 
@@ -40,13 +41,22 @@ describe('heap growth between full collections', () => {
     assert.ok(45 * MB * (next / 100) <= 1.1 * HEADROOM_BYTES, String(next));
   });
 
-  it('can be started more than once (every relay of a process starts it)', () => {
-    assert.equal(boundHeapGrowth({}), 'bounded');
-    assert.equal(boundHeapGrowth({}), 'bounded');
+  it('is left to V8 when the config says heap_growth: v8', () => {
+    assert.deepEqual(new HeapGrowthBound().start('v8'), { mode: 'v8' });
   });
 
-  it('is left to V8 when the operator sets KLR_HEAP_GROWTH=v8', () => {
-    assert.equal(boundHeapGrowth({ KLR_HEAP_GROWTH: 'v8' }), 'v8');
+  it('is left to V8, saying why, when this V8 does not know a flag it would set (setting one would not throw)', () => {
+    // The listing of a V8 without --heap-growing-percent: nothing is set (this test process keeps V8's flags).
+    const listing = '  --semi-space-growth-factor (factor by which to grow the new space)\n';
+    const state = new HeapGrowthBound().start('bounded', () => listing);
+    assert.equal(state.mode, 'v8');
+    assert.match(state.reason ?? '', /--heap-growing-percent/);
+    assert.deepEqual(missingFlags(''), ['--heap-growing-percent', '--semi-space-growth-factor']);
+  });
+
+  it("finds both flags in this runtime's V8", () => {
+    const run = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8' });
+    assert.deepEqual(missingFlags(run.stdout), []);
   });
 });
 
@@ -63,11 +73,13 @@ describe('young generation', () => {
     // and yields to the event loop between chunks, as the relay does: V8 alone grows the new
     // space to its maximum (128 MB on Node 24 with 24 GiB). While a full collection is under way
     // the new space may briefly exceed the cap: the median is what is held.
-    const module = path.resolve(import.meta.dirname, '../src/delivery/heap-growth.js');
+    const module = path.resolve(import.meta.dirname, '../src/commands/heap-growth.js');
     const script = `
-      const { boundHeapGrowth } = await import(${JSON.stringify(module)});
+      const { HeapGrowthBound } = await import(${JSON.stringify(module)});
       const { getHeapSpaceStatistics } = await import('node:v8');
-      const mode = boundHeapGrowth(process.env);
+      const bound = new HeapGrowthBound();
+      const { mode } = bound.start('bounded');
+      if (bound.start('bounded').mode !== mode) throw new Error('a second start changed the mode');
       const sizes = [];
       const buffered = [];
       for (let round = 0; round < 60; round++) {
@@ -80,10 +92,7 @@ describe('young generation', () => {
       }
       process.stdout.write(JSON.stringify({ mode, sizes }));
     `;
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      env: { ...process.env, KLR_HEAP_GROWTH: '' },
-    });
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
     const { mode, sizes } = JSON.parse(run.stdout) as { mode: string; sizes: number[] };
     assert.equal(mode, 'bounded');

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
-import { kongTexts, startHarness, TOKEN, waitFor, type Answer } from './http-harness.ts';
+import { kongTexts, startHarness, TOKEN, waitFor, type Answer } from './support/http-harness.ts';
 
 describe('http source: ack: delivered', () => {
   it('answers only after the destination got the entries (stalled, then resumed)', async () => {

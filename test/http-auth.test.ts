@@ -1,7 +1,7 @@
 /** Only Kong with the right credentials gets entries in; refused requests ingest nothing and secrets never reach the log. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { kongTexts, startHarness, TOKEN, waitFor, type Harness } from './http-harness.ts';
+import { kongTexts, startHarness, TOKEN, waitFor, type Harness } from './support/http-harness.ts';
 
 const basic = (user: string, password: string): string =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;

@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { formatDiagnostic } from '../src/config/diagnostics.ts';
 import { loadConfigText } from '../src/config/load.ts';
-import { kongEntries } from '../src/demo/kong-traffic.ts';
-import { kongTexts, startHarness, TOKEN, waitFor, type Harness } from './http-harness.ts';
+import { kongEntries } from '../tools/kong-traffic.ts';
+import { kongTexts, startHarness, TOKEN, waitFor, type Harness } from './support/http-harness.ts';
 import { KongHttpLogClient } from './support/kong-http-client.ts';
 
 const KiB = 1024;

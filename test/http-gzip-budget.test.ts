@@ -10,7 +10,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { waitFor } from './support/daemon.ts';
 import { Fleet, MiB } from './support/reliability-harness.ts';
-import { freePort } from './support/sns-emulator.ts';
+import { freePort } from './support/tcp-gate.ts';
 import { tempDir } from './support/pipeline.ts';
 
 const UPLOADS = 400;

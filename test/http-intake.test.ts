@@ -4,7 +4,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { kongTexts, startHarness, waitFor, type Harness } from './http-harness.ts';
+import { kongTexts, startHarness, waitFor, type Harness } from './support/http-harness.ts';
 
 describe('http source: what Kong sends', () => {
   let h: Harness;

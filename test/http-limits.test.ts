@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Pool } from 'undici';
-import { kongTexts, startHarness, TOKEN, waitFor, type Harness } from './http-harness.ts';
+import { kongTexts, startHarness, TOKEN, waitFor, type Harness } from './support/http-harness.ts';
 
 /** Tests that wait for a server to close a raw socket fail after this instead of hanging. */
 const SOCKET_TEST_TIMEOUT_MS = 30_000;

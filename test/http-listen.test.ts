@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { kongTexts, startHarness, TOKEN, waitFor } from './http-harness.ts';
+import { kongTexts, startHarness, TOKEN, waitFor } from './support/http-harness.ts';
 import { tempDir } from './support/pipeline.ts';
 
 const hasIpv6Loopback = Object.values(networkInterfaces())

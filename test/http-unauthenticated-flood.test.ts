@@ -11,7 +11,7 @@ import net from 'node:net';
 import { describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { Fleet } from './support/reliability-harness.ts';
-import { freePort } from './support/sns-emulator.ts';
+import { freePort } from './support/tcp-gate.ts';
 import { tempDir } from './support/pipeline.ts';
 import { waitFor } from './support/daemon.ts';
 

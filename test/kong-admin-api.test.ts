@@ -11,7 +11,7 @@ import { byteStringOf } from '../src/event/byte-string.ts';
 import type { KongEvent } from '../src/event/kong-event.ts';
 import { KongAdminClient, KongAdminError } from '../src/kong-admin/client.ts';
 import { WorkspaceDirectory } from '../src/kong-admin/workspace-directory.ts';
-import { buildRouting } from '../src/route/routing.ts';
+import { buildRouting } from '../src/delivery/routing.ts';
 import { KONG_ENTITY_SECRETS, maskSecrets } from '../src/sources/kong-admin/secret-mask.ts';
 import { KongAdminStub, type KongAdminStubOptions, RBAC_MESSAGE } from './support/kong-admin-stub.ts';
 import { configFromYaml } from './support/pipeline.ts';

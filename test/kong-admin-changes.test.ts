@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import { WebhookReceiver } from '../tools/webhook-receiver.ts';
 import { Daemon, waitFor } from './support/daemon.ts';
 import { KongAdminStub } from './support/kong-admin-stub.ts';
 import { tempDir } from './support/pipeline.ts';

@@ -13,7 +13,7 @@ import {
   workspaceIdFor,
   type KongEntry,
   type KongTrafficOptions,
-} from '../src/demo/kong-traffic.ts';
+} from '../tools/kong-traffic.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../test/fixtures');
 

@@ -19,13 +19,13 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { AckGroup } from '../src/delivery/ack.ts';
+import { AckGroup } from '../src/core/ack.ts';
 import { byteStringOf } from '../src/event/byte-string.ts';
 import { createSink } from '../src/sinks/index.ts';
 import { Pipeline } from '../src/delivery/pipeline.ts';
 import { RelayMetrics } from '../src/telemetry/metrics.ts';
 import { configFromYaml, quietLogger, type TestPipeline } from './support/pipeline.ts';
-import { SnsEmulator } from './support/sns-emulator.ts';
+import { SnsEmulator } from '../tools/sns-emulator.ts';
 
 interface Received {
   readonly url: string;

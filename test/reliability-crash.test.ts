@@ -24,7 +24,7 @@ import {
 } from './support/reliability-harness.ts';
 import { reliabilityReport } from './support/reliability-report.ts';
 import { SeededRandom } from './support/seeded-random.ts';
-import { freePort } from './support/sns-emulator.ts';
+import { freePort } from './support/tcp-gate.ts';
 
 const fleet = new Fleet();
 const report = reliabilityReport('reliability-crash');

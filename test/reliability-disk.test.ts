@@ -28,7 +28,7 @@ import {
   waitForAll,
 } from './support/reliability-harness.ts';
 import { reliabilityReport } from './support/reliability-report.ts';
-import { freePort } from './support/sns-emulator.ts';
+import { freePort } from './support/tcp-gate.ts';
 
 const fleet = new Fleet();
 const report = reliabilityReport('reliability-disk');

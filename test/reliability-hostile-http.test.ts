@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
 import { MAX_DEPTH } from '../src/event/json-scan.ts';
-import type { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import type { WebhookReceiver } from '../tools/webhook-receiver.ts';
 import type { Daemon } from './support/daemon.ts';
 import { waitFor } from './support/daemon.ts';
 import {

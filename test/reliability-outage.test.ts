@@ -21,7 +21,7 @@ import {
   type DestinationTally,
 } from './support/reliability-harness.ts';
 import { reliabilityReport } from './support/reliability-report.ts';
-import { freePort, TcpGate } from './support/sns-emulator.ts';
+import { freePort, TcpGate } from './support/tcp-gate.ts';
 
 const fleet = new Fleet();
 const report = reliabilityReport('reliability-outage');

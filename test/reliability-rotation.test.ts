@@ -24,7 +24,7 @@ import {
 } from './support/reliability-harness.ts';
 import { reliabilityReport } from './support/reliability-report.ts';
 import { SeededRandom } from './support/seeded-random.ts';
-import type { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import type { WebhookReceiver } from '../tools/webhook-receiver.ts';
 
 const fleet = new Fleet();
 const report = reliabilityReport('reliability-rotation');

@@ -15,7 +15,7 @@ import { type Daemon, sumMetric, waitFor } from './support/daemon.ts';
 import { generate, idOf, tally } from './support/kong.ts';
 import { KongHttpLogClient } from './support/kong-http-client.ts';
 import { deadLetters, Fleet, readCheckpoint } from './support/reliability-harness.ts';
-import { freePort } from './support/sns-emulator.ts';
+import { freePort } from './support/tcp-gate.ts';
 
 const fleet = new Fleet();
 const TOKEN = 'reload-test-token';

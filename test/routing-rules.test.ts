@@ -1,7 +1,7 @@
 /** Rule semantics: every `when` field, `unless`, status classes, workspaces by id and name, "*". */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildRouting } from '../src/route/routing.ts';
+import { buildRouting } from '../src/delivery/routing.ts';
 import { configFromYaml } from './support/pipeline.ts';
 import { byteStringOf } from '../src/event/byte-string.ts';
 

@@ -12,12 +12,12 @@ import { after, describe, it } from 'node:test';
 import { loadConfigText } from '../src/config/load.ts';
 import { formatDiagnostic } from '../src/config/diagnostics.ts';
 import { byteStringOf } from '../src/event/byte-string.ts';
-import { buildRouting } from '../src/route/routing.ts';
+import { buildRouting } from '../src/delivery/routing.ts';
 import { RuleRegex } from '../src/route/rule-regex.ts';
 import { Daemon, waitFor } from './support/daemon.ts';
 import { configFromYaml } from './support/pipeline.ts';
-import { freePort } from './support/sns-emulator.ts';
-import { WebhookReceiver } from '../src/demo/webhook-receiver.ts';
+import { freePort } from './support/tcp-gate.ts';
+import { WebhookReceiver } from '../tools/webhook-receiver.ts';
 
 const DIGITS_RULE = String.raw`^/api/(\d|\w|_)*/items$`;
 const SLASHES_RULE = '^/v1/(.*)/(.*)/(.*)/items$';

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { Daemon, waitFor } from './support/daemon.ts';
 import { tempDir } from './support/pipeline.ts';
-import { SnsEmulator, type SqsQueue } from './support/sns-emulator.ts';
+import { SnsEmulator, type SqsQueue } from '../tools/sns-emulator.ts';
 
 const SECRETS = Array.from({ length: 12 }, (_, i) => `s3cr3t${i}X${Math.random().toString(36).slice(2, 8)}`);
 

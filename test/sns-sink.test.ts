@@ -18,8 +18,8 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
-import { AckGroup } from '../src/delivery/ack.ts';
-import { buildRouting } from '../src/route/routing.ts';
+import { AckGroup } from '../src/core/ack.ts';
+import { buildRouting } from '../src/delivery/routing.ts';
 import type { SnsDestination } from '../src/config/resolve.ts';
 import type { KongEvent } from '../src/event/kong-event.ts';
 import { SnsRequestBuilder } from '../src/sinks/sns/request-builder.ts';

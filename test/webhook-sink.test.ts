@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, it } from 'node:test';
-import { AckGroup } from '../src/delivery/ack.ts';
+import { AckGroup } from '../src/core/ack.ts';
 import { Pipeline } from '../src/delivery/pipeline.ts';
 import { createSink } from '../src/sinks/index.ts';
 import { createLogger } from '../src/telemetry/log.ts';

@@ -2,14 +2,16 @@
  * `demo` (what `npm start` runs): the relay on config/demo.yaml, an in-process SNS/SQS emulator
  * with an SQS subscription, local webhook receivers and generated Kong traffic — half written
  * as a file-log file, half POSTed like http-log — printing what arrives where. Ctrl-C stops.
+ *
+ * The emulator, receivers and traffic generator are development tools (tools/, with the dev
+ * dependencies fauxqs and @aws-sdk/client-sqs), not part of the npm package: the demo runs from a
+ * source checkout (`npm ci && npm start`, or `deno run … src/main.ts demo`) and says so elsewhere.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { formatDiagnostic } from '../config/diagnostics.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { KongTrafficGenerator } from '../demo/kong-traffic.ts';
-import { WebhookReceiver } from '../demo/webhook-receiver.ts';
 import { Relay } from '../relay.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { PACKAGE_ROOT } from '../version.ts';
@@ -23,22 +25,16 @@ export interface DemoOptions {
   readonly duration?: number;
 }
 
-/** What the emulator needs from fauxqs and the SQS client (dev dependencies, loaded lazily). */
-interface Emulator {
-  readonly endpoint: string;
-  readonly topicArn: string;
-  receive(): Promise<number>;
-  stop(): Promise<void>;
-}
-
 export async function demoCommand(options: DemoOptions): Promise<number> {
   const configFile = options.config ?? path.join(PACKAGE_ROOT, 'config', 'demo.yaml');
   const work = mkdtempSync(path.join(tmpdir(), 'kong-log-relay-demo-'));
   const logDir = path.join(work, 'logs');
   mkdirSync(logDir, { recursive: true });
 
-  const emulator = await startEmulator();
-  const receiver = await WebhookReceiver.start({ record: false });
+  const tools = await loadTools();
+  const emulator = await tools.SnsEmulator.start();
+  const { topicArn, queue } = await emulator.topicWithQueue('profile-updated', 'cache-invalidation');
+  const receiver = await tools.WebhookReceiver.start({ record: false });
   process.env.AWS_ACCESS_KEY_ID ??= 'demo';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'demo';
   Object.assign(process.env, {
@@ -48,13 +44,13 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
     DEMO_ADMIN_LISTEN: '127.0.0.1:0',
     DEMO_TOKEN: 'demo-token',
     DEMO_SNS_ENDPOINT: emulator.endpoint,
-    DEMO_TOPIC_ARN: emulator.topicArn,
+    DEMO_TOPIC_ARN: topicArn,
     DEMO_WEBHOOK_BASE: receiver.url,
   });
   const { config, diagnostics } = loadConfigFile(configFile);
   if (config === null) {
     for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-    await Promise.all([emulator.stop(), receiver.close()]);
+    await Promise.all([emulator.close(), receiver.close()]);
     return EXIT_INVALID_CONFIG;
   }
   const relay = new Relay(config, createLogger(config.log));
@@ -65,17 +61,16 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   const out = process.stdout;
   out.write(`kong-log-relay demo — config ${path.relative(process.cwd(), configFile) || configFile}\n`);
   out.write(`  Kong file-log → ${path.join(logDir, 'requests.log')}\n  Kong http-log → http://${httpListen}/kong\n`);
-  out.write(`  SNS topic ${emulator.topicArn} → SQS queue cache-invalidation (emulator at ${emulator.endpoint})\n`);
+  out.write(`  SNS topic ${topicArn} → SQS queue cache-invalidation (emulator at ${emulator.endpoint})\n`);
   out.write(
     `  webhooks at ${receiver.url}: /payments (payments workspace), /search (search workspace), /global ("*")\n`,
   );
   if (admin !== '') out.write(`  admin: http://${admin}/metrics  /status\n`);
   out.write('Counts below are arrived/expected per destination. Ctrl-C to stop.\n\n');
 
-  const generator = new KongTrafficGenerator({ seed: 42 });
+  const generator = new tools.KongTrafficGenerator({ seed: 42 });
   let generated = 0,
-    profileUpdates = 0,
-    sqsMessages = 0;
+    profileUpdates = 0;
   const expected = { payments: 0, search: 0 };
   const perTick = Math.max(2, Math.round(options.rate / 10));
   const traffic = setInterval(() => {
@@ -107,9 +102,14 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   }, 100);
 
   const report = async (): Promise<void> => {
-    sqsMessages += await emulator.receive();
+    const sqsMessages = (await queue.drain()).length;
+    const webhooks = [
+      `payments ${receiver.count('/payments')}/${expected.payments}`,
+      `search ${receiver.count('/search')}/${expected.search}`,
+      `global ${receiver.count('/global')}/${generated}`,
+    ];
     out.write(
-      `generated ${generated} Kong entries | arrived/expected: SNS→SQS profile updates ${sqsMessages}/${profileUpdates} | webhooks: payments ${receiver.count('/payments')}/${expected.payments}, search ${receiver.count('/search')}/${expected.search}, global ${receiver.count('/global')}/${generated}\n`,
+      `generated ${generated} Kong entries | arrived/expected: SNS→SQS profile updates ${sqsMessages}/${profileUpdates} | webhooks: ${webhooks.join(', ')}\n`,
     );
   };
   const reporter = setInterval(() => {
@@ -133,14 +133,17 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   await new Promise((r) => setTimeout(r, 1_500));
   await relay.stop();
   await report();
-  await Promise.all([emulator.stop(), receiver.close()]);
+  await Promise.all([emulator.close(), receiver.close()]);
   rmSync(work, { recursive: true, force: true });
   return 0;
 }
 
-async function startEmulator(): Promise<Emulator> {
-  let fauxqs: typeof import('fauxqs');
-  let sqs: typeof import('@aws-sdk/client-sqs');
+/** The demo's development tools, loaded when it runs (tools/ is not in the npm package). */
+async function loadTools(): Promise<
+  typeof import('../../tools/sns-emulator.ts') &
+    typeof import('../../tools/webhook-receiver.ts') &
+    typeof import('../../tools/kong-traffic.ts')
+> {
   // fauxqs loads node:sqlite, which on Node 22 prints an ExperimentalWarning: not ours to show.
   const emitWarning = process.emitWarning;
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
@@ -148,48 +151,17 @@ async function startEmulator(): Promise<Emulator> {
       (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
   }) as typeof process.emitWarning;
   try {
-    fauxqs = await import('fauxqs');
-    sqs = await import('@aws-sdk/client-sqs');
-  } catch {
+    const [sns, receiver, traffic] = await Promise.all([
+      import('../../tools/sns-emulator.ts'),
+      import('../../tools/webhook-receiver.ts'),
+      import('../../tools/kong-traffic.ts'),
+    ]);
+    return { ...sns, ...receiver, ...traffic };
+  } catch (e) {
     throw new Error(
-      'the demo needs the dev dependencies (fauxqs, @aws-sdk/client-sqs): run `npm ci` without --omit=dev',
+      `the demo runs from a source checkout with the dev dependencies (git clone, npm ci, npm start): ${(e as Error).message}`,
     );
   } finally {
     process.emitWarning = emitWarning;
   }
-  const server = await fauxqs.startFauxqs({ port: 0, logger: false });
-  const endpoint = `http://127.0.0.1:${server.port}`;
-  const { topicArn } = server.createTopic('profile-updated');
-  const { queueUrl } = server.createQueue('cache-invalidation');
-  server.subscribe({ topic: 'profile-updated', queue: 'cache-invalidation' });
-  const client = new sqs.SQSClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
-  });
-  return {
-    endpoint,
-    topicArn,
-    async receive() {
-      let n = 0;
-      for (;;) {
-        const r = await client.send(
-          new sqs.ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-        );
-        const messages = r.Messages ?? [];
-        if (messages.length === 0) return n;
-        n += messages.length;
-        await client.send(
-          new sqs.DeleteMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-          }),
-        );
-      }
-    },
-    async stop() {
-      client.destroy();
-      await server.stop();
-    },
-  };
 }

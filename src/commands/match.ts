@@ -4,7 +4,7 @@ import { formatDiagnostic } from '../config/diagnostics.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { isProblem, splitLogFile } from '../event/entries.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
-import { buildRouting } from '../route/routing.ts';
+import { buildRouting } from '../delivery/routing.ts';
 import { formatOutgoing, PayloadPreview, type OutgoingMessage } from './match-payload.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 

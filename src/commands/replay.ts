@@ -17,16 +17,17 @@ import picomatch from 'picomatch';
 import { formatDiagnostic } from '../config/diagnostics.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { ResolvedConfig } from '../config/resolve.ts';
-import { AckGroup } from '../delivery/ack.ts';
-import { isDeadLetterFile } from '../delivery/dead-letter.ts';
+import { AckGroup } from '../core/ack.ts';
+import { isDeadLetterFile } from '../core/dead-letter.ts';
 import { Pipeline } from '../delivery/pipeline.ts';
 import { byteStringOf } from '../event/byte-string.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
-import { buildRouting } from '../route/routing.ts';
+import { buildRouting } from '../delivery/routing.ts';
 import { createSink } from '../sinks/index.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { RelayMetrics } from '../telemetry/metrics.ts';
-import { RUNTIME, VERSION } from '../version.ts';
+import { RUNTIME } from '../runtime.ts';
+import { VERSION } from '../version.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 
 /** The folder, beside a replayed file, that it moves into. */

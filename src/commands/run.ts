@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../telemetry/log.ts';
 import { LiveSummary } from '../telemetry/summary.ts';
 import type { ClosedPipe } from '../util/closed-pipe.ts';
 import { StateDirectoryError, stateDirectories, stateDirectoryProblems } from '../util/state-dirs.ts';
+import { HeapGrowthBound } from './heap-growth.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 
 /** Exit codes of `run` (besides 0, and EXIT_INVALID_CONFIG = 2): documented in the README. */
@@ -21,6 +22,9 @@ export async function runCommand(file: string, closedPipe?: ClosedPipe): Promise
   // Before anything starts: a relay that cannot checkpoint or dead-letter must not say "running".
   const unwritable = await stateDirectoryProblems(stateDirectories(config));
   if (unwritable.length > 0) return cannotStart(log, new StateDirectoryError(unwritable));
+  // Before anything is buffered; `heapGrowth.reason` says why V8's own growth stays when bounded was asked for.
+  const heapGrowth = new HeapGrowthBound().start(config.heapGrowth);
+  log.info({ heapGrowth: heapGrowth.mode, reason: heapGrowth.reason }, 'heap growth');
   const relay = new Relay(config, log);
   let signals = 0;
   const onStop = (signal: NodeJS.Signals): void => {

@@ -56,16 +56,3 @@ export function formatDiagnostic(d: Diagnostic): string {
 function oneLine(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
-
-/** Thrown where a config must be valid to go on (run, reload): carries every problem. */
-export class ConfigError extends Error {
-  readonly diagnostics: readonly Diagnostic[];
-  constructor(diagnostics: readonly Diagnostic[]) {
-    const errors = diagnostics.filter((d) => d.severity === 'error');
-    super(
-      `invalid configuration (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${errors.map(formatDiagnostic).join('\n')}`,
-    );
-    this.name = 'ConfigError';
-    this.diagnostics = diagnostics;
-  }
-}

@@ -16,7 +16,7 @@ import {
   type Scalar,
 } from 'yaml';
 import type { ZodType } from 'zod';
-import { ConfigError, type ConfigPath, type Diagnostic } from './diagnostics.ts';
+import type { ConfigPath, Diagnostic } from './diagnostics.ts';
 import { yamlErrorHint } from './hints.ts';
 import { parsePartial } from './partial.ts';
 import { checkReferences, resolveConfig, type ResolvedConfig } from './resolve.ts';
@@ -54,16 +54,6 @@ export function loadConfigFile(file: string, env: Environment = process.env, opt
     };
   }
   return loadConfigText(text, file, env, options);
-}
-
-/** Like loadConfigFile, or a ConfigError with every problem. */
-export function loadConfigOrThrow(
-  file: string,
-  env: Environment = process.env,
-): { config: ResolvedConfig; diagnostics: readonly Diagnostic[] } {
-  const result = loadConfigFile(file, env);
-  if (result.config === null) throw new ConfigError(result.diagnostics);
-  return { config: result.config, diagnostics: result.diagnostics };
 }
 
 export function loadConfigText(

@@ -33,7 +33,7 @@ export interface RetrySettings {
   readonly maxDelayMs: number;
   readonly maxElapsedMs: number;
 }
-export type { BufferSettings, DiskBufferSettings, MemoryBufferSettings, WhenFull } from './buffer-settings.ts';
+export type { BufferSettings } from './buffer-settings.ts';
 export interface DeadLetterSettings {
   readonly dir: string;
   readonly maxFileBytes: number;
@@ -141,6 +141,8 @@ export interface ResolvedConfig {
   /** The `kong_admin:` block; null when not set. */
   readonly kongAdmin: KongAdminSettings | null;
   readonly shutdownTimeoutMs: number;
+  /** Whether `run` bounds V8's heap growth (src/commands/heap-growth.ts) or leaves it to V8. */
+  readonly heapGrowth: 'bounded' | 'v8';
   readonly admin: {
     readonly listen: string;
     /** Bearer token for everything but /healthz and /readyz; undefined: open (loopback). */
@@ -307,6 +309,7 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
     stateDir,
     kongAdmin: resolveKongAdmin(parsed.kong_admin, base),
     shutdownTimeoutMs: parseDuration(parsed.shutdown_timeout),
+    heapGrowth: parsed.heap_growth,
     admin:
       parsed.admin === false
         ? null

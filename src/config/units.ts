@@ -27,10 +27,3 @@ export function parseSize(text: string): number {
   if (m === null) throw new TypeError(`not a size: ${text}`);
   return Math.floor(Number(m[1]) * SIZE_BYTES[m[2] ?? 'B']);
 }
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)}GiB`;
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)}MiB`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)}KiB`;
-  return `${bytes}B`;
-}

@@ -16,10 +16,10 @@ import {
   type RelayMetrics,
   seedCounts,
 } from '../telemetry/metrics.ts';
-import type { Ticket } from './ack.ts';
+import type { Ticket } from '../core/ack.ts';
+import { DEAD_LETTERS_DISCARDED, DeadLetterWriter, type DeadLetterRecord } from '../core/dead-letter.ts';
 import { type DestinationBufferHooks, openBuffer } from './buffer/open-buffer.ts';
 import type { EntryBuffer } from './buffer/entry-buffer.ts';
-import { DEAD_LETTERS_DISCARDED, DeadLetterWriter, type DeadLetterRecord } from './dead-letter.ts';
 import { RetryPolicy } from './retry.ts';
 import { errorText } from '../util/errors.ts';
 import { sleep } from '../util/sleep.ts';

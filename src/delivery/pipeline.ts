@@ -4,24 +4,23 @@
  * reading more (backpressure) and learn from `whenUnblocked()` when to go on.
  */
 import type { ResolvedConfig, ResolvedDestination } from '../config/resolve.ts';
+import { Ticket, type AckGroup } from '../core/ack.ts';
+import type { IngestResult, PipelineIntake } from '../core/pipeline-intake.ts';
 import type { ByteString } from '../event/byte-string.ts';
 import type { EventDecoder, KongEvent, WorkspaceLookup } from '../event/kong-event.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
-import { buildRouting, type Routing } from '../route/routing.ts';
+import { buildRouting, type Routing } from './routing.ts';
 import { Redactors, Shaper } from '../shape/shaper.ts';
 import type { Sink } from '../sinks/sink.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { RelayMetrics, SourceStats } from '../telemetry/metrics.ts';
-import { Ticket, type AckGroup } from './ack.ts';
 import { reportOrphanedBuffers } from './buffer/orphaned-buffers.ts';
 import { Destination, type DestinationStatus } from './destination.ts';
 
 /** Builds the sink of a destination (SNS client, webhook pool). */
 export type SinkFactory = (destination: ResolvedDestination) => Sink;
 
-export type IngestResult = KongEvent | JsonSyntaxError;
-
-export class Pipeline {
+export class Pipeline implements PipelineIntake {
   #routing: Routing;
   /** Indexed like the router's destination list. */
   #destinations: Destination[];

@@ -28,12 +28,3 @@ export class RetryPolicy {
     return now + delayMs - firstAttemptAt <= this.#settings.maxElapsedMs;
   }
 }
-
-/** Parse a Retry-After header (seconds or HTTP date) into milliseconds; undefined when absent or bad. */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (value === null || value === undefined || value.trim() === '') return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}

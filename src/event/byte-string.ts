@@ -14,6 +14,7 @@
  * in, as decoding them would have done.
  */
 import { Buffer, isUtf8 } from 'node:buffer';
+import { LATIN1_WRITE_IS_COPY } from '../runtime.ts';
 
 /** A string that is a byte string (typed apart so that a text cannot be passed for one). */
 export type ByteString = string & { readonly __byteString: true };
@@ -37,12 +38,6 @@ export function byteStringOfUtf8(bytes: Buffer, start: number, end: number, vali
   return byteStringOf(bytes.toString('utf8', start, end));
 }
 
-/**
- * Node's `Buffer#write(…, 'latin1')` is a copy. Deno's is a JavaScript loop, ~20× slower (5 µs
- * for a 2.3 KB entry) and slower than a plain `charCodeAt` loop, while its
- * `TextEncoder#encodeInto` copies an ASCII string as fast as Node.
- */
-const LATIN1_WRITE_IS_COPY = (globalThis as { Deno?: unknown }).Deno === undefined;
 const encoder = new TextEncoder();
 
 /**

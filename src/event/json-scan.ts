@@ -58,7 +58,7 @@ import type { FieldPlan } from './json-scan/plan.ts';
 import type { ScanStats } from './json-scan/scan-parts.ts';
 import { JsonScanner, type ScanBackend } from './json-scan/scanner.ts';
 
-export { ELEMENT_NOT_OBJECT, ELEMENT_SCANNED, ELEMENT_UNSCANNED } from './json-scan/array-scan.ts';
+export { ELEMENT_SCANNED } from './json-scan/array-scan.ts';
 export type { ArrayTooLong, ScannedArray } from './json-scan/array-scan.ts';
 export { decodeString, decodeValue } from './json-scan/decode.ts';
 export { JsonSyntaxError, MAX_DEPTH } from './json-scan/errors.ts';

@@ -1,13 +1,13 @@
 /** What every source implements, and what it is given to hand entries over. */
-import type { DeadLetterWriter } from '../delivery/dead-letter.ts';
-import type { Pipeline } from '../delivery/pipeline.ts';
+import type { DeadLetterWriter } from '../core/dead-letter.ts';
+import type { PipelineIntake } from '../core/pipeline-intake.ts';
 import type { KongAdminConnection } from '../kong-admin/connection.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { SourceStats } from '../telemetry/metrics.ts';
 
 export interface SourceContext {
-  /** ingest(text, group, stats) per entry; `blocked` / `whenUnblocked()` for backpressure. */
-  readonly pipeline: Pipeline;
+  /** Where entries go (the pipeline, seen through its intake): ingest per entry; `blocked` / `whenUnblocked()` for backpressure. */
+  readonly pipeline: PipelineIntake;
   readonly stats: SourceStats;
   readonly log: Logger;
   /** Where this source keeps state (checkpoints): `<state_dir>`. */

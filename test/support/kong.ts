@@ -1,5 +1,5 @@
 /** Generated Kong entries for tests, and how to find an entry's id in whatever arrived. */
-import { KongTrafficGenerator, type KongEntry, type KongTrafficOptions } from '../../src/demo/kong-traffic.ts';
+import { KongTrafficGenerator, type KongEntry, type KongTrafficOptions } from '../../tools/kong-traffic.ts';
 
 export function generate(count: number, options: Partial<KongTrafficOptions> = {}): KongEntry[] {
   const g = new KongTrafficGenerator({ seed: 1, ...options });

@@ -15,11 +15,11 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { after } from 'node:test';
-import { WebhookReceiver } from '../../src/demo/webhook-receiver.ts';
+import { WebhookReceiver } from '../../tools/webhook-receiver.ts';
 import { Daemon, waitFor } from './daemon.ts';
 import { idOf } from './kong.ts';
 import { tempDir } from './pipeline.ts';
-import { SnsEmulator } from './sns-emulator.ts';
+import { SnsEmulator } from '../../tools/sns-emulator.ts';
 
 /** Everything a test file starts, stopped in after(): daemons are SIGKILLed. */
 export class Fleet {

@@ -3,7 +3,7 @@
  * first, until a batch takes them. Two kinds: memory (memory-buffer.ts) and disk
  * (disk-buffer.ts); the destination does not branch on which one it has.
  */
-import type { Ticket } from '../ack.ts';
+import type { Ticket } from '../../core/ack.ts';
 
 export interface EntryBuffer {
   /** Entries ready to be taken now (in memory). */

@@ -1,7 +1,7 @@
 /** The default buffer: a ring queue in memory, bounded by max_events and max_bytes. */
 import type { MemoryBufferSettings } from '../../config/buffer-settings.ts';
-import type { Ticket } from '../ack.ts';
-import { RingQueue } from '../queue.ts';
+import type { Ticket } from '../../core/ack.ts';
+import { RingQueue } from '../../core/queue.ts';
 import type { EntryBuffer } from './entry-buffer.ts';
 
 export class MemoryBuffer implements EntryBuffer {

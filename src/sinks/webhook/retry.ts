@@ -3,7 +3,6 @@
  * errors are retried (honoring Retry-After); any other status is final. Reasons carry the
  * status and a short sanitized snippet of the response, never request headers or secrets.
  */
-import { parseRetryAfter } from '../../delivery/retry.ts';
 import type { WebhookTarget } from './target.ts';
 
 export interface RequestFailure {
@@ -83,4 +82,13 @@ export function sanitizeSnippet(target: WebhookTarget, body: string): string {
 
 function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** Parse a Retry-After header (seconds or HTTP date) into milliseconds; undefined when absent or bad. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value === null || value === undefined || value.trim() === '') return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { RingQueue } from '../../delivery/queue.ts';
+import { RingQueue } from '../../core/queue.ts';
 
 /** The fingerprint covers the first bytes of a file, up to this many (recorded once they exist). */
 export const FINGERPRINT_BYTES = 256;

@@ -25,7 +25,7 @@ import { rm } from 'node:fs/promises';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
-import type { AckGroup } from '../../delivery/ack.ts';
+import type { AckGroup } from '../../core/ack.ts';
 import type { BodyFormat } from '../../event/entries.ts';
 import { RateLimitedLog, type Logger } from '../../telemetry/log.ts';
 import { bump, type SourceStats } from '../../telemetry/metrics.ts';
@@ -360,7 +360,7 @@ export class HttpSource implements Source {
       if (body.kind === 'bad_gzip') result = await this.#intake.takeUndecodable(body.head, body.error, remote);
       else {
         // Invalid UTF-8 is replaced (U+FFFD), never fatal: Kong passes raw bytes through unvalidated.
-        // Given as bytes: each entry is decoded on its own (see splitEntryBytes).
+        // One scan of the bytes splits the body and, for a JSON array, decodes its entries (splitBody).
         const taken = this.#intake.take(body.bytes, format, remote);
         result = taken instanceof Promise ? await taken : taken;
       }

@@ -27,13 +27,12 @@
  * entries are not scanned again on ingest.
  */
 import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
-import { AckGroup } from '../../delivery/ack.ts';
-import type { DeadLetterRecord } from '../../delivery/dead-letter.ts';
+import { AckGroup } from '../../core/ack.ts';
+import type { DeadLetterRecord } from '../../core/dead-letter.ts';
 import { Buffer } from 'node:buffer';
 import {
   decodeArrayBytes,
   isProblem,
-  splitEntries,
   splitEntryBytes,
   type BodyFormat,
   type EntryText,
@@ -108,27 +107,22 @@ export function maxEntriesPerBody(maxBodyBytes: number): number {
 }
 
 /**
- * 0 when `body` (decoded, or its UTF-8 bytes) holds at most `max` entries, else (at least) how
- * many it holds; checked before any split.
+ * 0 when `body` (its UTF-8 bytes) holds at most `max` entries, else (at least) how many it
+ * holds; checked before any split.
  */
-export function countOverMax(body: string | Uint8Array, format: BodyFormat, max: number): number {
-  // Each entry takes at least two characters (itself and a separator): short bodies cannot be over.
+export function countOverMax(body: Uint8Array, format: BodyFormat, max: number): number {
+  // Each entry takes at least two bytes (itself and a separator): short bodies cannot be over.
   if (body.length <= 2 * max) return 0;
-  // On bytes, indexOf of a byte value is a memchr (a Kong batch of 100 entries has some 6000 commas to count).
-  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const separator = format === 'ndjson' ? '\n' : ',';
+  // indexOf of a byte value is a memchr (a Kong batch of 100 entries has some 6000 commas to count).
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const separator = format === 'ndjson' ? 0x0a /* \n */ : 0x2c /* , */;
   let separators = 0;
-  if (typeof text === 'string') {
-    for (let i = text.indexOf(separator); i >= 0 && separators < max; i = text.indexOf(separator, i + 1)) separators++;
-  } else {
-    const byte = separator.charCodeAt(0);
-    for (let i = text.indexOf(byte); i >= 0 && separators < max; i = text.indexOf(byte, i + 1)) separators++;
-  }
+  for (let i = bytes.indexOf(separator); i >= 0 && separators < max; i = bytes.indexOf(separator, i + 1)) separators++;
   if (separators < max) return 0;
   if (format === 'ndjson') return separators + 1;
   // Commas inside entries count too: only an exact count of the array's elements tells. (The
   // Latin-1 view of the bytes, one character per byte, has the same elements as the decoded text.)
-  const whole = typeof text === 'string' ? text : text.toString('latin1');
+  const whole = bytes.toString('latin1');
   if (whole.trimStart().charCodeAt(0) !== 0x5b /* [ */) return 0;
   const spans = scanArrayElements(whole);
   if (spans instanceof JsonSyntaxError) return 0; // one problem entry for the split
@@ -136,23 +130,23 @@ export function countOverMax(body: string | Uint8Array, format: BodyFormat, max:
 }
 
 /**
- * Split a body (decoded, or its UTF-8 bytes) into entries, or say how many it holds when that
- * is more than `maxEntries`. A JSON array of bytes is decoded by the same scan when it can be
- * (`decoder`): its entries come with their events.
+ * Split a body (its UTF-8 bytes) into entries, or say how many it holds when that is more than
+ * `maxEntries`. A JSON array is decoded by the same scan when it can be (`decoder`): its entries
+ * come with their events.
  */
 export function splitBody(
-  body: string | Uint8Array,
+  body: Uint8Array,
   format: BodyFormat,
   maxEntries: number,
   decoder?: EventDecoder,
 ): SplitEntry[] | { readonly tooMany: number } {
-  if (typeof body !== 'string' && format === 'json' && decoder !== undefined) {
+  if (format === 'json' && decoder !== undefined) {
     const decoded = decodeArrayBytes(body, decoder, maxEntries);
     if (decoded !== null) return decoded;
   }
   const over = countOverMax(body, format, maxEntries);
   if (over > 0) return { tooMany: over };
-  return typeof body === 'string' ? splitEntries(body, format) : splitEntryBytes(body, format);
+  return splitEntryBytes(body, format);
 }
 
 /** Sort split entries into good and bad ones; see the module comment for what is checked when. */
@@ -226,10 +220,10 @@ export class Intake {
   }
 
   /**
-   * Take a body: decoded, or its UTF-8 bytes (faster: see splitEntryBytes). Synchronous (no
-   * promise) when it holds no bad entry: the hot path.
+   * Take a body (its UTF-8 bytes, as received or gunzipped). Synchronous (no promise) when it
+   * holds no bad entry: the hot path.
    */
-  take(body: string | Uint8Array, format: BodyFormat, remote: string): IntakeResult | Promise<IntakeResult> {
+  take(body: Uint8Array, format: BodyFormat, remote: string): IntakeResult | Promise<IntakeResult> {
     const entries = splitBody(body, format, this.#maxEntries, this.#context.pipeline.decoder);
     if ('tooMany' in entries) {
       const over = entries.tooMany;

@@ -10,7 +10,7 @@
  * snapshot) the existing entities are recorded without events (unless emit_existing).
  */
 import type { KongAdminSource as KongAdminSourceConfig } from '../../config/resolve.ts';
-import { AckGroup } from '../../delivery/ack.ts';
+import { AckGroup } from '../../core/ack.ts';
 import { byteStringOf } from '../../event/byte-string.ts';
 import { JsonSyntaxError } from '../../event/json-scan.ts';
 import { type CollectionResult, KongAdminError } from '../../kong-admin/client.ts';

@@ -63,5 +63,3 @@ export const KERNEL_LAYOUT = Object.freeze({
   /** The kernel cannot finish: an escaped key in an object the plan looks into, or nesting deeper than MAX_DEPTH. */
   SCAN_BAIL_OUT: -2,
 } as const);
-
-export type KernelLayoutName = keyof typeof KERNEL_LAYOUT;

@@ -3,8 +3,8 @@ import type { ResolvedConfig } from '../config/resolve.ts';
 import type { JsonPath } from '../event/json-scan.ts';
 import { EventDecoder, type WorkspaceLookup } from '../event/kong-event.ts';
 import { layeredLookup } from '../kong-admin/workspace-directory.ts';
+import { Router } from '../route/router.ts';
 import { shapePaths } from '../shape/shaper.ts';
-import { Router } from './router.ts';
 
 export interface Routing {
   readonly decoder: EventDecoder;

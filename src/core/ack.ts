@@ -7,8 +7,6 @@
  */
 import type { KongEvent } from '../event/kong-event.ts';
 
-export type Outcome = 'delivered' | 'dead_lettered' | 'dropped';
-
 export class AckGroup {
   /**
    * True when the events can be read again from where they came (a file behind a

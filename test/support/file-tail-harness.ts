@@ -2,14 +2,14 @@
 import { appendFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { DeadLetterWriter } from '../src/delivery/dead-letter.ts';
-import type { FileSource as FileSourceConfig } from '../src/config/resolve.ts';
-import type { Sink } from '../src/sinks/sink.ts';
-import { FileSource } from '../src/sources/file/file-source.ts';
-import { createLogger } from '../src/telemetry/log.ts';
-import type { SourceStats } from '../src/telemetry/metrics.ts';
-import { configFromYaml, tempDir, testPipeline, type TestPipeline } from './support/pipeline.ts';
-import { RecordingSink } from './support/recording-sink.ts';
+import { DeadLetterWriter } from '../../src/core/dead-letter.ts';
+import type { FileSource as FileSourceConfig } from '../../src/config/resolve.ts';
+import type { Sink } from '../../src/sinks/sink.ts';
+import { FileSource } from '../../src/sources/file/file-source.ts';
+import { createLogger } from '../../src/telemetry/log.ts';
+import type { SourceStats } from '../../src/telemetry/metrics.ts';
+import { configFromYaml, tempDir, testPipeline, type TestPipeline } from './pipeline.ts';
+import { RecordingSink } from './recording-sink.ts';
 
 export interface TailOptions {
   /** Glob patterns relative to `logDir`. */

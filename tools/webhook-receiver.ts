@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { JsonSyntaxError, scanArrayElements } from '../event/json-scan.ts';
+import { JsonSyntaxError, scanArrayElements } from '../src/event/json-scan.ts';
 
 export interface ReceivedRequest {
   readonly path: string;

@@ -24,7 +24,9 @@
  *
  * Where full collections cannot be observed (Deno's node:perf_hooks has no gc entries), V8's
  * own growth is left ('v8'): there is nothing to follow, and on Deno 2.9 neither flag set at run
- * time changed the overload's peak RSS (bench/README.md, "Deno").
+ * time changed the overload's peak RSS (bench/README.md, "Deno"). Nor where this runtime's V8
+ * does not know the two flags: `v8.setFlagsFromString` does not throw on an unknown flag (it
+ * prints an error and goes on), so the flags are looked up in `--v8-options` before any is set.
  *
  * The young generation is capped the same way. V8 sizes it from the machine's memory: 32 MB
  * (two 16 MB semi-spaces) in Node 20, but up to 128 MB in Node 24 on this 24 GiB machine, where
@@ -35,11 +37,15 @@
  * YOUNG_GENERATION_BYTES, and back to 2 (V8's default) while it is below.
  *
  * Node documents that V8 flags changed after start-up may behave unpredictably; these two are
- * read at every collection by design, but an operator who would rather not change them sets
- * KLR_HEAP_GROWTH=v8 (V8's own growth: more memory under overload, see bench/README.md).
+ * read at every collection by design. Only the `run` command tunes them (never a test runner or
+ * a library user of Relay), and an operator who would rather it did not sets `heap_growth: v8`
+ * in the config (V8's own growth: more memory under overload, see bench/README.md). Flags are
+ * process-wide: a process starts at most one HeapGrowthBound.
  */
-import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { spawnSync } from 'node:child_process';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { GC_MAJOR_KIND } from '../runtime.ts';
 
 /** About how much the old generation may grow between full collections. */
 export const HEADROOM_BYTES = 40 * 2 ** 20;
@@ -50,17 +56,14 @@ export const MAX_PERCENT = 300;
 export const YOUNG_GENERATION_BYTES = 32 * 2 ** 20;
 /** V8's own `--semi-space-growth-factor`. */
 const V8_SEMI_SPACE_GROWTH = 2;
+/** The V8 flags set while running. */
+export const TUNED_FLAGS = ['--heap-growing-percent', '--semi-space-growth-factor'] as const;
 
-/** `entry.detail.kind` of a full collection (undefined where gc entries are not reported). */
-const GC_MAJOR: number | undefined = (constants as { NODE_PERFORMANCE_GC_MAJOR?: number } | undefined)
-  ?.NODE_PERFORMANCE_GC_MAJOR;
-
-/** What boundHeapGrowth started (once per process), null before. */
-let mode: 'bounded' | 'v8' | null = null;
-/** The growth in force (V8's flag), null before the first set. */
-let percent: number | null = null;
-/** The semi-space growth factor in force (V8's flag). */
-let semiSpaceGrowth = V8_SEMI_SPACE_GROWTH;
+/** What is in force: `bounded` (tuned here) or `v8` (V8's own growth), and why when not what was asked. */
+export interface HeapGrowthState {
+  readonly mode: 'bounded' | 'v8';
+  readonly reason?: string;
+}
 
 /** The semi-space growth factor to set when the new space (both semi-spaces) is `newSpaceBytes`. */
 export function nextSemiSpaceGrowth(newSpaceBytes: number): number {
@@ -77,59 +80,74 @@ export function nextGrowingPercent(liveBytes: number, currentPercent: number): n
   return Math.round(Math.min(MAX_PERCENT, Math.max(MIN_PERCENT, next)));
 }
 
-/** The environment variable that turns the bound off (`v8`: leave V8's own growth). */
-export const HEAP_GROWTH_ENV = 'KLR_HEAP_GROWTH';
+/** The flags of TUNED_FLAGS that `v8Options` (the output of `--v8-options`) does not list. */
+export function missingFlags(v8Options: string): string[] {
+  return TUNED_FLAGS.filter((flag) => !v8Options.includes(`${flag} `));
+}
+
+/** The `--v8-options` listing of this runtime's executable ('' when it cannot be had). */
+function listV8Options(): string {
+  const run = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8', timeout: 10_000 });
+  return run.status === 0 ? run.stdout : '';
+}
 
 /**
- * Adjust V8's old-generation growth after every full collection and cap the young generation
- * (started once per process), unless `env` says KLR_HEAP_GROWTH=v8 or collections cannot be
- * observed. Returns what is in force: 'bounded' or 'v8'.
+ * Adjusts V8's old-generation growth after every full collection and caps the young generation,
+ * once started. The `run` command starts one per process.
  */
-export function boundHeapGrowth(env: Readonly<Record<string, string | undefined>> = process.env): 'bounded' | 'v8' {
-  if (env[HEAP_GROWTH_ENV] === 'v8') return 'v8';
-  mode ??= startBounding();
-  return mode;
-}
+export class HeapGrowthBound {
+  /** The growth in force (V8's flag), null before the first set. */
+  #percent: number | null = null;
+  /** The semi-space growth factor in force (V8's flag). */
+  #semiSpaceGrowth = V8_SEMI_SPACE_GROWTH;
+  #observer: PerformanceObserver | null = null;
 
-function startBounding(): 'bounded' | 'v8' {
-  if (GC_MAJOR === undefined) return 'v8';
-  capYoungGeneration();
-  // Until a full collection has been seen, the limit V8 set before is not known: start low.
-  if (!apply(MIN_PERCENT)) return 'v8'; // a runtime without V8 flags
-  const observer = new PerformanceObserver((list) => {
-    capYoungGeneration();
-    for (const entry of list.getEntries()) {
-      if ((entry as { readonly detail?: { readonly kind?: number } }).detail?.kind !== GC_MAJOR) continue;
-      apply(nextGrowingPercent(getHeapStatistics().used_heap_size, percent ?? MIN_PERCENT));
-      return;
-    }
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  return 'bounded';
-}
-
-function apply(next: number): boolean {
-  if (next === percent) return true;
-  try {
-    setFlagsFromString(`--heap-growing-percent=${next}`);
-    percent = next;
-    return true;
-  } catch {
-    return false;
+  /**
+   * Start bounding, unless `asked` is 'v8', full collections cannot be observed, or this
+   * runtime's V8 lacks a flag (`v8Options`: its `--v8-options` listing). Returns what is in force.
+   */
+  start(asked: 'bounded' | 'v8', v8Options: () => string = listV8Options): HeapGrowthState {
+    if (asked === 'v8') return { mode: 'v8' };
+    if (this.#observer !== null) return { mode: 'bounded' };
+    if (GC_MAJOR_KIND === undefined) return { mode: 'v8', reason: 'this runtime does not report garbage collections' };
+    const missing = missingFlags(v8Options());
+    if (missing.length > 0) return { mode: 'v8', reason: `this runtime's V8 lacks ${missing.join(', ')}` };
+    this.#capYoungGeneration();
+    // Until a full collection has been seen, the limit V8 set before is not known: start low.
+    this.#apply(MIN_PERCENT);
+    const major = GC_MAJOR_KIND;
+    this.#observer = new PerformanceObserver((list) => {
+      this.#capYoungGeneration();
+      for (const entry of list.getEntries()) {
+        if ((entry as { readonly detail?: { readonly kind?: number } }).detail?.kind !== major) continue;
+        this.#apply(nextGrowingPercent(getHeapStatistics().used_heap_size, this.#percent ?? MIN_PERCENT));
+        return;
+      }
+    });
+    this.#observer.observe({ entryTypes: ['gc'] });
+    return { mode: 'bounded' };
   }
-}
 
-/** Stop (or resume) the young generation's growth at YOUNG_GENERATION_BYTES. */
-function capYoungGeneration(): void {
-  try {
+  /** Stop following collections (the flags keep their last values). */
+  stop(): void {
+    this.#observer?.disconnect();
+    this.#observer = null;
+  }
+
+  #apply(next: number): void {
+    if (next === this.#percent) return;
+    setFlagsFromString(`--heap-growing-percent=${next}`);
+    this.#percent = next;
+  }
+
+  /** Stop (or resume) the young generation's growth at YOUNG_GENERATION_BYTES. */
+  #capYoungGeneration(): void {
     let newSpaceBytes = 0;
     for (const space of getHeapSpaceStatistics())
       if (space.space_name === 'new_space') newSpaceBytes = space.space_size;
     const next = nextSemiSpaceGrowth(newSpaceBytes);
-    if (next === semiSpaceGrowth) return;
+    if (next === this.#semiSpaceGrowth) return;
     setFlagsFromString(`--semi-space-growth-factor=${next}`);
-    semiSpaceGrowth = next;
-  } catch {
-    // A runtime without heap space statistics or V8 flags: V8's own growth.
+    this.#semiSpaceGrowth = next;
   }
 }

@@ -3,14 +3,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { DeadLetterWriter } from '../src/delivery/dead-letter.ts';
-import { kongEntries } from '../src/demo/kong-traffic.ts';
-import type { HttpSource as HttpSourceConfig } from '../src/config/resolve.ts';
-import { HttpSource } from '../src/sources/http/http-source.ts';
-import { createLogger } from '../src/telemetry/log.ts';
-import type { SourceStats } from '../src/telemetry/metrics.ts';
-import { configFromYaml, tempDir, testPipeline, type TestPipeline } from './support/pipeline.ts';
-import { RecordingSink } from './support/recording-sink.ts';
+import { DeadLetterWriter } from '../../src/core/dead-letter.ts';
+import { kongEntries } from '../../tools/kong-traffic.ts';
+import type { HttpSource as HttpSourceConfig } from '../../src/config/resolve.ts';
+import { HttpSource } from '../../src/sources/http/http-source.ts';
+import { createLogger } from '../../src/telemetry/log.ts';
+import type { SourceStats } from '../../src/telemetry/metrics.ts';
+import { configFromYaml, tempDir, testPipeline, type TestPipeline } from './pipeline.ts';
+import { RecordingSink } from './recording-sink.ts';
 
 export const TOKEN = 'test-token-0123456789';
 

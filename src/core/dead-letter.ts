@@ -14,7 +14,6 @@
 import { mkdirSync } from 'node:fs';
 import { type FileHandle, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { DeadLetterSettings } from '../config/resolve.ts';
 
 export interface DeadLetterRecord {
   /** Destination or source name. */
@@ -30,6 +29,19 @@ export interface DeadLetterRecord {
   readonly raw?: string;
   /** Extra context: file name and offset, HTTP entry index. */
   readonly context?: Readonly<Record<string, string | number>>;
+}
+
+/**
+ * Where dead letters go and how much of them is kept: the `dead_letter` settings (config's
+ * DeadLetterSettings), as the writer needs them.
+ */
+export interface DeadLetterFiles {
+  readonly dir: string;
+  readonly maxFileBytes: number;
+  readonly maxTotalBytes: number;
+  readonly maxFiles: number | undefined;
+  /** The daemon continues the newest file after a restart; `replay` writes a file of its own. */
+  readonly appendToNewest: boolean;
 }
 
 /** What retention deleted: one whole file, with the records it held. */
@@ -61,7 +73,7 @@ interface OpenFile {
 
 export class DeadLetterWriter {
   readonly dir: string;
-  readonly #settings: DeadLetterSettings;
+  readonly #settings: DeadLetterFiles;
   readonly #onDiscard: (discard: DeadLetterDiscard) => void;
   #file: OpenFile | null = null;
   /** Whether the newest existing file may be continued (only when this writer opens its first file). */
@@ -70,7 +82,7 @@ export class DeadLetterWriter {
   #knownTotalBytes = Number.POSITIVE_INFINITY;
   #chain: Promise<unknown> = Promise.resolve();
 
-  constructor(settings: DeadLetterSettings, onDiscard: (discard: DeadLetterDiscard) => void) {
+  constructor(settings: DeadLetterFiles, onDiscard: (discard: DeadLetterDiscard) => void) {
     this.dir = settings.dir;
     this.#settings = settings;
     this.#onDiscard = onDiscard;
