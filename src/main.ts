@@ -70,6 +70,19 @@ await yargs(hideBin(process.argv))
     },
   )
   .command(
+    'test',
+    "Run the config's unit tests (tests:, or files given with --tests): where entries go, without any network",
+    (y) =>
+      y
+        .option('config', configOption)
+        .option('tests', { type: 'string', array: true, default: [], describe: 'More test files (YAML: tests: [...])' })
+        .option('junit', { type: 'string', describe: 'Also write a JUnit XML report to this file' }),
+    async (argv) => {
+      const { testCommand } = await import('./commands/test.ts');
+      process.exitCode = await testCommand(argv.config, { tests: argv.tests, junit: argv.junit });
+    },
+  )
+  .command(
     'demo',
     'Run the demo: relay + SNS emulator + webhook receiver + generated Kong traffic',
     (y) =>

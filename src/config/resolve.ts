@@ -10,6 +10,7 @@ import type { MatchSpec, StatusRange } from '../route/match.ts';
 import type { RoutingTable } from '../route/router.ts';
 import type { ConfigPath, Diagnostic } from './diagnostics.ts';
 import type { DestinationConfig, MatchConfig, ParsedConfig, SourceConfig, StatusPattern } from './schema.ts';
+import type { ConfigTestCase } from './tests-schema.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 export interface BatchSettings {
@@ -128,6 +129,8 @@ export interface ResolvedConfig {
     readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
     readonly format: 'json' | 'pretty' | 'auto';
   };
+  /** The config's own unit tests (`kong-log-relay test`). */
+  readonly tests: readonly ConfigTestCase[];
 }
 
 export const DEFAULT_DELIVERY = {
@@ -271,6 +274,7 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
     shutdownTimeoutMs: parseDuration(parsed.shutdown_timeout),
     admin: parsed.admin === false ? null : { listen: parsed.admin.listen },
     log: parsed.log,
+    tests: parsed.tests ?? [],
   };
   return { config: deepFreeze(config), diagnostics };
 }

@@ -3,6 +3,7 @@
  * validation, the TypeScript types and `config/schema.json` (editor completion).
  */
 import { z } from 'zod';
+import { configTests } from './tests-schema.ts';
 import { DURATION_PATTERN, SIZE_PATTERN } from './units.ts';
 
 const duration = z
@@ -247,6 +248,7 @@ export const configSchema = z.strictObject({
       format: z.enum(['json', 'pretty', 'auto']).default('auto').describe('auto: pretty on a TTY, JSON otherwise.'),
     })
     .default({ level: 'info', format: 'auto' }),
+  tests: configTests.optional().describe('Config unit tests, run by `kong-log-relay test`.'),
 });
 
 export type UserConfig = z.input<typeof configSchema>;
