@@ -115,8 +115,18 @@ export class Relay {
       admin: this.#admin?.address ?? null,
       blocked_by: this.#pipeline.blockingDestinations(),
       sources: Object.fromEntries(this.#sources.map((s) => [s.name, { ready: s.ready, ...s.status() }])),
-      destinations: Object.fromEntries(this.#pipeline.status().map((d) => [d.name, d])),
+      destinations: Object.fromEntries(
+        this.#pipeline.status().map((d) => [d.name, { ...d, ...this.#destinationLimits(d.name) }]),
+      ),
     };
+  }
+
+  /** A destination's configured bounds, for `top`'s fill bars. */
+  #destinationLimits(name: string): { bufferLimit?: { events: number; bytes: number }; concurrency?: number } {
+    const d = this.#config.destinations.find((x) => x.name === name);
+    if (d === undefined) return {};
+    const { buffer, concurrency } = d.delivery;
+    return { bufferLimit: { events: buffer.maxEvents, bytes: buffer.maxBytes }, concurrency };
   }
 
   /**
