@@ -82,6 +82,41 @@ await yargs(hideBin(process.argv))
     },
   )
   .command(
+    'top',
+    'Live view of a running relay: entries/s, buffers, retries, dead letters per source and destination',
+    (y) =>
+      y
+        .option('admin', { type: 'string', describe: 'Admin URL, e.g. http://127.0.0.1:9877' })
+        .option('config', { alias: 'c', type: 'string', describe: 'Read the admin address from this config' })
+        .option('token', {
+          type: 'string',
+          describe: 'admin.token, if the admin listener requires one (or KLR_ADMIN_TOKEN)',
+        })
+        .option('interval', { type: 'number', default: 1, describe: 'Seconds between refreshes' }),
+    async (argv) => {
+      const { topCommand } = await import('./commands/top.ts');
+      process.exitCode = await topCommand({
+        admin: argv.admin,
+        config: argv.config,
+        token: argv.token ?? process.env.KLR_ADMIN_TOKEN,
+        intervalMs: Math.max(0.1, argv.interval) * 1000,
+      });
+    },
+  )
+  .command(
+    'test',
+    "Run the config's unit tests (tests:, or files given with --tests): where entries go, without any network",
+    (y) =>
+      y
+        .option('config', configOption)
+        .option('tests', { type: 'string', array: true, default: [], describe: 'More test files (YAML: tests: [...])' })
+        .option('junit', { type: 'string', describe: 'Also write a JUnit XML report to this file' }),
+    async (argv) => {
+      const { testCommand } = await import('./commands/test.ts');
+      process.exitCode = await testCommand(argv.config, { tests: argv.tests, junit: argv.junit });
+    },
+  )
+  .command(
     'demo',
     'Run the demo: relay + SNS emulator + webhook receiver + generated Kong traffic',
     (y) =>

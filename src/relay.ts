@@ -160,10 +160,22 @@ export class Relay {
       admin: this.#admin?.address ?? null,
       blocked_by: this.#pipeline.blockingDestinations(),
       sources: Object.fromEntries(this.#sources.map((s) => [s.name, { ready: s.ready, ...s.status() }])),
-      destinations: Object.fromEntries(this.#pipeline.status().map((d) => [d.name, d])),
+      destinations: Object.fromEntries(
+        this.#pipeline.status().map((d) => [d.name, { ...d, ...this.#destinationLimits(d.name) }]),
+      ),
       kong_admin:
         this.#kongAdmin === null ? null : { url: this.#kongAdmin.client.display, ...this.metrics.kongAdmin.status() },
     };
+  }
+
+  /** A destination's configured bounds, for `top`'s fill bars. */
+  #destinationLimits(name: string): { bufferLimit?: { events: number; bytes: number }; concurrency?: number } {
+    const d = this.#config.destinations.find((x) => x.name === name);
+    if (d === undefined) return {};
+    const { buffer, concurrency } = d.delivery;
+    // A disk buffer has no event bound: its fill is by bytes.
+    const events = buffer.type === 'memory' ? buffer.maxEvents : 0;
+    return { bufferLimit: { events, bytes: buffer.maxBytes }, concurrency };
   }
 
   /**

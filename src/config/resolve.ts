@@ -21,6 +21,7 @@ import {
   resolveKongAdminSource,
 } from './kong-admin-resolve.ts';
 import type { DestinationConfig, MatchConfig, ParsedConfig, SourceConfig, StatusPattern } from './schema.ts';
+import type { ConfigTestCase } from './tests-schema.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 export interface BatchSettings {
@@ -154,6 +155,8 @@ export interface ResolvedConfig {
     readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
     readonly format: 'json' | 'pretty' | 'auto';
   };
+  /** The config's own unit tests (`kong-log-relay test`). */
+  readonly tests: readonly ConfigTestCase[];
 }
 
 export const DEFAULT_DELIVERY = {
@@ -320,6 +323,7 @@ export function resolveConfig(parsed: ParsedConfig, file: string): ResolveResult
             idleTimeoutMs: parseDuration(parsed.admin.idle_timeout ?? ADMIN_IDLE_TIMEOUT),
           },
     log: parsed.log,
+    tests: parsed.tests ?? [],
   };
   return { config: deepFreeze(config), diagnostics };
 }

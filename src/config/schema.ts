@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { customFields, messageAttribute, redact, shapeSettings, signing } from '../shape/schema.ts';
 import { durationUpTo as duration } from './duration-schema.ts';
 import { kongAdminBlock, kongAdminSource } from './kong-admin-schema.ts';
+import { configTests } from './tests-schema.ts';
 import { SIZE_PATTERN } from './units.ts';
 
 const size = z
@@ -313,6 +314,7 @@ export const configSchema = z.strictObject({
     .describe(
       'bounded: `run` keeps V8 garbage near what is live while buffers are full (less memory under overload); v8: V8 decides.',
     ),
+  tests: configTests.optional().describe('Config unit tests, run by `kong-log-relay test`.'),
 });
 
 export type ParsedConfig = z.output<typeof configSchema>;

@@ -5,6 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { KongAdminStats, registerKongAdminMetrics } from './kong-admin-metrics.ts';
+import { memoryLimitBytes } from './memory-limit.ts';
 
 export const METRIC_PREFIX = 'kong_log_relay_';
 export const MAX_WORKSPACE_LABELS = 100;
@@ -339,6 +340,11 @@ export class RelayMetrics {
       labelNames: ['version', 'runtime'],
       registers,
     }).set({ version, runtime }, 1);
+    new Gauge({
+      name: `${p}memory_limit_bytes`,
+      help: "The memory the relay may use: its cgroup's limit (container or systemd MemoryMax), or the machine's memory.",
+      registers,
+    }).set(memoryLimitBytes());
     this.batchSize = new Histogram({
       name: `${p}batch_size_events`,
       help: 'Entries per batch sent.',
