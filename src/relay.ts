@@ -19,7 +19,7 @@ import type { Source } from './sources/source.ts';
 import type { Logger } from './telemetry/log.ts';
 import { RelayMetrics } from './telemetry/metrics.ts';
 import { PeriodicCheck } from './util/periodic-check.ts';
-import { StateDirectoryError, stateDirectories, stateDirectoryProblems } from './util/state-dirs.ts';
+import { StateDirectoryError, stateDirectories, stateDirectoryProblems } from './commands/state-dirs.ts';
 import { RUNTIME } from './runtime.ts';
 import { VERSION } from './version.ts';
 

@@ -13,17 +13,33 @@ import { describe, it } from 'node:test';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-type Layer = 'app' | 'sources' | 'delivery' | 'sinks' | 'config' | 'route' | 'event' | 'core' | 'base' | 'tools';
+type Layer =
+  | 'app'
+  | 'sources'
+  | 'kong-admin'
+  | 'delivery'
+  | 'shape'
+  | 'sinks'
+  | 'config'
+  | 'route'
+  | 'event'
+  | 'core'
+  | 'base'
+  | 'tools';
 
 /** What each layer may import besides itself. */
 const MAY_IMPORT: Readonly<Record<Layer, readonly Layer[]>> = {
   /** main, relay, commands, admin: the composition root, and the demo's lazily loaded tools. */
-  app: ['sources', 'delivery', 'sinks', 'config', 'route', 'event', 'core', 'base', 'tools'],
-  sources: ['config', 'event', 'core', 'base'],
-  delivery: ['sinks', 'route', 'config', 'event', 'core', 'base'],
-  sinks: ['config', 'event', 'core', 'base'],
-  /** config compiles rules and templates into the types it resolves into. */
-  config: ['route', 'event', 'core', 'base'],
+  app: ['sources', 'kong-admin', 'delivery', 'shape', 'sinks', 'config', 'route', 'event', 'core', 'base', 'tools'],
+  sources: ['kong-admin', 'shape', 'config', 'event', 'core', 'base'],
+  /** The Admin API client and the workspace names it reads (sources and routing use them). */
+  'kong-admin': ['config', 'event', 'core', 'base'],
+  delivery: ['kong-admin', 'shape', 'sinks', 'route', 'config', 'event', 'core', 'base'],
+  sinks: ['shape', 'config', 'event', 'core', 'base'],
+  /** config compiles rules, templates and shaping into the types it resolves into. */
+  config: ['shape', 'route', 'event', 'core', 'base'],
+  /** The shape stage (redaction, fields, payload, dedupe): below config, which builds it. */
+  shape: ['route', 'event', 'core', 'base'],
   route: ['event', 'core', 'base'],
   /** acknowledgements, ring queue, dead-letter writer, PipelineIntake: they carry events. */
   core: ['event', 'base'],
@@ -49,6 +65,8 @@ function layerOf(file: string): Layer | 'outside' {
     case 'route':
     case 'event':
     case 'core':
+    case 'shape':
+    case 'kong-admin':
       return rel[1];
     case 'telemetry':
     case 'util':

@@ -75,7 +75,7 @@ function relayConfigOf(all: Manifest[], pod: PodSpec): ResolvedConfig {
   const map = all.find((m) => m.kind === 'ConfigMap' && m.metadata.name === volume?.configMap?.name);
   assert.ok(map, `ConfigMap ${volume?.configMap?.name} exists`);
   const text = (map.data as Record<string, string>)['config.yaml'];
-  const env = { RELAY_TOKEN: 't', ADMIN_TOKEN: 'a', PAYMENTS_TOKEN: 'p' };
+  const env = { RELAY_TOKEN: 't', ADMIN_TOKEN: 'a-token-of-32-characters-or-so!!', PAYMENTS_TOKEN: 'p' };
   const result = loadConfigText(text, `${map.file}#config.yaml`, env);
   assert.ok(result.config !== null, result.diagnostics.map(formatDiagnostic).join('\n'));
   return result.config;

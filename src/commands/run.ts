@@ -5,7 +5,7 @@ import { Relay } from '../relay.ts';
 import { createLogger, type Logger } from '../telemetry/log.ts';
 import { LiveSummary } from '../telemetry/summary.ts';
 import type { ClosedPipe } from '../util/closed-pipe.ts';
-import { StateDirectoryError, stateDirectories, stateDirectoryProblems } from '../util/state-dirs.ts';
+import { StateDirectoryError, stateDirectories, stateDirectoryProblems } from './state-dirs.ts';
 import { HeapGrowthBound } from './heap-growth.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 

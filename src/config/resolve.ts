@@ -10,7 +10,7 @@ import { captureNames } from '../route/captures.ts';
 import type { MatchSpec, StatusRange } from '../route/match.ts';
 import { RuleRegex } from '../route/rule-regex.ts';
 import type { RoutingTable } from '../route/router.ts';
-import { checkTemplate, resolveShape, type TemplateScope } from '../shape/resolve.ts';
+import { checkTemplate, resolveShape, type TemplateScope } from './shape-resolve.ts';
 import type { ShapeSettings } from '../shape/shaper.ts';
 import { type BufferSettings, resolveBuffer } from './buffer-settings.ts';
 import type { ConfigPath, Diagnostic } from './diagnostics.ts';

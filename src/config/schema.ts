@@ -3,7 +3,7 @@
  * validation, the TypeScript types and `config/schema.json` (editor completion).
  */
 import { z } from 'zod';
-import { customFields, messageAttribute, redact, shapeSettings, signing } from '../shape/schema.ts';
+import { customFields, messageAttribute, redact, shapeSettings, signing } from './shape-schema.ts';
 import { durationUpTo as duration } from './duration-schema.ts';
 import { kongAdminBlock, kongAdminSource } from './kong-admin-schema.ts';
 import { configTests } from './tests-schema.ts';

@@ -9,7 +9,8 @@ import { byteStringOf, type ByteString } from '../event/byte-string.ts';
 import type { JsonPath } from '../event/json-scan.ts';
 import type { KongEvent } from '../event/kong-event.ts';
 import { Template, TemplateSyntaxError } from '../event/template.ts';
-import type { ConfigPath } from '../config/diagnostics.ts';
+/** Where in the config a payload node is (a YAML path). */
+type ConfigPath = readonly (string | number)[];
 
 type PayloadNode =
   | { readonly json: string }

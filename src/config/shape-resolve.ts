@@ -3,16 +3,16 @@
  * every placeholder of its templates can resolve: an unknown {match.NAME} (no rule that routes to
  * the destination has that named group) or a top-level field Kong never writes is a config error.
  */
-import type { ConfigPath, Diagnostic } from '../config/diagnostics.ts';
-import type { DestinationConfig, ParsedConfig } from '../config/schema.ts';
-import { parseDuration } from '../config/units.ts';
+import type { ConfigPath, Diagnostic } from './diagnostics.ts';
+import type { DestinationConfig, ParsedConfig } from './schema.ts';
+import { parseDuration } from './units.ts';
 import { DERIVED_FIELDS, Template, TemplateSyntaxError, type Placeholder } from '../event/template.ts';
-import { DEFAULT_MAX_KEYS, DEFAULT_SNOOZE } from './dedupe.ts';
-import { FieldSelection, fieldPath } from './fields.ts';
-import { PayloadTemplate } from './payload.ts';
-import type { RedactPolicy } from './redact.ts';
-import { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_QUERY, DEFAULT_REPLACEMENT } from './schema.ts';
-import type { ShapeSettings } from './shaper.ts';
+import { DEFAULT_MAX_KEYS, DEFAULT_SNOOZE } from '../shape/dedupe.ts';
+import { FieldSelection, fieldPath } from '../shape/fields.ts';
+import { PayloadTemplate } from '../shape/payload.ts';
+import type { RedactPolicy } from '../shape/redact.ts';
+import { DEFAULT_REDACT_HEADERS, DEFAULT_REDACT_QUERY, DEFAULT_REPLACEMENT } from './shape-schema.ts';
+import type { ShapeSettings } from '../shape/shaper.ts';
 
 /**
  * The top-level fields of Kong's log entries (kong.log.serialize(), 2.x–3.x, http and stream),

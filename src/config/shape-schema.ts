@@ -3,7 +3,7 @@
  * typed SNS attributes), as zod schemas that config/schema.ts puts in place.
  */
 import { z } from 'zod';
-import { durationUpTo } from '../config/duration-schema.ts';
+import { durationUpTo } from './duration-schema.ts';
 
 /** Request/response headers masked by default (compared case-insensitively). */
 export const DEFAULT_REDACT_HEADERS: readonly string[] = [

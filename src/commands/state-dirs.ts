@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolve.ts';
-import { errorText } from './errors.ts';
+import { errorText } from '../util/errors.ts';
 
 /** A directory the relay writes to, and what it holds. */
 export interface StateDirectory {
