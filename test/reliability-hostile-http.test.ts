@@ -365,12 +365,18 @@ log: { level: info, format: json }
       o.source = evil;
       return { id: e.id, text: JSON.stringify(o) };
     });
-    const a = await send(agent, lenient, {
-      headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` },
-      body: `[${entries.map((e) => e.text).join(',')}]`,
-    });
+    const post = (): Promise<Answer> =>
+      send(agent, lenient, {
+        headers: { ...JSON_TYPE, authorization: `Bearer ${TOKEN}` },
+        body: `[${entries.map((e) => e.text).join(',')}]`,
+      });
+    // After the connection floods above, a pooled keep-alive connection may have been closed by the
+    // relay just as it is reused; Kong's http-log sends a batch again when that happens, and so
+    // does this client (once: a batch taken twice would show as duplicates in the ledger).
+    let a = await post();
+    if (a.status === 'error') a = await post();
     count(a.status);
-    assert.equal(a.status, 200);
+    assert.equal(a.status, 200, a.text);
     for (const e of entries) ledger.owed.add(e.id);
   });
 
