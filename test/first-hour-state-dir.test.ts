@@ -82,10 +82,14 @@ describe('run refuses to start when it cannot write its state', () => {
     assert.match(r.stderr, /cannot write dead-letter directory of destination hook .*blocker.*ENOTDIR/);
   });
 
+  // As nobody, node and the checkout must be reachable: a clone or a node under a 0700 temp dir is not.
   const canDropPrivileges =
-    process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0 && existsSync(MAIN);
+    process.getuid?.() === 0 &&
+    existsSync(MAIN) &&
+    spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, MAIN, '--version'])
+      .status === 0;
   it('run as nobody against the default-like root-owned state_dir: EACCES, exit 3', {
-    skip: !canDropPrivileges && 'needs root and setpriv to run the relay as nobody',
+    skip: !canDropPrivileges && 'needs root, setpriv, and node and this checkout readable by nobody',
   }, () => {
     const dir = tempDir();
     chmodSync(dir, 0o755);
