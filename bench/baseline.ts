@@ -55,7 +55,10 @@ runCase(async ({ input, options, profileDir }): Promise<CaseResult> => {
         });
   const { ms, cpuMs } = await m.stop();
   return {
-    name: mode === 'parse' ? 'baseline 1: read + split + JSON.parse' : 'baseline 2: read + split',
+    name:
+      mode === 'parse'
+        ? `baseline 1: read + split + JSON.parse (${input.keyOrder} key order)`
+        : 'baseline 2: read + split',
     entries: lines,
     bytes: input.bytes,
     ms,

@@ -67,6 +67,7 @@ function destinationsYaml(d: DestinationSpec): string {
  * Write the config file for a case into `dir` (also its state_dir); returns its path. `logLevel`:
  * the overload case expects warnings (buffer full, drops) and only wants errors. `redact`: false
  * turns the default credential redaction off (p1 measures the pipeline without it, p1r with it).
+ * `heapGrowth`: `v8` leaves the heap's growth to V8 (no run-time V8 flags; an overload variant).
  */
 export function writeBenchConfig(
   dir: string,
@@ -74,8 +75,9 @@ export function writeBenchConfig(
   destination: DestinationSpec,
   logLevel: 'warn' | 'error' = 'warn',
   redact = true,
+  heapGrowth: 'bounded' | 'v8' = 'bounded',
 ): string {
-  const yaml = `${sourceYaml(source)}${destinationsYaml(destination)}${redact ? '' : 'redact: false\n'}
+  const yaml = `${sourceYaml(source)}${destinationsYaml(destination)}${redact ? '' : 'redact: false\n'}${heapGrowth === 'v8' ? 'heap_growth: v8\n' : ''}
 state_dir: ${JSON.stringify(path.join(dir, 'state'))}
 defaults: { dead_letter: { dir: ${JSON.stringify(path.join(dir, 'dead-letter'))} } }
 shutdown_timeout: 10s

@@ -1,6 +1,6 @@
 /**
  * The benchmark input: realistic Kong 3.7 file-log lines (~2.3 KB, lua-cjson encoded) from the
- * seeded KongTrafficGenerator, written once to a cache file under os.tmpdir() and reused by every
+ * seeded KongTrafficGenerator, in a stable or a random key order (two files, the same entries), written once to a cache file under os.tmpdir() and reused by every
  * run and every case (generation runs at ~117k entries/s, so it is never part of a timed run).
  * Beside it a small JSON file says how many entries each bench destination must receive,
  * computed from the generator's own metadata (an oracle independent of the relay's routing),
@@ -25,20 +25,29 @@ import { KongTrafficGenerator } from '../tools/kong-traffic.ts';
 import { BENCH_ROUTES, PROFILE_PATH, type BenchRoute } from './config.ts';
 
 /** Bumped when the generated content or the meta format changes (old cache files are ignored). */
-const FORMAT = 2;
+const FORMAT = 3;
 
 /** Route flags of one entry in the index file. */
 const ROUTE_FLAGS: Readonly<Record<BenchRoute, number>> = { global: 1, payments: 2, search: 4, profile: 8 };
 
+/**
+ * `stable`: every entry's top level (and request, response, latencies, tries) in one key order,
+ * as one Kong worker writes them; `random`: a new order per entry (JSON.parse's worst case). The
+ * same entries either way.
+ */
+export type KeyOrder = 'stable' | 'random';
+
 export interface InputSpec {
   readonly entries: number;
   readonly seed: number;
+  readonly keyOrder: KeyOrder;
 }
 
 export interface BenchInput {
   readonly file: string;
   readonly entries: number;
   readonly bytes: number;
+  readonly keyOrder: KeyOrder;
   /** Entries each webhook path (see config.ts) must receive when the whole file goes through. */
   readonly expected: Readonly<Record<BenchRoute, number>>;
 }
@@ -50,7 +59,7 @@ export function cacheDir(): string {
 /** The cached input file for `spec`, generated first when it does not exist yet. */
 export function ensureInput(spec: InputSpec, onGenerate?: (file: string) => void): BenchInput {
   const dir = cacheDir();
-  const file = path.join(dir, `kong-3.7-seed${spec.seed}-${spec.entries}-v${FORMAT}.ndjson`);
+  const file = path.join(dir, `kong-3.7-seed${spec.seed}-${spec.entries}-${spec.keyOrder}-v${FORMAT}.ndjson`);
   const metaFile = `${file}.meta.json`;
   if (existsSync(file) && existsSync(metaFile) && existsSync(`${file}.index`)) {
     const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as BenchInput;
@@ -61,7 +70,7 @@ export function ensureInput(spec: InputSpec, onGenerate?: (file: string) => void
   const expected: Record<BenchRoute, number> = { global: 0, payments: 0, search: 0, profile: 0 };
   // [0, n): route flags per entry; then n little-endian uint32: each entry's UTF-8 length.
   const index = Buffer.alloc(spec.entries * 5);
-  const generator = new KongTrafficGenerator({ seed: spec.seed, kongVersion: '3.7' });
+  const generator = new KongTrafficGenerator({ seed: spec.seed, kongVersion: '3.7', keyOrder: spec.keyOrder });
   const partial = `${file}.${process.pid}.tmp`;
   const fd = openSync(partial, 'w');
   let bytes = 0;
@@ -95,7 +104,7 @@ export function ensureInput(spec: InputSpec, onGenerate?: (file: string) => void
   closeSync(fd);
   writeFileSync(`${file}.index`, index);
   renameSync(partial, file);
-  const meta: BenchInput = { file, entries: spec.entries, bytes, expected };
+  const meta: BenchInput = { file, entries: spec.entries, bytes, keyOrder: spec.keyOrder, expected };
   writeFileSync(metaFile, JSON.stringify(meta));
   return meta;
 }

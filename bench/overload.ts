@@ -42,16 +42,25 @@ runCase(async ({ input, pin, options, peerNodeArgs, profileDir }): Promise<CaseR
   const stallMs = Number(options.stallMs ?? 50);
   const batchEvents = Number(options.batchEvents ?? 100);
   const seconds = Number(options.seconds ?? 8);
-  const work = workDir(`overload-${policy}`);
+  const heapGrowth = options.heapGrowth === 'v8' ? 'v8' : 'bounded';
+  const key = `overload-${policy}${heapGrowth === 'v8' ? '-v8' : ''}`;
+  const work = workDir(key);
   const peer = PeerClient.start(pin, peerNodeArgs);
   try {
     const { url } = await peer.call({ op: 'receiver', expect: input.expected, stallMs, stallPath: '/global' });
     const extra = `batch: { max_events: ${batchEvents}, max_wait: 100ms }, buffer: { when_full: ${policy} }`;
     const relay = createRelay(
-      writeBenchConfig(work.dir, { kind: 'file', file: input.file }, { kind: 'webhook', url, extra }, 'error'),
+      writeBenchConfig(
+        work.dir,
+        { kind: 'file', file: input.file },
+        { kind: 'webhook', url, extra },
+        'error',
+        true,
+        heapGrowth,
+      ),
     );
     const peaks: Peaks = { rss: 0, events: 0, bytes: 0 };
-    const m = await measure(`overload-${policy}`, profileDir);
+    const m = await measure(key, profileDir);
     await relay.start();
     const source = relay.metrics.source('kong_file');
     // With drop_newest the source may read the whole file before the time is up: its read rate is
@@ -74,7 +83,7 @@ runCase(async ({ input, pin, options, peerNodeArgs, profileDir }): Promise<CaseR
     const paused = relay.status().sources as Record<string, { paused?: boolean }>;
     // Not drained: the result is taken now; the process ends right after (finish exits).
     return {
-      name: `overload (${policy}): the "*" webhook slow (${stallMs} ms a request, ${batchEvents}/batch), default buffers, ${seconds} s`,
+      name: `overload (${policy}): the "*" webhook slow (${stallMs} ms a request, ${batchEvents}/batch), default buffers, ${seconds} s${heapGrowth === 'v8' ? ', heap_growth: v8' : ''}`,
       entries: received,
       bytes: source.bytesRead,
       ms,

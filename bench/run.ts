@@ -12,18 +12,24 @@
  *   npm run bench -- --no-pin           do not pin processes to cores (no taskset)
  *   npm run bench -- --no-write         do not rewrite bench/results.md
  *   npm run bench -- p1 --deno          run the relay's cases under Deno (baselines stay on Node)
+ *   npm run bench -- p1 p2 p2b overload --compare /tmp/before
+ *                                       also run another build's cases (a checkout with `npm ci`
+ *                                       done), interleaved; writes the "Before/after" section
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CaseParams, CaseResult } from './case-support.ts';
-import { cacheDir, ensureInput, type BenchInput } from './input.ts';
+import { COMPARE_SECTION, renderComparison, sectionOf, withSection } from './compare.ts';
+import { cacheDir, ensureInput, type BenchInput, type KeyOrder } from './input.ts';
 import { DENO, RELAY_CPU, startScript, type ScriptRuntime } from './peer-protocol.ts';
 import { formatProfile } from './profile-summary.ts';
 import { renderResults, type Row } from './report.ts';
 
-export type CaseName = 'p1' | 'p1r' | 'p1d' | 'p2' | 'p2b' | 'p3' | 'overload' | 'files';
-const CASES: readonly CaseName[] = ['p1', 'p1r', 'p1d', 'p2', 'p2b', 'p3', 'overload', 'files'];
+export type CaseName = 'p1' | 'syslog-ng' | 'p1-deno' | 'p1r' | 'p1d' | 'p2' | 'p2b' | 'p3' | 'overload' | 'files';
+const CASES: readonly CaseName[] = ['p1', 'syslog-ng', 'p1-deno', 'p1r', 'p1d', 'p2', 'p2b', 'p3', 'overload', 'files'];
+/** The cases `--compare` runs in both builds. */
+const COMPARED = new Set(['p1', 'p2', 'p2b', 'overload-block', 'overload-drop_newest']);
 
 interface Settings {
   readonly cases: readonly CaseName[];
@@ -34,6 +40,8 @@ interface Settings {
   readonly write: boolean;
   /** The runtime of the relay's cases (baselines and the peer always run on Node). */
   readonly relayRuntime: ScriptRuntime['kind'];
+  /** Another build (a checkout with dist/) whose cases run beside this one's (`--compare DIR`). */
+  readonly compareDir: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Settings {
@@ -44,6 +52,7 @@ function parseArgs(argv: readonly string[]): Settings {
   let write = true;
   let deno = false;
   let rounds: number | undefined;
+  let compareDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
@@ -52,16 +61,19 @@ function parseArgs(argv: readonly string[]): Settings {
     else if (a === '--profile') profile = true;
     else if (a === '--no-write') write = false;
     else if (a === '--deno') deno = true;
+    else if (a === '--compare') compareDir = path.resolve(argv[++i] ?? '.');
     else if ((CASES as readonly string[]).includes(a)) cases.push(a as CaseName);
     else
       throw new Error(
-        `unknown argument ${a}: expected cases (${CASES.join(', ')}) or --quick, --rounds N, --profile, --no-pin, --no-write, --deno`,
+        `unknown argument ${a}: expected cases (${CASES.join(', ')}) or --quick, --rounds N, --profile, --no-pin, --no-write, --deno, --compare DIR`,
       );
   }
   if (pin && spawnSync('taskset', ['-c', '0', 'true']).status !== 0) {
     process.stderr.write('taskset is not available: processes are not pinned to cores\n');
     pin = false;
   }
+  if (compareDir !== undefined && !existsSync(path.join(compareDir, 'dist/bench/p1-file-webhook.js')))
+    throw new Error(`--compare ${compareDir}: no dist/bench/p1-file-webhook.js there (npm ci and build it first)`);
   const profileDir = profile ? path.join(cacheDir(), 'profiles') : undefined;
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   return {
@@ -70,8 +82,9 @@ function parseArgs(argv: readonly string[]): Settings {
     pin,
     profileDir,
     rounds: rounds ?? (quick || profile ? 1 : 2),
-    write: write && !deno && (cases.length === 0 || cases.length === CASES.length),
+    write: write && !deno && (compareDir !== undefined || cases.length === 0 || cases.length === CASES.length),
     relayRuntime: deno ? 'deno' : 'node',
+    compareDir,
   };
 }
 
@@ -79,6 +92,7 @@ function parseArgs(argv: readonly string[]): Settings {
 function runScript(script: string, params: CaseParams, runtime: ScriptRuntime): Promise<CaseResult> {
   return new Promise((resolve, reject) => {
     const child = startScript(script, [JSON.stringify(params)], params.pin ? RELAY_CPU : null, runtime);
+    child.on('error', reject);
     let result: CaseResult | null = null;
     child.on('message', (m: { result?: CaseResult }) => {
       if (m.result !== undefined) result = m.result;
@@ -94,6 +108,12 @@ interface Step {
   readonly key: string;
   readonly script: string;
   readonly options: Record<string, string | number | boolean>;
+  /** Which input file (default: stable, what Kong writes). */
+  readonly input?: KeyOrder;
+  /** Runs under Deno whatever the run's runtime (p1-deno). */
+  readonly deno?: boolean;
+  /** The script of another build (`--compare`): its absolute path. */
+  readonly scriptPath?: string;
 }
 
 /**
@@ -103,31 +123,35 @@ interface Step {
 function plan(s: Settings): Step[][] {
   const q = s.quick;
   const baseline1: Step = { key: 'b1', script: 'baseline.js', options: { mode: 'parse' } };
+  const baseline1Random: Step = { key: 'b1r', script: 'baseline.js', options: { mode: 'parse' }, input: 'random' };
   const groups: Step[][] = [[{ key: 'b2', script: 'baseline.js', options: { mode: 'split' } }]];
   const oneEntry = { perRequest: 1, entries: q ? 10_000 : 30_000, connections: 8 };
+  const p1: Step = { key: 'p1', script: 'p1-file-webhook.js', options: {} };
+  const has = (c: CaseName): boolean => s.cases.includes(c);
+  // p1 with both baselines, and the peer (syslog-ng) and p1 under Deno compared with it in the same round.
+  if (has('p1') || has('syslog-ng') || has('p1-deno')) {
+    groups.push([
+      baseline1,
+      baseline1Random,
+      ...(has('syslog-ng') ? [{ key: 'syslog-ng', script: 'syslog-ng.js', options: {} }] : []),
+      p1,
+      ...(has('p1-deno') && s.relayRuntime === 'node' ? [{ ...p1, key: 'p1-deno', deno: true }] : []),
+    ]);
+  }
   for (const c of s.cases) {
     switch (c) {
-      case 'p1':
-        groups.push([baseline1, { key: 'p1', script: 'p1-file-webhook.js', options: {} }]);
-        break;
       case 'p1r':
         // Redaction's cost: p1 without and with it, run in turn.
-        groups.push([
-          { key: 'p1', script: 'p1-file-webhook.js', options: {} },
-          { key: 'p1r', script: 'p1-file-webhook.js', options: { redact: true } },
-        ]);
+        groups.push([p1, { key: 'p1r', script: 'p1-file-webhook.js', options: { redact: true } }]);
         break;
       case 'p1d':
         // Compared with the memory-buffered p1 measured right before it, round by round.
-        groups.push([
-          baseline1,
-          { key: 'p1', script: 'p1-file-webhook.js', options: {} },
-          { key: 'p1d', script: 'p1-file-webhook.js', options: { buffer: 'disk' } },
-        ]);
+        groups.push([baseline1, p1, { key: 'p1d', script: 'p1-file-webhook.js', options: { buffer: 'disk' } }]);
         break;
       case 'p2':
         groups.push([
           baseline1,
+          baseline1Random,
           { key: 'p2', script: 'p2-http-webhook.js', options: { perRequest: 100, connections: 4 } },
         ]);
         break;
@@ -141,8 +165,17 @@ function plan(s: Settings): Step[][] {
         groups.push([baseline1, { key: 'p3', script: 'p3-file-sns.js', options: { entries: q ? 5_000 : 20_000 } }]);
         break;
       case 'overload':
-        for (const policy of ['block', 'drop_newest']) {
-          groups.push([{ key: `overload-${policy}`, script: 'overload.js', options: { policy, seconds: q ? 4 : 8 } }]);
+        // The default (heap growth bounded by `run`) and V8's own growth (heap_growth: v8).
+        for (const heapGrowth of ['bounded', 'v8']) {
+          for (const policy of ['block', 'drop_newest']) {
+            groups.push([
+              {
+                key: `overload-${policy}${heapGrowth === 'v8' ? '-v8' : ''}`,
+                script: 'overload.js',
+                options: { policy, seconds: q ? 4 : 8, heapGrowth },
+              },
+            ]);
+          }
         }
         break;
       case 'files':
@@ -150,10 +183,21 @@ function plan(s: Settings): Step[][] {
           { key: 'files', script: 'many-files.js', options: { files: 5_000, liveEntries: q ? 10_000 : 30_000 } },
         ]);
         break;
+      default:
+        break;
     }
   }
   if (!groups.some((g) => g.some((x) => x.key === 'b1'))) groups.push([baseline1]);
-  return groups;
+  return s.compareDir === undefined ? groups : groups.map((g) => withOtherBuild(g, s.compareDir as string));
+}
+
+/** `--compare DIR`: each compared case of the other build runs right before this build's. */
+function withOtherBuild(group: readonly Step[], dir: string): Step[] {
+  return group.flatMap((step) =>
+    COMPARED.has(step.key) && step.deno !== true
+      ? [{ ...step, key: `${step.key}@before`, scriptPath: path.join(dir, 'dist/bench', step.script) }, step]
+      : [step],
+  );
 }
 
 /** The best round (most entries/s; for overload, the one with the highest peak RSS: the worst case). */
@@ -169,22 +213,32 @@ function best(results: readonly CaseResult[], key: string): CaseResult {
 async function main(): Promise<void> {
   const settings = parseArgs(process.argv.slice(2));
   const started = Date.now();
-  const input: BenchInput = ensureInput({ entries: settings.quick ? 50_000 : 200_000, seed: 7 }, (file) => {
-    process.stdout.write(`generating the input once (cached for later runs): ${file}\n`);
-  });
+  const inputs: Record<KeyOrder, BenchInput> = {
+    stable: ensureInput({ entries: settings.quick ? 50_000 : 200_000, seed: 7, keyOrder: 'stable' }, generating),
+    random: ensureInput({ entries: settings.quick ? 50_000 : 200_000, seed: 7, keyOrder: 'random' }, generating),
+  };
+  const input = inputs.stable;
   process.stdout.write(
-    `input: ${input.entries} Kong 3.7 entries, ${(input.bytes / 2 ** 20).toFixed(0)} MiB (${Math.round(input.bytes / input.entries)} B/entry), ${input.file}\n`,
+    `input: ${input.entries} Kong 3.7 entries, ${(input.bytes / 2 ** 20).toFixed(0)} MiB (${Math.round(input.bytes / input.entries)} B/entry), ${input.file} (and ${inputs.random.file})\n`,
   );
   const rows: Row[] = [];
   for (const group of plan(settings)) {
-    const rounds = group.some((x) => x.key.startsWith('overload')) ? 1 : settings.rounds;
+    const rounds =
+      group.some((x) => x.key.startsWith('overload')) && settings.compareDir === undefined ? 1 : settings.rounds;
     const results = group.map((): CaseResult[] => []);
     for (let round = 0; round < rounds; round++) {
       for (const [i, step] of group.entries()) {
-        const params: CaseParams = { input, pin: settings.pin, options: step.options, profileDir: settings.profileDir };
+        const params: CaseParams = {
+          input: inputs[step.input ?? 'stable'],
+          pin: settings.pin,
+          options: step.options,
+          profileDir: settings.profileDir,
+        };
         process.stdout.write(`  running ${step.key}${rounds > 1 ? ` (round ${round + 1}/${rounds})` : ''}… `);
-        const runtime: ScriptRuntime = isBaseline(step) ? { kind: 'node' } : { kind: settings.relayRuntime };
-        const result = await runScript(step.script, params, runtime);
+        const runtime: ScriptRuntime =
+          step.deno === true ? { kind: 'deno' } : isBaseline(step) ? { kind: 'node' } : { kind: settings.relayRuntime };
+        const ran = await runScript(step.scriptPath ?? step.script, params, runtime);
+        const result = step.deno === true ? { ...ran, name: `${ran.name}, the relay under Deno` } : ran;
         results[i].push(result);
         process.stdout.write(
           `${Math.round(result.entries / (result.ms / 1000))} entries/s${result.complete ? '' : ' (INCOMPLETE)'}\n`,
@@ -197,7 +251,7 @@ async function main(): Promise<void> {
       }
     }
     group.forEach((step, i) =>
-      rows.push({ key: step.key, result: best(results[i], step.key), rounds: results[i].length }),
+      rows.push({ key: step.key, result: best(results[i], step.key), rounds: results[i].length, all: results[i] }),
     );
   }
   const report = renderResults(rows, {
@@ -207,13 +261,25 @@ async function main(): Promise<void> {
     input,
     seconds: (Date.now() - started) / 1000,
     relayRuntime: settings.relayRuntime === 'deno' ? denoVersion() : undefined,
+    denoVersion: rows.some((r) => r.key === 'p1-deno') ? denoVersion() : undefined,
   });
-  process.stdout.write(`\n${report.table}\n`);
+  const comparison =
+    settings.compareDir === undefined ? undefined : renderComparison(rows, settings.compareDir, new Date());
+  process.stdout.write(`\n${report.table}\n${comparison === undefined ? '' : `\n${comparison}\n`}`);
   if (settings.write) {
     const file = path.join(import.meta.dirname, '../../bench/results.md');
-    writeFileSync(file, report.markdown);
+    const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const fullRun = settings.cases.length === CASES.length;
+    // A full run writes the file anew and keeps the last comparison; a comparison of some cases
+    // only replaces its section.
+    const base = fullRun ? report.markdown : previous;
+    writeFileSync(file, withSection(base, COMPARE_SECTION, comparison ?? sectionOf(previous)));
     process.stdout.write(`\nwritten: bench/results.md\n`);
   }
+}
+
+function generating(file: string): void {
+  process.stdout.write(`generating the input once (cached for later runs): ${file}\n`);
 }
 
 function denoVersion(): string {

@@ -16,8 +16,9 @@
  * Each entry's `id` is in `request.headers["x-request-id"]` (every HTTP entry), also in
  * `request.id` and the `x-kong-request-id` response header for 3.7, and in a top-level
  * `session_id` custom field for stream entries. Keys are shuffled per entry at the top level
- * and in request, headers, response, latencies, tries and querystring; route, service and
- * consumer objects keep one random key order each (as one Kong process would).
+ * and in request, headers, response, latencies, tries and querystring (with `keyOrder: 'stable'`
+ * only headers and querystring vary); route, service and consumer objects keep one random key
+ * order each (as one Kong process would).
  * The mean size follows `targetBytes` by dropping optional members or padding with a cookie.
  */
 
@@ -195,6 +196,13 @@ export interface KongTrafficOptions {
    * Stream entries (~1.3 KB) are not resized; HTTP entries make up the difference.
    */
   targetBytes?: number;
+  /**
+   * Order of object members. `random` (default): shuffled per entry at the top level and in
+   * request, response, latencies, tries and session. `stable`: those objects keep one fixed order
+   * for every entry, as one Kong worker's lua-cjson walks the same table shape (header tables and
+   * the querystring still vary). The same seed gives the same entries in either order.
+   */
+  keyOrder?: 'random' | 'stable';
 }
 
 export interface KongEntry {
@@ -372,6 +380,24 @@ function nsFromMs(ms: number, sub: number): string {
   let end = sig.length;
   while (end > 1 && sig.charCodeAt(end - 1) === 0x30) end--;
   return sig[0] + (end > 1 ? '.' + sig.slice(1, end) : '') + 'e+' + exp;
+}
+
+/** A member's key, e.g. `started_at` of `"started_at":123`. */
+function memberKey(member: string): string {
+  return member.slice(1, member.indexOf('"', 1));
+}
+
+/**
+ * Shuffle encoded members (always: the random draws, and so the entries, stay the same in both
+ * orders), then with `stable` sort them by a fixed rank of their key: one order for every entry,
+ * arbitrary like a Lua table's hash order.
+ */
+function orderMembers(rng: Rng, members: string[], stable: boolean): string[] {
+  rng.shuffle(members);
+  if (!stable) return members;
+  const ranked = members.map((m): [number, string] => [hashString(memberKey(m)), m]);
+  ranked.sort((a, b) => a[0] - b[0]);
+  return ranked.map(([, m]) => m);
 }
 
 function shuffledObject(rng: Rng, pairs: [string, unknown][]): string {
@@ -751,6 +777,7 @@ export class KongTrafficGenerator {
   private readonly version: KongVersion | 'mixed';
   private readonly streamShare: number;
   private readonly targetBytes: number;
+  private readonly stableOrder: boolean;
   private readonly workspaces: Weighted<WorkspaceModel>;
   private readonly defaultWorkspace: WorkspaceModel;
   private readonly clientIps: string[];
@@ -782,6 +809,7 @@ export class KongTrafficGenerator {
     this.version = opts.kongVersion ?? '3.7';
     this.streamShare = Math.min(1, Math.max(0, opts.streamShare ?? 0));
     this.targetBytes = Math.max(0, opts.targetBytes ?? 2300);
+    this.stableOrder = opts.keyOrder === 'stable';
     const names =
       opts.workspaces !== undefined && opts.workspaces.length > 0 ? [...opts.workspaces] : [...DEFAULT_WORKSPACES];
     // A fixed day in September 2024 plus a seeded offset; advances a few ms per entry.
@@ -1052,10 +1080,10 @@ export class KongTrafficGenerator {
     if (s.tls) session.push(this.tlsFrags[rng.int(this.tlsFrags.length)]);
     const kongMs = rng.int(3);
     const parts: string[] = [
-      '"session":' + obj(rng.shuffle(session)),
+      '"session":' + obj(orderMembers(rng, session, this.stableOrder)),
       '"upstream":{"received":' + upRecv + ',"sent":' + upSent + '}',
       '"latencies":' +
-        (rng.chance(0.5)
+        (rng.chance(0.5) || this.stableOrder
           ? '{"kong":' + kongMs + ',"session":' + sessionMs + '}'
           : '{"session":' + sessionMs + ',"kong":' + kongMs + '}'),
       s.routeFrag,
@@ -1071,7 +1099,13 @@ export class KongTrafficGenerator {
           ']',
       );
     if (version === '3.7') parts.push(ws.idFrag, ws.nameFrag);
-    return { id, text: obj(rng.shuffle(parts)), kind: 'stream', kongVersion: version, workspace: ws.name };
+    return {
+      id,
+      text: obj(orderMembers(rng, parts, this.stableOrder)),
+      kind: 'stream',
+      kongVersion: version,
+      workspace: ws.name,
+    };
   }
 
   private tryFrag(
@@ -1090,7 +1124,7 @@ export class KongTrafficGenerator {
       );
     }
     if (failedCode !== 0) p.push('"state":"failed"', '"code":' + failedCode);
-    return obj(rng.shuffle(p));
+    return obj(orderMembers(rng, p, this.stableOrder));
   }
 
   private httpEntry(id: string, version: KongVersion, ws: WorkspaceModel): KongEntry {
@@ -1325,7 +1359,7 @@ export class KongTrafficGenerator {
       '"upstream_uri":"' +
         (source === 'upstream' ? escapeLuaCjsonString(upstreamUri(route, path, rawQuery)) : '') +
         '"',
-      '"latencies":' + latenciesText(rng, v3, kongMs, proxyMs, requestMs, receive),
+      '"latencies":' + latenciesText(rng, this.stableOrder, v3, kongMs, proxyMs, requestMs, receive),
       '"client_ip":"' + clientIp + '"',
       '"started_at":' + startedAt,
     ];
@@ -1401,7 +1435,7 @@ export class KongTrafficGenerator {
     for (const h of rh) rhLength += h.length;
     const responseSize = rhLength - rh.length * 4 + respBody + 17;
     parts.push(
-      rng.chance(0.5)
+      rng.chance(0.5) || this.stableOrder
         ? '"response":{"headers":' + obj(rng.shuffle(rh)) + ',"status":' + status + ',"size":' + responseSize + '}'
         : '"response":{"status":' + status + ',"size":' + responseSize + ',"headers":' + obj(rng.shuffle(rh)) + '}',
     );
@@ -1429,8 +1463,8 @@ export class KongTrafficGenerator {
     }
     const requestSize = uri.length + 16 + reqBody + headersLength;
     requestParts.push('"headers":' + obj(rng.shuffle(headers)), '"size":' + requestSize);
-    parts.push('"request":' + obj(rng.shuffle(requestParts)));
-    const text = obj(rng.shuffle(parts));
+    parts.push('"request":' + obj(orderMembers(rng, requestParts, this.stableOrder)));
+    const text = obj(orderMembers(rng, parts, this.stableOrder));
     const entry: KongEntry = { id, text, kind: 'http', kongVersion: version, method, path, status };
     if (workspace !== null) entry.workspace = workspace.name;
     return entry;
@@ -1660,10 +1694,18 @@ function querystringText(rng: Rng, query: QueryParam[]): string {
   return obj(rng.shuffle(out));
 }
 
-function latenciesText(rng: Rng, v3: boolean, kong: number, proxy: number, request: number, receive: number): string {
+function latenciesText(
+  rng: Rng,
+  stable: boolean,
+  v3: boolean,
+  kong: number,
+  proxy: number,
+  request: number,
+  receive: number,
+): string {
   const p = ['"kong":' + kong, '"proxy":' + proxy, '"request":' + request];
   if (v3) p.push('"receive":' + receive);
-  return obj(rng.shuffle(p));
+  return obj(orderMembers(rng, p, stable));
 }
 
 /** Escaped text of logged JSON request bodies (contains `\"` and `\/`), used to pad large entries. */
