@@ -27,7 +27,9 @@ runCase(async ({ input, pin, peerNodeArgs, profileDir, options }): Promise<CaseR
       'warn',
       redact,
     );
-    const run = await timeFileRelay(key, config, peer, TIMEOUT_MS, profileDir);
+    // Under Deno (case p1-deno) the profile gets a name of its own.
+    const profileName = 'Deno' in globalThis ? `${key}-deno` : key;
+    const run = await timeFileRelay(profileName, config, peer, TIMEOUT_MS, profileDir);
     return {
       name: `pipeline 1: file → rules → 4 webhooks (ndjson)${redact ? ', default redaction' : ''}${disk ? ', disk buffers' : ''}`,
       entries: input.entries,

@@ -80,7 +80,7 @@ export function startScript(
   cpu: number | null,
   runtime: ScriptRuntime = { kind: 'node' },
 ): ChildProcess {
-  const file = path.join(import.meta.dirname, script);
+  const file = path.resolve(import.meta.dirname, script);
   // The peer is always Node: under Deno (a case process), Node is the one on the PATH.
   const node = 'Deno' in globalThis ? 'node' : process.execPath;
   const command =
