@@ -66,10 +66,11 @@ export function renderComparison(rows: readonly Row[], dir: string, date: Date):
   const header =
     '| case | measure | before | after | after / before (best rounds) | per round | CPU µs/entry before → after (medians) | CPU after / before per round | within 5% |';
   const lines = [header, '|---|---|---:|---:|---:|---:|---:|---:|---|'];
-  for (const row of rows) {
-    if (row.key.endsWith('@before')) continue;
-    const other = rows.find((r) => r.key === `${row.key}@before`);
-    if (other === undefined) continue;
+  rows.forEach((row, i) => {
+    if (row.key.endsWith('@before')) return;
+    // The other build's run of this case right before it, in the same group.
+    const other = rows[i - 1]?.key === `${row.key}@before` ? rows[i - 1] : undefined;
+    if (other === undefined) return;
     const b = figure(row.key, other.result);
     const a = figure(row.key, row.result);
     const r = a.value / b.value;
@@ -90,7 +91,7 @@ export function renderComparison(rows: readonly Row[], dir: string, date: Date):
     lines.push(
       `| ${row.key} | ${a.unit} | ${fmt(b.value)} | ${fmt(a.value)} | ${fmt(r, 2)}× | ${ratios(perRound)} | ${cpu(beforeRounds)} → ${cpu(afterRounds)} | ${ratios(cpuRounds)} | ${verdict} |`,
     );
-  }
+  });
   return [
     COMPARE_SECTION,
     '',

@@ -55,7 +55,7 @@ runCase(async ({ input, pin, options, peerNodeArgs, profileDir }): Promise<CaseR
         { kind: 'file', file: input.file },
         { kind: 'webhook', url, extra },
         'error',
-        true,
+        false,
         heapGrowth,
       ),
     );

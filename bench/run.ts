@@ -188,16 +188,21 @@ function plan(s: Settings): Step[][] {
     }
   }
   if (!groups.some((g) => g.some((x) => x.key === 'b1'))) groups.push([baseline1]);
-  return s.compareDir === undefined ? groups : groups.map((g) => withOtherBuild(g, s.compareDir as string));
+  if (s.compareDir === undefined) return groups;
+  const compared = new Set<string>();
+  return groups.map((g) => withOtherBuild(g, s.compareDir as string, compared));
 }
 
-/** `--compare DIR`: each compared case of the other build runs right before this build's. */
-function withOtherBuild(group: readonly Step[], dir: string): Step[] {
-  return group.flatMap((step) =>
-    COMPARED.has(step.key) && step.deno !== true
-      ? [{ ...step, key: `${step.key}@before`, scriptPath: path.join(dir, 'dist/bench', step.script) }, step]
-      : [step],
-  );
+/**
+ * `--compare DIR`: each compared case of the other build runs right before this build's, in the
+ * first group that has it (p1 also runs beside p1r and p1d: once is enough).
+ */
+function withOtherBuild(group: readonly Step[], dir: string, compared: Set<string>): Step[] {
+  return group.flatMap((step) => {
+    if (!COMPARED.has(step.key) || step.deno === true || compared.has(step.key)) return [step];
+    compared.add(step.key);
+    return [{ ...step, key: `${step.key}@before`, scriptPath: path.join(dir, 'dist/bench', step.script) }, step];
+  });
 }
 
 /** The best round (most entries/s; for overload, the one with the highest peak RSS: the worst case). */
@@ -292,10 +297,10 @@ function isBaseline(step: Step): boolean {
   return step.script === 'baseline.js' || step.script === 'http-bare.js';
 }
 
+/** The profile file a case writes (another build's case writes under the same key). */
 function profileName(step: Step): string {
   if (step.key === 'bare') return 'http-bare';
-  if (step.key.startsWith('overload')) return step.key;
-  return step.key;
+  return step.key.replace(/@before$/, '');
 }
 
 main().catch((e: unknown) => {

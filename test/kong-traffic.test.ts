@@ -103,6 +103,34 @@ test('the same seed gives identical entries; another seed gives different ones',
   assert.deepEqual(take({ seed: 9 }, 200), viaClass);
 });
 
+test('keyOrder stable: the same entries as random, one key order per object shape, headers still vary', () => {
+  const opts: KongTrafficOptions = { seed: 7, kongVersion: '3.7', streamShare: 0.05 };
+  const random = take(opts, 3000);
+  const stable = take({ ...opts, keyOrder: 'stable' }, 3000);
+  // "a|b": a came before b in some entry; one order for all entries means never also "b|a".
+  const before = new Set<string>();
+  const headerOrders = new Set<string>();
+  stable.forEach((s, i) => {
+    const r = random[i];
+    assert.deepEqual(parseObject(s.text), parseObject(r.text), `entry ${i}: same content`);
+    assert.equal(s.text.length, r.text.length);
+    assert.deepEqual({ ...s, text: '' }, { ...r, text: '' }, 'same ground truth');
+    // Every entry's top-level keys follow one order (entries differ only in which members they have).
+    const keys = Object.keys(parseObject(s.text));
+    keys.forEach((a, j) => {
+      for (const b of keys.slice(j + 1)) {
+        assert.ok(!before.has(`${b}|${a}`), `entry ${i}: ${a} before ${b}, elsewhere after`);
+        before.add(`${a}|${b}`);
+      }
+    });
+    const request = parseObject(s.text).request;
+    if (request !== undefined) headerOrders.add(Object.keys(obj(obj(request).headers)).join(','));
+  });
+  assert.ok(headerOrders.size > 100, 'request header tables keep varying in order');
+  const randomTop = new Set(random.map((e) => Object.keys(parseObject(e.text)).join(',')));
+  assert.ok(randomTop.size > 1000, 'the default order is random per entry');
+});
+
 test('every text is one lua-cjson JSON object matching its ground truth', () => {
   for (const opts of OPTION_SETS) {
     let stream = 0;
