@@ -13,6 +13,8 @@ export const MAX_WORKSPACE_LABELS = 100;
 export type Counts = Record<string, number>;
 
 export class SourceStats {
+  /** The source's name in the config (`sources:`). */
+  readonly name: string;
   /** The source's type (`file`, `http`, …): file-only series are left out for other sources. */
   readonly kind: string;
   received = 0;
@@ -31,7 +33,8 @@ export class SourceStats {
   /** http sources: reads the request body bytes held now (set by the source); null for other sources. */
   httpInflightBodyBytes: (() => number) | null = null;
 
-  constructor(kind: string) {
+  constructor(name: string, kind: string) {
+    this.name = name;
     this.kind = kind;
   }
 }
@@ -371,7 +374,7 @@ export class RelayMetrics {
   source(name: string, kind = 'other'): SourceStats {
     let s = this.sources.get(name);
     if (s === undefined) {
-      s = new SourceStats(kind);
+      s = new SourceStats(name, kind);
       this.sources.set(name, s);
     }
     return s;
