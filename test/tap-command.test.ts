@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KongEntry } from '../tools/kong-traffic.ts';
 import { WebhookReceiver } from '../tools/webhook-receiver.ts';
-import { Daemon, MAIN, waitFor } from './support/daemon.ts';
+import { Daemon, MAIN, sumMetric, waitFor } from './support/daemon.ts';
 import { generate, idOf } from './support/kong.ts';
 import { tempDir } from './support/pipeline.ts';
 
@@ -234,9 +234,14 @@ log: { level: info, format: json }
       'every entry shown or counted as dropped',
     );
     const { shown, dropped } = accounted();
-    socket.destroy();
     assert.equal(shown + dropped, big.length);
     assert.ok(dropped > 0, 'the unread tap dropped entries');
+    const metrics = await (
+      await fetch(`${daemon.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    ).text();
+    assert.equal(sumMetric(metrics, 'kong_log_relay_tap_entries_dropped_total'), dropped, 'counted in metrics too');
+    assert.equal(sumMetric(metrics, 'kong_log_relay_taps_open'), 1);
+    socket.destroy();
     await waitFor(async () => (await openTaps()) === 0, 10_000, 'the tap closes with its client');
   });
 

@@ -31,7 +31,7 @@ export class Pipeline implements PipelineIntake {
   readonly #redactors = new Redactors();
   readonly #retired = new Set<Destination>();
   /** Live copies of routed entries for `tap` clients (the admin listener's /tap). */
-  readonly taps = new TapHub();
+  readonly taps: TapHub;
   readonly #metrics: RelayMetrics;
   readonly #log: Logger;
   readonly #sinkFactory: SinkFactory;
@@ -50,6 +50,7 @@ export class Pipeline implements PipelineIntake {
   ) {
     this.#liveWorkspaces = liveWorkspaces;
     this.#metrics = metrics;
+    this.taps = new TapHub(metrics.taps);
     this.#log = log;
     this.#sinkFactory = sinkFactory;
     this.#routing = buildRouting(config, metrics.ruleMatches, liveWorkspaces);

@@ -79,9 +79,16 @@ export class TappedEntry {
   }
 }
 
+/** What the taps of a pipeline count (metrics). */
+export interface TapCounts {
+  open: number;
+  dropped: number;
+}
+
 export class Tap {
   readonly filter: TapFilter;
   readonly #limits: TapLimits;
+  readonly #counts: TapCounts;
   readonly #onClose: (tap: Tap) => void;
   #lines: Buffer[] = [];
   #queuedBytes = 0;
@@ -92,9 +99,10 @@ export class Tap {
   #ended = false;
   #wake: (() => void) | null = null;
 
-  constructor(filter: TapFilter, limits: TapLimits, onClose: (tap: Tap) => void) {
+  constructor(filter: TapFilter, limits: TapLimits, counts: TapCounts, onClose: (tap: Tap) => void) {
     this.filter = filter;
     this.#limits = limits;
+    this.#counts = counts;
     this.#onClose = onClose;
   }
 
@@ -111,6 +119,7 @@ export class Tap {
     if (this.#queuedBytes >= this.#limits.maxQueuedBytes) {
       this.#droppedSinceLine++;
       this.#droppedTotal++;
+      this.#counts.dropped++;
       return;
     }
     const line = tapLine(entry, shown);
@@ -164,6 +173,11 @@ export class Tap {
 /** The open taps of one pipeline. */
 export class TapHub {
   readonly #taps = new Set<Tap>();
+  readonly #counts: TapCounts;
+
+  constructor(counts: TapCounts) {
+    this.#counts = counts;
+  }
 
   /** True while some tap is open: only then does the pipeline collect what it shapes. */
   get active(): boolean {
@@ -176,8 +190,12 @@ export class TapHub {
   }
 
   open(filter: TapFilter, limits: TapLimits): Tap {
-    const tap = new Tap(filter, limits, (t) => this.#taps.delete(t));
+    const tap = new Tap(filter, limits, this.#counts, (t) => {
+      this.#taps.delete(t);
+      this.#counts.open = this.#taps.size;
+    });
     this.#taps.add(tap);
+    this.#counts.open = this.#taps.size;
     return tap;
   }
 

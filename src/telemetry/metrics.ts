@@ -83,6 +83,8 @@ export class RelayMetrics {
   readonly reloads: Counts = {};
   /** Bytes in disk buffers of destinations no longer configured with one (renamed, removed), by directory name. */
   readonly orphanedBufferBytes = new Map<string, number>();
+  /** Taps (`kong-log-relay tap`): open now, and entries dropped because a tap client read too slowly. */
+  readonly taps = { open: 0, dropped: 0 };
   readonly kongAdmin = new KongAdminStats();
   readonly batchSize: Histogram<'destination'>;
   readonly deliveryLatency: Histogram<'destination'>;
@@ -332,6 +334,13 @@ export class RelayMetrics {
       (c) => {
         for (const [workspace, n] of this.workspaceEvents) c.inc({ workspace }, n);
       },
+    );
+    gauge('taps_open', 'Open taps (kong-log-relay tap clients).', [], (g) => g.set(this.taps.open));
+    counter(
+      'tap_entries_dropped_total',
+      'Entries a tap client missed because it read slower than the relay routed (the relay did not slow down).',
+      [],
+      (c) => c.inc(this.taps.dropped),
     );
     counter('config_reloads_total', 'Config reloads, by result.', ['result'], (c) => {
       for (const [result, n] of Object.entries(this.reloads)) c.inc({ result }, n);
