@@ -1,29 +1,50 @@
 /**
  * The test layers: `npm run test:unit` runs the fast in-process tests (the relay's modules against
- * real files and loopback servers, a few quick CLI runs), `npm test` runs every test file.
- * Test files not listed in SYSTEM_TESTS are unit tests: a new file that starts the daemon as a
- * child process, runs for long or stresses the machine belongs to the list.
+ * real files, loopback servers and the in-process SNS emulator), `npm test` runs every test file.
+ * Test files not listed in SYSTEM_TESTS are unit tests: a new file that starts the daemon or the
+ * CLI as a child process, runs for long or stresses the machine belongs to the list; a single
+ * such test in a file of unit tests takes `FULL_LAYER_ONLY` (./layer.ts) as its options instead.
+ * After the run the slowest files are listed with their time, so a file that makes the unit
+ * layer slow is easy to find.
  *
- *   node dist/test/support/run-tests.js unit|all [node --test options…]
+ *   node dist/test/support/run-tests.js unit|all
  */
-import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { run } from 'node:test';
+import { spec } from 'node:test/reporters';
+import { UNIT_LAYER_ENV } from './layer.ts';
 
-/** Whole-daemon (child process), CLI, packaging, runtime and long-running tests. */
+/** Whole-daemon and CLI (child process), packaging, runtime, stress and long-running tests. */
 const SYSTEM_TESTS = new Set([
+  'config-duration-bounds',
+  'config-unit-tests',
   'daemon-lifecycle',
   'deno-runtime',
+  'disk-buffer',
   'file-large',
+  'file-many-files',
+  'grafana-prometheus',
   'heap-growth',
+  'http-gzip-budget',
+  'http-unauthenticated-flood',
+  'install-script',
+  'kong-admin-changes',
+  'kong-admin-validate',
   'kong-traffic',
   'match-command',
   'packaging',
+  'payload-validate-match',
+  'reload-handover',
   'replay-command',
+  'secrets-never-leave',
+  'top-command',
 ]);
-const isSystemTest = (name: string): boolean => SYSTEM_TESTS.has(name) || name.startsWith('reliability-');
+const isSystemTest = (name: string): boolean =>
+  SYSTEM_TESTS.has(name) || name.startsWith('reliability-') || name.startsWith('first-hour-');
 
 const TEST_DIR = path.resolve(import.meta.dirname, '..');
+const SLOWEST_SHOWN = 12;
 
 function testFiles(layer: 'unit' | 'all'): string[] {
   return readdirSync(TEST_DIR)
@@ -33,12 +54,24 @@ function testFiles(layer: 'unit' | 'all'): string[] {
     .map((f) => path.join(TEST_DIR, f));
 }
 
-const [layer, ...options] = process.argv.slice(2);
+const [layer] = process.argv.slice(2);
 if (layer !== 'unit' && layer !== 'all') {
-  process.stderr.write('usage: run-tests.js unit|all [node --test options…]\n');
+  process.stderr.write('usage: run-tests.js unit|all\n');
   process.exit(2);
 }
-const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...options, ...testFiles(layer)], {
-  stdio: 'inherit',
+process.env[UNIT_LAYER_ENV] = layer;
+const fileTimes: { file: string; ms: number }[] = [];
+const tests = run({ files: testFiles(layer), concurrency: 2 });
+tests.on('test:fail', () => {
+  process.exitCode = 1;
 });
-process.exit(run.status ?? 1);
+tests.on('test:summary', (summary) => {
+  if (summary.file !== undefined) fileTimes.push({ file: path.basename(summary.file), ms: summary.duration_ms });
+  if (!summary.success) process.exitCode = 1;
+});
+tests.on('end', () => {
+  const slowest = fileTimes.sort((a, b) => b.ms - a.ms).slice(0, SLOWEST_SHOWN);
+  const lines = slowest.map(({ file, ms }) => `  ${(ms / 1000).toFixed(1).padStart(6)} s  ${file}`);
+  process.stderr.write(`slowest test files (wall time of each file's process):\n${lines.join('\n')}\n`);
+});
+tests.compose(spec).pipe(process.stdout);
