@@ -345,7 +345,8 @@ describe('retries and dead letters', () => {
 });
 
 describe('acknowledgements', () => {
-  it('a group completes only when every destination of every entry has finished', async () => {
+  it('a group completes only when every destination of every entry has finished', async (t) => {
+    const clock = new VirtualClock(t);
     const dir = tempDir();
     const a = await receiver();
     const b = await receiver();
@@ -363,11 +364,12 @@ describe('acknowledgements', () => {
     });
     for (const e of generate(10)) pipeline.ingest(byteStringOf(e.text), group, metrics.source('t'));
     group.seal();
-    await waitFor(() => a.count('/a') === 10, 5_000, 'a delivered');
-    await new Promise((r) => setTimeout(r, 100));
+    await clock.advanceUntil(() => a.count('/a') === 10 && b.heldCount >= 1, 10, 'a delivered, b holding its request');
+    await clock.settle();
     assert.equal(done, false, 'b has not delivered yet');
     releaseB();
-    await waitFor(() => done, 5_000, 'group done');
+    await clock.until(() => done, 'group done');
+    clock.stop();
     await pipeline.drain(Date.now() + 1_000);
   });
 

@@ -307,11 +307,18 @@ describe('webhook sink: failures', () => {
     assert.equal(s.pipeline.status()[0].retries, 2);
   });
 
-  it('a server that stalls past the timeout: the attempt is abandoned and retried', async () => {
+  it('a server that stalls past the timeout: the attempt is abandoned and retried', async (t) => {
+    const clock = new VirtualClock(t);
     const rx = await Receiver.start((n) => (n === 0 ? 'stall' : { status: 200 }));
     const s = setup({ hook: `type: webhook\nurl: ${rx.url}/in\ntimeout: 300ms\n${batching(2)}` });
-    await relayEntries(s.pipeline, entries(2));
-    assert.equal(rx.requests.length, 2);
+    const settled = relayEntries(s.pipeline, entries(2));
+    await clock.until(() => rx.requests.length === 1, 'the first request');
+    clock.advance(299);
+    await clock.settle();
+    assert.equal(s.pipeline.status()[0].retries, 0, 'not abandoned before the timeout');
+    clock.advance(1);
+    await clock.advanceUntil(() => rx.requests.length === 2, 10, 'the retry');
+    await settled;
     assert.equal(s.pipeline.status()[0].delivered, 2);
     assert.match(s.pipeline.status()[0].lastError?.message ?? '', /timed out after 300ms/);
   });
@@ -328,14 +335,21 @@ describe('webhook sink: failures', () => {
     assert.match(dead[0].reason, /shutdown before delivery .*cancelled \(shutdown\)/);
   });
 
-  it('endpoint down: retried until max_elapsed, then dead-lettered with the network error', async () => {
+  it('endpoint down: retried until max_elapsed, then dead-lettered with the network error', async (t) => {
+    const clock = new VirtualClock(t);
     const rx = await Receiver.start();
     const url = rx.url;
     await rx.close();
     const s = setup({
       hook: `type: webhook\nurl: ${url}/in\nbatch: { max_events: 1, max_wait: 10ms }\nretry: { initial_delay: 10ms, max_delay: 50ms, max_elapsed: 300ms }`,
     });
-    await relayEntries(s.pipeline, entries(1));
+    const started = Date.now();
+    let settled = false;
+    void relayEntries(s.pipeline, entries(1)).then(() => {
+      settled = true;
+    });
+    await clock.advanceUntil(() => settled, 10, 'the entry dead-lettered');
+    assert.ok(Date.now() - started >= 250, 'retried for about max_elapsed before giving up');
     const dead = readDeadLetters(s.dir, 'hook');
     assert.equal(dead.length, 1);
     assert.ok(dead[0].attempts > 1);
