@@ -39,6 +39,7 @@ const SYSTEM_TESTS = new Set([
   'reload-handover',
   'replay-command',
   'secrets-never-leave',
+  'tap-command',
   'top-command',
 ]);
 const isSystemTest = (name: string): boolean =>
