@@ -18,7 +18,13 @@
  * max_connections_per_client from one address (ConnectionGuard: connections that never sent valid
  * credentials make room first; counted, logged), and 400/401/413/415 answers close the connection.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { rm } from 'node:fs/promises';
@@ -119,8 +125,8 @@ export class HttpSource implements Source {
         `drop:${reason}`,
         { reason, remote, ...limits },
         reason === 'evicted'
-          ? 'http source: connection limit reached, closing the oldest connection that has not sent valid credentials'
-          : 'http source: connection limit reached and every connection has sent valid credentials, closing a new one at accept',
+          ? 'http source: connection limit reached, closing the oldest connection without valid credentials (or else the one idle longest)'
+          : 'http source: connection limit reached and every connection is busy with a request from a client with valid credentials, closing a new one at accept',
       );
     });
     const budget = this.#budget;
@@ -171,6 +177,12 @@ export class HttpSource implements Source {
     server.keepAliveTimeout = keepAliveTimeoutMs;
     server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => this.#onClientError(e, socket));
     server.on('connection', (socket: Socket) => this.#connections.admit(socket));
+    // Before the app sees the request: a connection with a request in progress is never closed to make room.
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      const socket = req.socket;
+      this.#connections.requestStarted(socket);
+      res.once('finish', () => this.#connections.requestEnded(socket));
+    });
     // node's headers timeout starts at a request's first byte: a connection that never sends one
     // would hold one of the maxConnections slots forever (a few hundred idle sockets would lock
     // Kong out). It gets headers_timeout to bring a whole request head. (A timer cleared by the
