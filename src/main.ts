@@ -104,6 +104,46 @@ await yargs(hideBin(process.argv))
     },
   )
   .command(
+    'tap',
+    'Print the entries a running relay routes, as delivered (redacted), with their rules and destinations, as NDJSON',
+    (y) =>
+      y
+        .option('admin', { type: 'string', describe: 'Admin URL, e.g. http://127.0.0.1:9877' })
+        .option('config', { alias: 'c', type: 'string', describe: 'Read the admin address from this config' })
+        .option('token', {
+          type: 'string',
+          describe: 'admin.token, if the admin listener requires one (or KLR_ADMIN_TOKEN)',
+        })
+        .option('destination', {
+          type: 'string',
+          array: true,
+          default: [],
+          describe: 'Only entries routed to this destination (shown as it gets them)',
+        })
+        .option('rule', { type: 'string', array: true, default: [], describe: 'Only entries this rule matched' })
+        .option('workspace', { type: 'string', array: true, default: [], describe: 'Only entries of this workspace' })
+        .option('source', { type: 'string', array: true, default: [], describe: 'Only entries read by this source' })
+        .option('limit', { type: 'number', describe: 'Stop after this many entries' })
+        .option('duration', {
+          type: 'string',
+          describe: 'Stop after this long, e.g. 30s, 5m (a bare number is seconds)',
+        }),
+    async (argv) => {
+      const { tapCommand } = await import('./commands/tap.ts');
+      process.exitCode = await tapCommand({
+        admin: argv.admin,
+        config: argv.config,
+        token: argv.token ?? process.env.KLR_ADMIN_TOKEN,
+        destination: argv.destination,
+        rule: argv.rule,
+        workspace: argv.workspace,
+        source: argv.source,
+        limit: argv.limit,
+        duration: argv.duration,
+      });
+    },
+  )
+  .command(
     'test',
     "Run the config's unit tests (tests:, or files given with --tests): where entries go, without any network",
     (y) =>

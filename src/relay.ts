@@ -7,6 +7,7 @@ import { formatDiagnostic } from './config/diagnostics.ts';
 import { loadConfigFile, locateDiagnostics } from './config/load.ts';
 import type { ResolvedConfig, ResolvedSource } from './config/resolve.ts';
 import { AdminServer } from './admin/server.ts';
+import type { TapOpener } from './admin/tap-stream.ts';
 import { DEAD_LETTERS_DISCARDED, DeadLetterWriter } from './core/dead-letter.ts';
 import { Pipeline } from './delivery/pipeline.ts';
 import { checkConfigAgainstKong } from './kong-admin/config-check.ts';
@@ -151,6 +152,19 @@ export class Relay {
     return { ready: reasons.length === 0, reasons };
   }
 
+  /** GET /tap: a live copy of the routed entries, for names this relay has (see src/delivery/tap.ts). */
+  readonly openTap: TapOpener = ({ filter, limit, maxQueuedBytes }) => {
+    const known: [string, readonly string[], readonly string[]][] = [
+      ['destination', filter.destinations, this.#pipeline.destinationNames],
+      ['rule', filter.rules, this.#config.routing.rules.map((r) => r.name)],
+      ['source', filter.sources, this.#sources.map((s) => s.name)],
+    ];
+    for (const [what, asked, have] of known)
+      for (const name of asked)
+        if (!have.includes(name)) return `unknown ${what} "${name}": this relay has ${have.join(', ') || 'none'}`;
+    return this.#pipeline.taps.open(filter, { limit, maxQueuedBytes });
+  };
+
   status(): Record<string, unknown> {
     return {
       version: VERSION,
@@ -158,6 +172,7 @@ export class Relay {
       state: this.#state,
       config: this.#config.file,
       admin: this.#admin?.address ?? null,
+      taps: this.#pipeline.taps.count,
       blocked_by: this.#pipeline.blockingDestinations(),
       sources: Object.fromEntries(this.#sources.map((s) => [s.name, { ready: s.ready, ...s.status() }])),
       destinations: Object.fromEntries(

@@ -90,6 +90,46 @@ describe('kong-log-relay test', () => {
     assert.match(r.out, /3 tests: 1 passed, 2 failed/);
   });
 
+  it('payload expectations see the entry as the destination sends it: redacted, cut to fields, deduplicated', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'config.yaml');
+    writeFileSync(
+      file,
+      `
+sources: { t: { type: file, paths: ["/tmp/none/*.log"] } }
+workspaces: { "*": { to: [full, slim] } }
+destinations:
+  full: { type: webhook, url: "http://127.0.0.1:9/f" }
+  slim: { type: webhook, url: "http://127.0.0.1:9/s", fields: [request.method, consumer.username], unique: [consumer.username] }
+tests:
+  - name: what leaves
+    input:
+      - { request: { method: GET, uri: /a, headers: { authorization: Bearer s3cret } }, consumer: { username: ann } }
+    expect:
+      payload:
+        full: { request.headers.authorization: "[REDACTED]", request.uri: /a }
+        slim: { request.method: GET, consumer.username: ann }
+  - name: the cut has no uri
+    input: { request: { method: GET, uri: /a }, consumer: { username: ann } }
+    expect: { payload: { slim: { request.uri: /a } } }
+  - name: a repeat within the unique window is not sent
+    input:
+      - { request: { method: GET, uri: /a }, consumer: { username: bob } }
+      - { request: { method: GET, uri: /b }, consumer: { username: bob } }
+    expect: { payload: { slim: { consumer.username: bob } } }
+`,
+    );
+    const r = relayTest(['-c', file]);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.out, /ok {3}what leaves\n/);
+    assert.match(r.out, /FAIL the cut has no uri\n\s+slim payload request.uri: expected "\/a", got \(missing\)/);
+    assert.match(
+      r.out,
+      /FAIL a repeat within the unique window is not sent\n\s+entry 2: expected a payload for slim, but its unique window suppressed the entry/,
+    );
+    assert.doesNotMatch(r.out, /s3cret/);
+  });
+
   it('entries from a file, and more cases from --tests files', () => {
     const file = configWith(`
   - name: from a file

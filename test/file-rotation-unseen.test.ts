@@ -169,7 +169,7 @@ workspaces: { "*": { to: [hook] } }
     config.sources[0] as FileSourceConfig,
     log,
     new RateLimitedLog(log),
-    new SourceStats('file'),
+    new SourceStats('kong_file', 'file'),
     () => undefined,
   );
   try {

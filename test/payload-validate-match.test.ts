@@ -99,6 +99,7 @@ rules:
 destinations:
   h: { type: webhook, url: "http://127.0.0.1:9/h", payload: { x: "{match.id}" } }
   s: { type: sns, topic_arn: nope }
+  u: { type: webhook, url: "http://127.0.0.1:9/u", unique: ["{consumer.username}"] }
 `,
     );
     const r = cli(['validate', '-c', file]);
@@ -113,6 +114,7 @@ destinations:
         [8, 'rules[0].to[1]'],
         [10, 'destinations.h.payload.x'],
         [11, 'destinations.s.topic_arn'],
+        [12, 'destinations.u.unique[0]'],
       ],
     );
   });

@@ -1,5 +1,6 @@
 /**
- * Admin listener: /healthz, /readyz, /metrics (Prometheus text), /status (JSON). Bounded: at most
+ * Admin listener: /healthz, /readyz, /metrics (Prometheus text), /status (JSON), /tap (routed
+ * entries as NDJSON, see tap-stream.ts). Bounded: at most
  * `max_connections` open (node closes more at accept) and idle ones closed after `idle_timeout`
  * (idle admin connections once took all 4,096 descriptors: Kong's POSTs were reset, the file
  * source failed with EMFILE). With `admin.token`, everything but /healthz and /readyz needs it.
@@ -10,12 +11,14 @@ import { CredentialCheck } from '../sources/http/auth.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { RelayMetrics } from '../telemetry/metrics.ts';
 import { bind } from '../net/listen.ts';
+import { serveTap, type TapOpener } from './tap-stream.ts';
 
 /** What the admin endpoints read from the running relay. */
 export interface AdminView {
   readonly metrics: RelayMetrics;
   readiness(): { ready: boolean; reasons: string[] };
   status(): Record<string, unknown>;
+  readonly openTap: TapOpener;
 }
 
 type AdminConfig = NonNullable<ResolvedConfig['admin']>;
@@ -53,7 +56,7 @@ export class AdminServer {
 
   async start(): Promise<void> {
     this.#address = await bind(this.#server, this.#listen, 'admin.listen');
-    this.#log.info({ admin: this.#address }, 'admin listener ready: /healthz /readyz /metrics /status');
+    this.#log.info({ admin: this.#address }, 'admin listener ready: /healthz /readyz /metrics /status /tap');
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -76,8 +79,13 @@ export class AdminServer {
           return send(res, 200, this.#view.metrics.registry.contentType, await this.#view.metrics.text());
         case '/status':
           return send(res, 200, 'application/json', `${JSON.stringify(this.#view.status(), null, 2)}\n`);
+        case '/tap':
+          return await serveTap(req, res, this.#view.openTap, {
+            tokenChecked: this.#token !== null,
+            unixSocket: this.#listen.startsWith('unix:'),
+          });
         default:
-          return send(res, 404, 'text/plain', 'not found: try /healthz /readyz /metrics /status\n');
+          return send(res, 404, 'text/plain', 'not found: try /healthz /readyz /metrics /status /tap\n');
       }
     } catch (e) {
       this.#log.error({ err: (e as Error).message, path }, 'admin request failed');

@@ -6,7 +6,7 @@
 import { request } from 'node:http';
 import { formatDiagnostic } from '../config/diagnostics.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { parseListen } from '../net/listen.ts';
+import { endpointOfListen } from './admin-endpoint.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 
 export const EXIT_UNHEALTHY = 1;
@@ -27,10 +27,7 @@ export async function healthCommand(file: string, options: HealthOptions): Promi
     return EXIT_INVALID_CONFIG;
   }
   const path = options.ready ? '/readyz' : '/healthz';
-  const target = parseListen(config.admin.listen);
-  const where =
-    target.kind === 'unix' ? { socketPath: target.path } : { host: connectHost(target.host), port: target.port };
-  const label = target.kind === 'unix' ? `unix:${target.path}` : `${where.host}:${target.port}`;
+  const { label, ...where } = endpointOfListen(config.admin.listen);
   try {
     const { status, body } = await get({ ...where, path }, options.timeoutMs);
     const ok = status === 200;
@@ -40,13 +37,6 @@ export async function healthCommand(file: string, options: HealthOptions): Promi
     process.stderr.write(`${label}${path}: ${(e as Error).message}\n`);
     return EXIT_UNHEALTHY;
   }
-}
-
-/** A wildcard listen address is reached on loopback. */
-function connectHost(host: string | undefined): string {
-  if (host === undefined || host === '' || host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '::1';
-  return host;
 }
 
 function get(

@@ -1,6 +1,7 @@
 /**
  * `test -c FILE [--tests FILE…] [--junit OUT]`: the config's unit tests (`tests:`), run through
- * the same decoding and routing as the daemon, without any network. Prints a pass/fail report;
+ * the same decoding, routing and shape stage (redaction, fields, payload templates, dedupe) as
+ * the daemon, without any network. Prints a pass/fail report;
  * exit 0 when every case passed, 1 when one failed, 2 when the config or a tests file is invalid.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -10,10 +11,12 @@ import { formatDiagnostic } from '../config/diagnostics.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { type ConfigTestCase, configTests } from '../config/tests-schema.ts';
-import { type ByteString, byteStringOf, textOf } from '../event/byte-string.ts';
+import { type ByteString, byteStringOf } from '../event/byte-string.ts';
 import { isProblem, splitLogFile } from '../event/entries.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
 import { buildRouting } from '../delivery/routing.ts';
+import type { KongEvent } from '../event/kong-event.ts';
+import { Redactors, Shaper } from '../shape/shaper.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 
 export interface TestOptions {
@@ -90,10 +93,13 @@ function loadTestsFile(file: string): LoadedCase[] | string {
 }
 
 class CaseRunner {
+  readonly #config: ResolvedConfig;
   readonly #routing: ReturnType<typeof buildRouting>;
   readonly #names: ReadonlySet<string>;
+  readonly #redactors = new Redactors();
 
   constructor(config: ResolvedConfig) {
+    this.#config = config;
     this.#routing = buildRouting(config);
     this.#names = new Set(config.destinations.map((d) => d.name));
   }
@@ -110,9 +116,11 @@ class CaseRunner {
     ])
       if (!this.#names.has(name)) failures.push(`expect names destination "${name}", which the config does not have`);
     const entries = this.#entries(test, file, failures);
+    // The shape stage of each destination, fresh for each case: dedupe windows span its entries only.
+    const shapers = this.#config.destinations.map((d) => new Shaper(d.shape, this.#redactors));
     entries.forEach((text, i) => {
       const tag = entries.length > 1 ? `entry ${i + 1}: ` : '';
-      for (const f of this.#check(text, expect)) failures.push(tag + f);
+      for (const f of this.#check(text, expect, shapers)) failures.push(tag + f);
     });
     return { name: test.name, file, failures, ms: performance.now() - started };
   }
@@ -138,7 +146,7 @@ class CaseRunner {
     return out;
   }
 
-  #check(raw: ByteString, expect: ConfigTestCase['expect']): string[] {
+  #check(raw: ByteString, expect: ConfigTestCase['expect'], shapers: readonly Shaper[]): string[] {
     const { decoder, router } = this.#routing;
     const event = decoder.decode(raw);
     if (event instanceof JsonSyntaxError) return [`the entry is not a JSON object: ${event.message}`];
@@ -152,12 +160,24 @@ class CaseRunner {
       failures.push(`expected to reach exactly ${describe(expect.destinations)}; ${seen}`);
     if (expect.rules !== undefined && !sameSet(expect.rules, why.rules))
       failures.push(`expected to match exactly the rules ${describe(expect.rules)}; ${seen}`);
+    // Every reached destination shapes the entry, as in the daemon (dedupe state moves on).
+    const sent = new Map<string, KongEvent | null>();
+    for (const name of why.destinations) {
+      const index = router.destinations.indexOf(name);
+      const shaper = shapers[index];
+      sent.set(name, shaper.shape(event, shaper.needsCaptures ? router.captures(event, index) : null));
+    }
     for (const [destination, fields] of Object.entries(expect.payload ?? {})) {
-      if (!reached.has(destination)) {
+      const shaped = sent.get(destination);
+      if (shaped === undefined) {
         failures.push(`expected a payload for ${destination}, but the entry does not reach it; ${seen}`);
         continue;
       }
-      const payload = outgoingPayload(raw);
+      if (shaped === null) {
+        failures.push(`expected a payload for ${destination}, but its unique window suppressed the entry`);
+        continue;
+      }
+      const payload = JSON.parse(shaped.text) as unknown;
       for (const [field, want] of Object.entries(fields)) {
         const got = valueAt(payload, field);
         if (JSON.stringify(got) !== JSON.stringify(want))
@@ -168,11 +188,6 @@ class CaseRunner {
     }
     return failures;
   }
-}
-
-/** What a destination would be sent for this entry: the entry itself. */
-function outgoingPayload(raw: ByteString): unknown {
-  return JSON.parse(textOf(raw));
 }
 
 /** The value at a dotted JSON path (array elements by index); own properties only. */

@@ -5,8 +5,7 @@
  * blocks. Fits 80 columns; `q` or Ctrl-C quits. When stdout is not a terminal it prints plain
  * lines instead, one per source and destination each interval.
  */
-import { formatDiagnostic } from '../config/diagnostics.ts';
-import { loadConfigFile } from '../config/load.ts';
+import { adminEndpoint } from './admin-endpoint.ts';
 
 export interface TopOptions {
   readonly admin: string | undefined;
@@ -103,16 +102,10 @@ export async function topCommand(options: TopOptions): Promise<number> {
 
 /** The admin URL: --admin, or the config's admin.listen; a string starting with "error:" when neither works. */
 function adminBase(options: TopOptions): string {
-  if (options.admin !== undefined) return options.admin.replace(/\/+$/, '');
-  if (options.config === undefined) return 'error:give --admin URL or -c FILE';
-  const { config, diagnostics } = loadConfigFile(options.config);
-  if (config === null) return `error:${diagnostics.map(formatDiagnostic).join('\n')}`;
-  if (config.admin === null) return `error:${options.config} turns the admin listener off (admin: false)`;
-  const listen = config.admin.listen;
-  const port = listen.slice(listen.lastIndexOf(':') + 1);
-  const host = listen.slice(0, listen.lastIndexOf(':'));
-  const reachable = host === '' || host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
-  return `http://${reachable}:${port}`;
+  const endpoint = adminEndpoint(options);
+  if (typeof endpoint === 'string') return `error:${endpoint}`;
+  if ('socketPath' in endpoint) return `error:top reads a TCP admin listener, not ${endpoint.label}`;
+  return `http://${endpoint.label}`;
 }
 
 async function poll(base: string, headers: Record<string, string>): Promise<Sample> {

@@ -64,7 +64,12 @@ export const shapeSettings = {
       'Template of the message body (YAML → JSON): strings may hold {field.path}, {match.NAME}, typed {x:number|boolean|json}.',
     ),
   unique: z
-    .array(z.string().min(1))
+    .array(
+      z
+        .string()
+        .min(1)
+        .regex(/^[^{}]+$/, 'a field path such as consumer.username or match.id, without {braces}'),
+    )
     .min(1)
     .optional()
     .describe('Dedupe: send the first entry of each combination of these fields per snooze window.'),

@@ -16,6 +16,7 @@ import type { Logger } from '../telemetry/log.ts';
 import type { RelayMetrics, SourceStats } from '../telemetry/metrics.ts';
 import { reportOrphanedBuffers } from './buffer/orphaned-buffers.ts';
 import { Destination, type DestinationStatus } from './destination.ts';
+import { TapHub, TappedEntry } from './tap.ts';
 
 /** Builds the sink of a destination (SNS client, webhook pool). */
 export type SinkFactory = (destination: ResolvedDestination) => Sink;
@@ -29,6 +30,8 @@ export class Pipeline implements PipelineIntake {
   readonly #shaperOf = new WeakMap<Destination, Shaper>();
   readonly #redactors = new Redactors();
   readonly #retired = new Set<Destination>();
+  /** Live copies of routed entries for `tap` clients (the admin listener's /tap). */
+  readonly taps: TapHub;
   readonly #metrics: RelayMetrics;
   readonly #log: Logger;
   readonly #sinkFactory: SinkFactory;
@@ -47,6 +50,7 @@ export class Pipeline implements PipelineIntake {
   ) {
     this.#liveWorkspaces = liveWorkspaces;
     this.#metrics = metrics;
+    this.taps = new TapHub(metrics.taps);
     this.#log = log;
     this.#sinkFactory = sinkFactory;
     this.#routing = buildRouting(config, metrics.ruleMatches, liveWorkspaces);
@@ -113,12 +117,20 @@ export class Pipeline implements PipelineIntake {
       return event;
     }
     const ticket = new Ticket(event, routes.length, group, receivedAt);
+    if (this.taps.active) {
+      const sent = routes.map((index) => this.#shapeAndEnqueue(index, ticket, receivedAt));
+      this.taps.publish(new TappedEntry(event, source.name, receivedAt, this.#routing.router, routes, sent));
+      return event;
+    }
     for (let i = 0; i < routes.length; i++) this.#shapeAndEnqueue(routes[i], ticket, receivedAt);
     return event;
   }
 
-  /** The shape stage: the destination gets the entry as it sends it, or nothing when dedupe suppresses it. */
-  #shapeAndEnqueue(index: number, ticket: Ticket, now: number): void {
+  /**
+   * The shape stage: the destination gets the entry as it sends it, or nothing when dedupe
+   * suppresses it. Returns what it got (null: suppressed).
+   */
+  #shapeAndEnqueue(index: number, ticket: Ticket, now: number): KongEvent | null {
     const event = ticket.event;
     const shaper = this.#shapers[index];
     const captures = shaper.needsCaptures ? this.#routing.router.captures(event, index) : null;
@@ -127,9 +139,10 @@ export class Pipeline implements PipelineIntake {
     if (shaped === null) {
       this.#metrics.destination(destination.name).suppressed++;
       ticket.settle();
-      return;
+      return null;
     }
     destination.enqueue(shaped === event ? ticket : ticket.carrying(shaped));
+    return shaped;
   }
 
   /** An entry as the destination named would send it (redacted, shaped), without dedupe: match, tap. */
@@ -220,6 +233,7 @@ export class Pipeline implements PipelineIntake {
 
   /** Flush every destination until the deadline, then close them (shutdown). */
   async drain(deadline: number): Promise<void> {
+    this.taps.endAll('shutdown');
     const all = [...this.#destinations, ...this.#retired];
     await Promise.allSettled(all.map((d) => d.drain(deadline)));
     await Promise.allSettled(all.map((d) => d.close()));

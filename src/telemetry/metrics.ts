@@ -13,6 +13,8 @@ export const MAX_WORKSPACE_LABELS = 100;
 export type Counts = Record<string, number>;
 
 export class SourceStats {
+  /** The source's name in the config (`sources:`). */
+  readonly name: string;
   /** The source's type (`file`, `http`, …): file-only series are left out for other sources. */
   readonly kind: string;
   received = 0;
@@ -31,7 +33,8 @@ export class SourceStats {
   /** http sources: reads the request body bytes held now (set by the source); null for other sources. */
   httpInflightBodyBytes: (() => number) | null = null;
 
-  constructor(kind: string) {
+  constructor(name: string, kind: string) {
+    this.name = name;
     this.kind = kind;
   }
 }
@@ -80,6 +83,8 @@ export class RelayMetrics {
   readonly reloads: Counts = {};
   /** Bytes in disk buffers of destinations no longer configured with one (renamed, removed), by directory name. */
   readonly orphanedBufferBytes = new Map<string, number>();
+  /** Taps (`kong-log-relay tap`): open now, and entries dropped because a tap client read too slowly. */
+  readonly taps = { open: 0, dropped: 0 };
   readonly kongAdmin = new KongAdminStats();
   readonly batchSize: Histogram<'destination'>;
   readonly deliveryLatency: Histogram<'destination'>;
@@ -330,6 +335,13 @@ export class RelayMetrics {
         for (const [workspace, n] of this.workspaceEvents) c.inc({ workspace }, n);
       },
     );
+    gauge('taps_open', 'Open taps (kong-log-relay tap clients).', [], (g) => g.set(this.taps.open));
+    counter(
+      'tap_entries_dropped_total',
+      'Entries a tap client missed because it read slower than the relay routed (the relay did not slow down).',
+      [],
+      (c) => c.inc(this.taps.dropped),
+    );
     counter('config_reloads_total', 'Config reloads, by result.', ['result'], (c) => {
       for (const [result, n] of Object.entries(this.reloads)) c.inc({ result }, n);
     });
@@ -371,7 +383,7 @@ export class RelayMetrics {
   source(name: string, kind = 'other'): SourceStats {
     let s = this.sources.get(name);
     if (s === undefined) {
-      s = new SourceStats(kind);
+      s = new SourceStats(name, kind);
       this.sources.set(name, s);
     }
     return s;

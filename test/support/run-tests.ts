@@ -20,6 +20,7 @@ const SYSTEM_TESTS = new Set([
   'match-command',
   'packaging',
   'replay-command',
+  'tap-command',
 ]);
 const isSystemTest = (name: string): boolean => SYSTEM_TESTS.has(name) || name.startsWith('reliability-');
 
