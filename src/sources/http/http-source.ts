@@ -16,7 +16,9 @@
  * all bodies being received share a byte budget (BodyBudget), node's headers/request/keep-alive
  * timeouts cut slow clients, at most MAX_CONNECTIONS sockets are open at once and at most
  * max_connections_per_client from one address (ConnectionGuard: connections that never sent valid
- * credentials make room first; counted, logged), and 400/401/413/415 answers close the connection.
+ * credentials make room first, then idle keep-alive ones; counted, logged), and 400/401/413/415
+ * answers close the connection. Requests are handled on node:http itself (no framework: one exact
+ * path, three methods), which keeps the per-request cost near a bare node:http server's.
  */
 import {
   createServer,
@@ -43,8 +45,9 @@ import { ListenError, bind, parseListen, type ListenTarget } from '../../net/lis
 
 /**
  * Open sockets at most. At the cap the oldest connection that has not yet sent valid credentials
- * is closed to make room (ConnectionGuard); only when all have, the new one is. Kong opens a few
- * keep-alive connections per nginx worker, so this only bites a flood.
+ * is closed to make room, else the idle one idle longest (ConnectionGuard); only when every one is
+ * busy with an authenticated request, the new one is. Kong opens a few keep-alive connections per
+ * nginx worker, so this only bites a flood.
  */
 export const MAX_CONNECTIONS = 1024;
 /** stopIntake waits this long for requests still uploading, then cuts them off (nothing of them is taken). */
