@@ -29,6 +29,7 @@ const SYSTEM_TESTS = new Set([
   'file-many-files',
   'grafana-prometheus',
   'heap-growth',
+  'http-after-connection-flood',
   'http-gzip-budget',
   'http-unauthenticated-flood',
   'install-script',
