@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { FULL_LAYER_ONLY } from './support/layer.ts';
 import { loadConfigText } from '../src/config/load.ts';
 import { idleConnections } from './support/hostile-client.ts';
 import { Fleet } from './support/reliability-harness.ts';
@@ -21,6 +22,7 @@ describe('admin listener', () => {
   const fleet = new Fleet();
 
   it('admin.token guards everything but /healthz and /readyz; idle connections are capped and closed', {
+    ...FULL_LAYER_ONLY,
     timeout: 120_000,
   }, async () => {
     const dir = tempDir();

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { FULL_LAYER_ONLY, propertyRuns } from './support/layer.ts';
 import { loadConfigText } from '../src/config/load.ts';
 import { configJsonSchema } from '../src/config/schema.ts';
 import { formatDiagnostic, type Diagnostic } from '../src/config/diagnostics.ts';
@@ -215,7 +216,7 @@ destinations:
       return seed % n;
     };
     const alphabet = ' \n:-[]{}"\'#&*!|>%@`,?$\\\t0aZ';
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < propertyRuns(400); i++) {
       const chars = [...VALID];
       for (let k = 0; k < 1 + rnd(6); k++) chars.splice(rnd(chars.length), rnd(3), alphabet[rnd(alphabet.length)]);
       const r = loadConfigText(chars.join(''), 'fuzz.yaml', {});
@@ -225,7 +226,7 @@ destinations:
 });
 
 describe('kong-log-relay validate', () => {
-  it('exits 0 with a one-line summary for the shipped configs', () => {
+  it('exits 0 with a one-line summary for the shipped configs', FULL_LAYER_ONLY, () => {
     for (const f of ['example.yaml', 'publish-sns.yaml', 'workspaces.yaml', 'demo.yaml']) {
       const r = spawnSync(process.execPath, [MAIN, 'validate', '-c', path.join(ROOT, 'config', f)], {
         encoding: 'utf8',
@@ -237,7 +238,7 @@ describe('kong-log-relay validate', () => {
     }
   });
 
-  it('exits 2 and prints FILE:LINE:COL for each error', () => {
+  it('exits 2 and prints FILE:LINE:COL for each error', FULL_LAYER_ONLY, () => {
     const dir = tempDir();
     const file = path.join(dir, 'bad.yaml');
     writeFileSync(file, VALID.replace('[topic]', '[missing]').replace('type: file,', 'type: file, bogus: 1,'));
@@ -250,7 +251,7 @@ describe('kong-log-relay validate', () => {
     assert.match(r.stderr, /:7:\d+: error KLR_CONFIG_UNDEFINED_DESTINATION: rules\[0\]\.to\[0\]/);
   });
 
-  it('a missing file is a clear error', () => {
+  it('a missing file is a clear error', FULL_LAYER_ONLY, () => {
     const r = spawnSync(process.execPath, [MAIN, 'validate', '-c', '/nonexistent/klr.yaml'], { encoding: 'utf8' });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /cannot read config: no such file/);

@@ -3,15 +3,14 @@
  * policies, batching, retries, dead letters and acknowledgements.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AckGroup } from '../src/core/ack.ts';
 import { WebhookReceiver } from '../tools/webhook-receiver.ts';
 import { createSink } from '../src/sinks/index.ts';
 import { waitFor } from './support/daemon.ts';
+import { VirtualClock } from './support/virtual-clock.ts';
 import { generate, idOf, tally } from './support/kong.ts';
-import { configFromYaml, quietLogger, tempDir, testPipeline } from './support/pipeline.ts';
+import { configFromYaml, quietLogger, readDeadLetters, tempDir, testPipeline } from './support/pipeline.ts';
 import type { ResolvedConfig } from '../src/config/resolve.ts';
 import { Pipeline } from '../src/delivery/pipeline.ts';
 import { RelayMetrics } from '../src/telemetry/metrics.ts';
@@ -46,17 +45,6 @@ state_dir: ${dir}
 redact: false
 `,
     dir,
-  );
-}
-
-function deadLetters(dir: string, destination: string): Record<string, unknown>[] {
-  const d = path.join(dir, 'dead-letter', destination);
-  if (!existsSync(d)) return [];
-  return readdirSync(d).flatMap((f) =>
-    readFileSync(path.join(d, f), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>),
   );
 }
 
@@ -171,7 +159,8 @@ describe('buffer policies', () => {
 });
 
 describe('batching', () => {
-  it('flushes on max_events, then on max_wait for the rest', async () => {
+  it('flushes on max_events, then on max_wait for the rest', async (t) => {
+    const clock = new VirtualClock(t);
     const dir = tempDir();
     const hook = await receiver();
     const cfg = config(
@@ -181,7 +170,12 @@ describe('batching', () => {
     const { pipeline, metrics } = realPipeline(cfg);
     const entries = generate(10);
     for (const e of entries) pipeline.ingest(byteStringOf(e.text), null, metrics.source('t'));
-    await waitFor(() => hook.count('/a') === 10, 5_000, 'all delivered');
+    await clock.until(() => hook.count('/a') === 8, 'the two full batches');
+    clock.advance(99);
+    await clock.settle();
+    assert.equal(hook.count('/a'), 8, 'the last two wait for max_wait');
+    clock.advance(1);
+    await clock.until(() => hook.count('/a') === 10, 'the rest once max_wait has passed');
     assert.deepEqual(
       hook.requests.map((r) => r.entries.length),
       [4, 4, 2],
@@ -191,6 +185,7 @@ describe('batching', () => {
       entries.map((e) => e.text),
       'original texts, in order, byte for byte',
     );
+    clock.stop();
     await pipeline.drain(Date.now() + 1_000);
   });
 
@@ -237,7 +232,8 @@ describe('batching', () => {
 });
 
 describe('retries and dead letters', () => {
-  it('retries 5xx until the destination recovers: each entry arrives, duplicates only from retried requests', async () => {
+  it('retries 5xx until the destination recovers: each entry arrives, duplicates only from retried requests', async (t) => {
+    const clock = new VirtualClock(t);
     const dir = tempDir();
     const hook = await receiver();
     hook.fault = (_req, attempt) => (attempt <= 3 ? { status: 503 } : null);
@@ -250,15 +246,21 @@ describe('retries and dead letters', () => {
     const group = new AckGroup(false);
     for (const e of entries) pipeline.ingest(byteStringOf(e.text), group, metrics.source('t'));
     group.seal();
-    await group.whenDone();
+    let done = false;
+    void group.whenDone().then(() => {
+      done = true;
+    });
+    await clock.advanceUntil(() => done, 10, 'every entry delivered');
     const counts = tally(hook.entries('/a'));
     assert.equal(counts.size, 30);
     for (const n of counts.values()) assert.equal(n, 1, 'a 503 means not taken: no duplicate');
     assert.ok(metrics.destination('a').retries > 0);
+    clock.stop();
     await pipeline.drain(Date.now() + 1_000);
   });
 
-  it('honors Retry-After', async () => {
+  it('honors Retry-After', async (t) => {
+    const clock = new VirtualClock(t);
     const dir = tempDir();
     const hook = await receiver();
     const seen: number[] = [];
@@ -268,12 +270,19 @@ describe('retries and dead letters', () => {
     };
     const cfg = config(
       dir,
-      `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 1ms, max_delay: 5s }, batch: { max_wait: 10ms } }`,
+      `  a: { type: webhook, url: "${hook.url}/a", retry: { initial_delay: 1ms, max_delay: 5s }, batch: { max_events: 1 } }`,
     );
     const { pipeline, metrics } = realPipeline(cfg);
     pipeline.ingest(byteStringOf(generate(1)[0].text), null, metrics.source('t'));
-    await waitFor(() => hook.count('/a') === 1, 5_000, 'delivery after Retry-After');
-    assert.ok(seen[1] - seen[0] >= 950, `waited ${seen[1] - seen[0]} ms, Retry-After said 1 s`);
+    await clock.until(() => metrics.destination('a').retries === 1, 'the 429 answered and a retry planned');
+    // Without Retry-After the backoff here is at most 1 ms; the server asked for 1 s.
+    clock.advance(999);
+    await clock.settle();
+    assert.equal(seen.length, 1, 'no second attempt before the second Retry-After asked for');
+    clock.advance(1);
+    await clock.until(() => hook.count('/a') === 1, 'delivery after Retry-After');
+    assert.equal(seen[1] - seen[0], 1_000);
+    clock.stop();
     await pipeline.drain(Date.now() + 1_000);
   });
 
@@ -295,7 +304,7 @@ describe('retries and dead letters', () => {
     group.seal();
     await group.whenDone();
     assert.equal(good.count('/b'), 20);
-    const dead = deadLetters(dir, 'a');
+    const dead = readDeadLetters(dir, 'a');
     assert.deepEqual(dead.map((d) => idOf(JSON.stringify(d.event))).sort(), entries.map((e) => e.id).sort());
     assert.equal(dead[0].destination, 'a');
     assert.match(String(dead[0].reason), /400/);
@@ -304,7 +313,8 @@ describe('retries and dead letters', () => {
     await pipeline.drain(Date.now() + 1_000);
   });
 
-  it('gives up after max_elapsed and dead-letters with the number of attempts', async () => {
+  it('gives up after max_elapsed and dead-letters with the number of attempts', async (t) => {
+    const clock = new VirtualClock(t);
     const dir = tempDir();
     const hook = await receiver();
     hook.fault = () => ({ status: 500 });
@@ -314,21 +324,29 @@ describe('retries and dead letters', () => {
     );
     const { pipeline, metrics } = realPipeline(cfg);
     const group = new AckGroup(false);
+    const started = Date.now();
     for (const e of generate(5)) pipeline.ingest(byteStringOf(e.text), group, metrics.source('t'));
     group.seal();
-    await group.whenDone();
-    const dead = deadLetters(dir, 'a');
+    let done = false;
+    void group.whenDone().then(() => {
+      done = true;
+    });
+    await clock.advanceUntil(() => done, 10, 'the entries dead-lettered');
+    const dead = readDeadLetters(dir, 'a');
     assert.equal(dead.length, 5);
     assert.match(String(dead[0].reason), /retries exhausted after \d+ attempts/);
     assert.ok(Number(dead[0].attempts) > 1);
     assert.ok(typeof dead[0].first_attempt === 'string' && typeof dead[0].last_attempt === 'string');
+    assert.ok(Date.now() - started >= 260, 'not given up before the next wait would pass max_elapsed');
     assert.equal(metrics.destination('a').deadLettered.retries_exhausted, 5);
+    clock.stop();
     await pipeline.drain(Date.now() + 1_000);
   });
 });
 
 describe('acknowledgements', () => {
-  it('a group completes only when every destination of every entry has finished', async () => {
+  it('a group completes only when every destination of every entry has finished', async (t) => {
+    const clock = new VirtualClock(t);
     const dir = tempDir();
     const a = await receiver();
     const b = await receiver();
@@ -346,11 +364,12 @@ describe('acknowledgements', () => {
     });
     for (const e of generate(10)) pipeline.ingest(byteStringOf(e.text), group, metrics.source('t'));
     group.seal();
-    await waitFor(() => a.count('/a') === 10, 5_000, 'a delivered');
-    await new Promise((r) => setTimeout(r, 100));
+    await clock.advanceUntil(() => a.count('/a') === 10 && b.heldCount >= 1, 10, 'a delivered, b holding its request');
+    await clock.settle();
     assert.equal(done, false, 'b has not delivered yet');
     releaseB();
-    await waitFor(() => done, 5_000, 'group done');
+    await clock.until(() => done, 'group done');
+    clock.stop();
     await pipeline.drain(Date.now() + 1_000);
   });
 
@@ -394,7 +413,7 @@ state_dir: ${dir}
     fromFile.seal();
     await new Promise((r) => setTimeout(r, 100));
     await pipeline.drain(Date.now() + 200);
-    const dead = deadLetters(dir, 'a');
+    const dead = readDeadLetters(dir, 'a');
     assert.deepEqual(
       new Set(dead.map((d) => idOf(JSON.stringify(d.event)))),
       new Set(entries.slice(0, 10).map((e) => e.id)),

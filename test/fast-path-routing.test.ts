@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { propertyRuns } from './support/layer.ts';
 import fc from 'fast-check';
 import { byteStringOf } from '../src/event/byte-string.ts';
 import { decodeArrayBytes, isProblem } from '../src/event/entries.ts';
@@ -300,7 +301,7 @@ describe('the fast path routes exactly as a full parse', () => {
           routesLikeFullParse(picks.map(([i, m]) => encode(mutate(base[i], m), enc)));
         },
       ),
-      { numRuns: 400 },
+      { numRuns: propertyRuns(400) },
     );
   });
 

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { FULL_LAYER_ONLY } from './support/layer.ts';
 import { gzipSync } from 'node:zlib';
 import { formatDiagnostic } from '../src/config/diagnostics.ts';
 import { loadConfigText } from '../src/config/load.ts';
@@ -139,6 +140,7 @@ describe('http source: body budget under a burst of large batches', () => {
   });
 
   it('many concurrent large POSTs: some get 503, Kong-like retries deliver every entry exactly once', {
+    ...FULL_LAYER_ONLY,
     timeout: TEST_TIMEOUT_MS,
   }, async () => {
     // ~230 KiB bodies (100 entries), 12 at a time, into a budget of two bodies. Two slow uploads

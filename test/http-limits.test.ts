@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { FULL_LAYER_ONLY } from './support/layer.ts';
 import { gzipSync } from 'node:zlib';
 import { Pool } from 'undici';
 import { kongTexts, startHarness, TOKEN, waitFor, type Harness } from './support/http-harness.ts';
@@ -119,6 +120,7 @@ describe('http source: many connections', () => {
   });
 
   it('500 concurrent connections each posting an entry are all answered 200 and delivered', {
+    ...FULL_LAYER_ONLY,
     timeout: SOCKET_TEST_TIMEOUT_MS,
   }, async () => {
     const entries = kongTexts(500, 55);

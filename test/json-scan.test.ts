@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { propertyRuns } from './support/layer.ts';
 import fc from 'fast-check';
 import {
   FieldPlan,
@@ -445,7 +446,7 @@ for (const backend of backends) {
       }
     };
     const runs = backend === 'auto' ? 1 : 0.5;
-    const numRuns = (n: number): number => Math.max(20, Math.round(n * runs));
+    const numRuns = (n: number): number => Math.max(20, Math.round(propertyRuns(n) * runs));
 
     it(
       'agrees with JSON.parse on objects serialized by JSON.stringify, for present and absent paths',

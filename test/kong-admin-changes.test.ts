@@ -71,12 +71,39 @@ log: { level: info, format: json }
 `;
 }
 
-async function startDaemon(dir: string, stub: KongAdminStub, hook: WebhookReceiver): Promise<Daemon> {
-  const d = await Daemon.start(dir, config(dir, stub, hook), { KONG_ADMIN_TOKEN: TOKEN });
+interface Scene {
+  readonly dir: string;
+  readonly stub: KongAdminStub;
+  readonly hook: WebhookReceiver;
+}
+
+/** A Kong Admin API stand-in, a webhook receiver, and an empty Kong log file for the daemon to tail. */
+async function scene(prefix: string, stubOptions: Parameters<typeof KongAdminStub.start>[0]): Promise<Scene> {
+  const dir = tempDir(prefix);
+  const stub = await KongAdminStub.start(stubOptions);
+  cleanups.push(() => stub.close());
+  const hook = await WebhookReceiver.start();
+  cleanups.push(() => hook.close());
+  mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  writeFileSync(path.join(dir, 'logs', 'k.log'), '');
+  return { dir, stub, hook };
+}
+
+/** A daemon killed at the end if the test did not stop it. */
+function killedAtEnd(d: Daemon): Daemon {
   cleanups.push(async () => {
     if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
   });
   return d;
+}
+
+async function startDaemon({ dir, stub, hook }: Scene): Promise<Daemon> {
+  return killedAtEnd(await Daemon.start(dir, config(dir, stub, hook), { KONG_ADMIN_TOKEN: TOKEN }));
+}
+
+/** Stop cleanly, make the changes, start again on the same state. */
+async function restart(d: Daemon, whileStopped?: () => unknown): Promise<Daemon> {
+  return killedAtEnd(await d.restart(whileStopped));
 }
 
 function changes(hook: WebhookReceiver, where = '/changes'): Change[] {
@@ -102,21 +129,16 @@ async function sourcePolls(d: Daemon): Promise<number> {
 
 describe('kong_admin source: entity changes from the Admin API', () => {
   it('emits exactly one event per change, running and while stopped, never repeats, leaks no secret', async () => {
-    const dir = tempDir('klr-kong-admin-');
-    const stub = await KongAdminStub.start({ edition: 'enterprise', token: TOKEN });
-    cleanups.push(() => stub.close());
-    const hook = await WebhookReceiver.start();
-    cleanups.push(() => hook.close());
+    const s = await scene('klr-kong-admin-', { edition: 'enterprise', token: TOKEN });
+    const { dir, stub, hook } = s;
     stub.addWorkspace('payments');
     stub.addWorkspace('billing');
     // Existing before the first start: recorded, not emitted.
     const oldRoute = stub.create('payments', 'routes', { name: 'charge', paths: ['/charge'] });
     const oldConsumer = stub.create('billing', 'consumers', { username: 'ledger' });
     for (let i = 0; i < 120; i++) stub.create('billing', 'routes', { name: `r${i}`, paths: [`/r${i}`] });
-    mkdirSync(path.join(dir, 'logs'), { recursive: true });
-    writeFileSync(path.join(dir, 'logs', 'k.log'), '');
 
-    let d = await startDaemon(dir, stub, hook);
+    let d = await startDaemon(s);
     await waitFor(async () => (await d.metric('kong_log_relay_kong_admin_up')) === 1, 20_000, 'kong_admin_up 1');
     await settle(d, hook, '/changes', 0);
     assert.equal(hook.entries('/changes').length, 0, 'nothing emitted for what existed before the first start');
@@ -161,19 +183,18 @@ describe('kong_admin source: entity changes from the Admin API', () => {
     await settle(d, hook, '/changes', expected.length);
 
     // Stopped: changes made meanwhile are emitted after the restart, once.
-    assert.equal((await d.stop()).code, 0);
-    stub.tick();
-    stub.remove('payments', 'routes', route.id);
-    expected.push(`delete routes ${route.id}`);
-    const later = stub.create('billing', 'routes', { name: 'later', paths: ['/later'] });
-    expected.push(`create routes ${later.id}`);
-    stub.update('billing', 'consumers', consumer.id, { custom_id: 'c-1' });
-    expected.push(`update consumers ${consumer.id}`);
-    d = await startDaemon(dir, stub, hook);
+    d = await restart(d, () => {
+      stub.tick();
+      stub.remove('payments', 'routes', route.id);
+      expected.push(`delete routes ${route.id}`);
+      const later = stub.create('billing', 'routes', { name: 'later', paths: ['/later'] });
+      expected.push(`create routes ${later.id}`);
+      stub.update('billing', 'consumers', consumer.id, { custom_id: 'c-1' });
+      expected.push(`update consumers ${consumer.id}`);
+    });
     await settle(d, hook, '/changes', expected.length);
     // And a restart with nothing changed emits nothing.
-    assert.equal((await d.stop()).code, 0);
-    d = await startDaemon(dir, stub, hook);
+    d = await restart(d);
     await settle(d, hook, '/changes', expected.length);
 
     const got = changes(hook);
@@ -229,14 +250,9 @@ describe('kong_admin source: entity changes from the Admin API', () => {
   });
 
   it('keeps shipping log entries with the Admin API down or refusing the token, says so, never logs the token', async () => {
-    const dir = tempDir('klr-kong-admin-down-');
-    const stub = await KongAdminStub.start({ edition: 'enterprise', token: 'another-token' });
-    cleanups.push(() => stub.close());
-    const hook = await WebhookReceiver.start();
-    cleanups.push(() => hook.close());
-    mkdirSync(path.join(dir, 'logs'), { recursive: true });
-    writeFileSync(path.join(dir, 'logs', 'k.log'), '');
-    const d = await startDaemon(dir, stub, hook);
+    const s = await scene('klr-kong-admin-down-', { edition: 'enterprise', token: 'another-token' });
+    const { dir, stub, hook } = s;
+    const d = await startDaemon(s);
     await waitFor(() => d.hasLog(/refused .* with 401/), 20_000, 'a 401 log line');
     assert.equal(await d.metric('kong_log_relay_kong_admin_up'), 0);
     assert.ok(d.hasLog(/Invalid credentials\. Token or User credentials required/));
@@ -255,14 +271,9 @@ describe('kong_admin source: entity changes from the Admin API', () => {
   });
 
   it('works against Kong OSS: no /workspaces, unprefixed paths, everything in "default", no errors', async () => {
-    const dir = tempDir('klr-kong-admin-oss-');
-    const stub = await KongAdminStub.start({ edition: 'oss' });
-    cleanups.push(() => stub.close());
-    const hook = await WebhookReceiver.start();
-    cleanups.push(() => hook.close());
-    mkdirSync(path.join(dir, 'logs'), { recursive: true });
-    writeFileSync(path.join(dir, 'logs', 'k.log'), '');
-    const d = await startDaemon(dir, stub, hook);
+    const s = await scene('klr-kong-admin-oss-', { edition: 'oss' });
+    const { stub, hook } = s;
+    const d = await startDaemon(s);
     await settle(d, hook, '/changes', 0);
     const route = stub.create('default', 'routes', { name: 'a' });
     await settle(d, hook, '/changes', 1);
@@ -288,15 +299,10 @@ describe('kong_admin source: entity changes from the Admin API', () => {
   });
 
   it('advances the snapshot only after delivery: an undelivered change is emitted again after a restart', async () => {
-    const dir = tempDir('klr-kong-admin-ack-');
-    const stub = await KongAdminStub.start({ edition: 'enterprise', token: TOKEN });
-    cleanups.push(() => stub.close());
-    const hook = await WebhookReceiver.start();
-    cleanups.push(() => hook.close());
+    const s = await scene('klr-kong-admin-ack-', { edition: 'enterprise', token: TOKEN });
+    const { stub, hook } = s;
     stub.addWorkspace('payments');
-    mkdirSync(path.join(dir, 'logs'), { recursive: true });
-    writeFileSync(path.join(dir, 'logs', 'k.log'), '');
-    let d = await startDaemon(dir, stub, hook);
+    let d = await startDaemon(s);
     await settle(d, hook, '/changes', 0);
     let refused = 0;
     hook.fault = (req) => {
@@ -307,32 +313,26 @@ describe('kong_admin source: entity changes from the Admin API', () => {
     const route = stub.create('payments', 'routes', { name: 'late' });
     await waitFor(() => refused >= 1, 20_000, 'a refused delivery');
     // Stopped before the change could be delivered: the snapshot must not have moved past it.
-    assert.equal((await d.stop()).code, 0);
-    hook.fault = null;
-    d = await startDaemon(dir, stub, hook);
+    d = await restart(d, () => {
+      hook.fault = null;
+    });
     await settle(d, hook, '/changes', 1);
     assert.deepEqual(
       changes(hook).map((c) => `${c.operation} ${c.id}`),
       [`create ${route.id}`],
     );
     // Delivered now: another restart does not repeat it.
-    assert.equal((await d.stop()).code, 0);
-    d = await startDaemon(dir, stub, hook);
+    d = await restart(d);
     await settle(d, hook, '/changes', 1);
     assert.equal(changes(hook).length, 1);
     assert.equal((await d.stop()).code, 0);
   });
 
   it('skips a collection the token may not read (403), logged once, without flapping kong_admin_up', async () => {
-    const dir = tempDir('klr-kong-admin-403-');
-    const stub = await KongAdminStub.start({ edition: 'enterprise', token: TOKEN });
-    cleanups.push(() => stub.close());
+    const s = await scene('klr-kong-admin-403-', { edition: 'enterprise', token: TOKEN });
+    const { stub, hook } = s;
     stub.forbidden.add('jwts');
-    const hook = await WebhookReceiver.start();
-    cleanups.push(() => hook.close());
-    mkdirSync(path.join(dir, 'logs'), { recursive: true });
-    writeFileSync(path.join(dir, 'logs', 'k.log'), '');
-    const d = await startDaemon(dir, stub, hook);
+    const d = await startDaemon(s);
     await settle(d, hook, '/changes', 0);
     const route = stub.create('default', 'routes', { name: 'still-seen' });
     await settle(d, hook, '/changes', 1);

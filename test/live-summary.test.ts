@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { it } from 'node:test';
 import { RelayMetrics } from '../src/telemetry/metrics.ts';
 import { LiveSummary } from '../src/telemetry/summary.ts';
+import { VirtualClock } from './support/virtual-clock.ts';
 
 it('summarizes intake and delivery rates, what is buffered and what was dead-lettered or dropped', () => {
   const metrics = new RelayMetrics('t', 'node');
@@ -17,4 +18,23 @@ it('summarizes intake and delivery rates, what is buffered and what was dead-let
   const line = summary.line(metrics);
   summary.stop();
   assert.match(line, /^in \d+\/s {2}out \d+\/s {2}buffered 7 {2}dead-lettered 4 {2}dropped 2$/);
+});
+
+it('rates are per second over the time since the last line, printed every interval', (t) => {
+  const clock = new VirtualClock(t);
+  const metrics = new RelayMetrics('t', 'node');
+  const out = new PassThrough({ encoding: 'utf8' });
+  const summary = new LiveSummary(metrics, out, 5_000);
+  metrics.source('tail').received = 600;
+  metrics.destination('a').delivered = 250;
+  clock.advance(4_999);
+  assert.equal(out.read(), null, 'nothing before the interval');
+  clock.advance(1);
+  assert.equal(out.read(), 'in 120/s  out 50/s  buffered 0  dead-lettered 0  dropped 0\n');
+  metrics.source('tail').received = 700;
+  clock.advance(5_000);
+  assert.equal(out.read(), 'in 20/s  out 0/s  buffered 0  dead-lettered 0  dropped 0\n');
+  summary.stop();
+  clock.advance(60_000);
+  assert.equal(out.read(), null, 'stopped');
 });

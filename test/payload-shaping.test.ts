@@ -19,13 +19,12 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { AckGroup } from '../src/core/ack.ts';
-import { byteStringOf } from '../src/event/byte-string.ts';
 import { createSink } from '../src/sinks/index.ts';
 import { Pipeline } from '../src/delivery/pipeline.ts';
 import { RelayMetrics } from '../src/telemetry/metrics.ts';
-import { configFromYaml, quietLogger, type TestPipeline } from './support/pipeline.ts';
+import { configFromYaml, quietLogger, relayEntries, type TestPipeline } from './support/pipeline.ts';
 import { SnsEmulator } from '../tools/sns-emulator.ts';
+import { VirtualClock } from './support/virtual-clock.ts';
 
 interface Received {
   readonly url: string;
@@ -74,20 +73,6 @@ function pipeline(yaml: string): TestPipeline {
   return p;
 }
 
-/** Ingest entries one group each; resolves once each is delivered (or suppressed) everywhere. */
-async function relay(p: TestPipeline, texts: readonly string[]): Promise<void> {
-  const source = p.metrics.source('t');
-  await Promise.all(
-    texts.map((text) => {
-      const group = new AckGroup(false);
-      const r = p.pipeline.ingest(byteStringOf(text), group, source);
-      if (r instanceof Error) throw r;
-      group.seal();
-      return group.whenDone();
-    }),
-  );
-}
-
 function profileEntry(id: string, o: { consumer?: string; status?: number; method?: string } = {}): string {
   return `{"request":{"method":"${o.method ?? 'PUT'}","uri":"\\/profile\\/${id}?apikey=SECRET-${id}","headers":{"authorization":"Bearer SECRET-TOKEN","host":"api"}},"response":{"status":${o.status ?? 200}},"consumer":{"id":"${o.consumer ?? 'c1'}","username":"u-${o.consumer ?? 'c1'}"},"client_ip":"10.0.0.9","started_at":1726783839539,"workspace_name":"default"}`;
 }
@@ -132,7 +117,7 @@ destinations:
       profileEntry('42', { consumer: 'c2' }), // another combination
       profileEntry('7'),
     ];
-    await relay(p, texts);
+    await relayEntries(p.pipeline, texts);
     const profile = rx.requests.filter((r) => r.url === '/profile');
     assert.deepEqual(
       profile.map((r) => r.body.toString('utf8')),
@@ -180,6 +165,27 @@ destinations:
     for (const r of rx.requests) assert.doesNotMatch(gunzipIf(r), /SECRET/);
   });
 
+  it('snooze: a repeat is suppressed until its window has passed, then sent again and a new window starts', async (t) => {
+    const clock = new VirtualClock(t);
+    const rx = await receiver();
+    const p = pipeline(`
+sources: { t: { type: file, paths: ["/nonexistent/*.log"] } }
+rules: [ { name: profile, when: { path: '^/profile/(?<id>\\d+)$' }, to: [h] } ]
+destinations:
+  h: { type: webhook, url: ${rx.url}, encoding: json, payload: { id: "{match.id}" }, unique: [match.id], snooze: 1h, batch: { max_events: 1 } }
+`);
+    const sent = (): number => rx.requests.length;
+    await relayEntries(p.pipeline, [profileEntry('42'), profileEntry('42')]);
+    assert.equal(sent(), 1);
+    clock.advance(3_600_000 - 1);
+    await relayEntries(p.pipeline, [profileEntry('42')]);
+    assert.equal(sent(), 1, 'still inside the window');
+    clock.advance(1);
+    await relayEntries(p.pipeline, [profileEntry('42'), profileEntry('42')]);
+    assert.equal(sent(), 2, 'sent again once the window has passed, then suppressed again');
+    assert.equal(p.metrics.destination('h').suppressed, 3);
+  });
+
   it('an entry routed only by a workspace or "*" renders {match.NAME} as "" (null when typed)', async () => {
     const rx = await receiver();
     const p = pipeline(`
@@ -189,7 +195,7 @@ workspaces: { "*": { to: [h] } }
 destinations:
   h: { type: webhook, url: ${rx.url}, encoding: json_array, payload: { id: "{match.id}", n: "{match.id:number}" }, ${FAST} }
 `);
-    await relay(p, [profileEntry('5'), profileEntry('5').replace('\\/profile\\/5', '\\/other')]);
+    await relayEntries(p.pipeline, [profileEntry('5'), profileEntry('5').replace('\\/profile\\/5', '\\/other')]);
     const bodies = rx.requests.flatMap((r) => JSON.parse(r.body.toString('utf8')) as unknown[]);
     assert.deepEqual(bodies, [
       { id: '5', n: 5 },
@@ -274,7 +280,7 @@ destinations:
       tags: { value: "{request.method}", type: String.Array }
     ${FAST_BLOCK}
 `);
-    await relay(p, [profileEntry('1', { status: 503 }), profileEntry('2', { status: 200 })]);
+    await relayEntries(p.pipeline, [profileEntry('1', { status: 503 }), profileEntry('2', { status: 200 })]);
     const got = await drain(queue);
     assert.equal(got.length, 1, 'only the 503 passes the numeric filter');
     const m = got[0];
@@ -308,7 +314,7 @@ destinations:
     const a = pipeline(yaml);
     const b = pipeline(yaml);
     const texts = ['1', '2', '1', '3', '2'].map((id) => profileEntry(id));
-    await Promise.all([relay(a, texts), relay(b, texts)]);
+    await Promise.all([relayEntries(a.pipeline, texts), relayEntries(b.pipeline, texts)]);
     const got = (await drain(queue)).map((m) => m.Body).sort();
     assert.deepEqual(
       got,

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { FULL_LAYER_ONLY } from './support/layer.ts';
 import { loadConfigText } from '../src/config/load.ts';
 import { formatDiagnostic } from '../src/config/diagnostics.ts';
 import { byteStringOf } from '../src/event/byte-string.ts';
@@ -127,14 +128,17 @@ describe('rule regexes run in linear time', () => {
     assert.ok(host instanceof RuleRegex && host.test('api.example.com'));
   });
 
-  it('a running daemon answers /healthz while hostile paths flow, and routes what matches', async (t) => {
-    const hook = await WebhookReceiver.start({ port: 0 });
-    t.after(() => hook.close());
-    const dir = tmp();
-    const port = await freePort();
-    const daemon = await Daemon.start(
-      dir,
-      `
+  it(
+    'a running daemon answers /healthz while hostile paths flow, and routes what matches',
+    FULL_LAYER_ONLY,
+    async (t) => {
+      const hook = await WebhookReceiver.start({ port: 0 });
+      t.after(() => hook.close());
+      const dir = tmp();
+      const port = await freePort();
+      const daemon = await Daemon.start(
+        dir,
+        `
 sources:
   kong: { type: http, listen: "127.0.0.1:${port}", path: /kong, auth: { none: true } }
 ${RULES}
@@ -144,24 +148,25 @@ state_dir: ${dir}/state
 admin: { listen: "127.0.0.1:0" }
 log: { level: info, format: json }
 `,
-    );
-    t.after(() => daemon.stop());
-    const kong = `http://127.0.0.1:${port}/kong`;
-    const hostile: string[] = [];
-    for (let i = 0; i < 20; i++) hostile.push(entry(i % 2 === 0 ? DIGITS_PATH : SLASHES_PATH, `h${i}`));
-    hostile.push(entry(`${DIGITS_PATH}/items`, 'match-digits'), entry(`${SLASHES_PATH}items`, 'match-slashes'));
-    const posting = fetch(kong, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: `[${hostile.join(',')}]`,
-    });
-    const started = performance.now();
-    const health = await fetch(`${daemon.adminUrl}/healthz`);
-    assert.equal(health.status, 200);
-    assert.ok(performance.now() - started < 5000, '/healthz must not wait behind routing');
-    assert.equal((await posting).status, 200);
-    await waitFor(() => hook.count('/hook') >= 1, 20_000);
-    const ids = hook.entries('/hook').map((e) => (JSON.parse(e) as { id: string }).id);
-    assert.deepEqual(ids.sort(), ['match-digits']);
-  });
+      );
+      t.after(() => daemon.stop());
+      const kong = `http://127.0.0.1:${port}/kong`;
+      const hostile: string[] = [];
+      for (let i = 0; i < 20; i++) hostile.push(entry(i % 2 === 0 ? DIGITS_PATH : SLASHES_PATH, `h${i}`));
+      hostile.push(entry(`${DIGITS_PATH}/items`, 'match-digits'), entry(`${SLASHES_PATH}items`, 'match-slashes'));
+      const posting = fetch(kong, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `[${hostile.join(',')}]`,
+      });
+      const started = performance.now();
+      const health = await fetch(`${daemon.adminUrl}/healthz`);
+      assert.equal(health.status, 200);
+      assert.ok(performance.now() - started < 5000, '/healthz must not wait behind routing');
+      assert.equal((await posting).status, 200);
+      await waitFor(() => hook.count('/hook') >= 1, 20_000);
+      const ids = hook.entries('/hook').map((e) => (JSON.parse(e) as { id: string }).id);
+      assert.deepEqual(ids.sort(), ['match-digits']);
+    },
+  );
 });

@@ -4,9 +4,6 @@
  * and what is dead-lettered instead.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import {
@@ -17,34 +14,26 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
-import { buildApp } from 'fauxqs';
-import { AckGroup } from '../src/core/ack.ts';
 import { buildRouting } from '../src/delivery/routing.ts';
 import type { SnsDestination } from '../src/config/resolve.ts';
 import type { KongEvent } from '../src/event/kong-event.ts';
 import { SnsRequestBuilder } from '../src/sinks/sns/request-builder.ts';
 import { createSink } from '../src/sinks/index.ts';
-import { configFromYaml, quietLogger, tempDir, testPipeline, type TestPipeline } from './support/pipeline.ts';
+import {
+  configFromYaml,
+  quietLogger,
+  readDeadLetters,
+  relayEntries,
+  tempDir,
+  testPipeline,
+  type TestPipeline,
+} from './support/pipeline.ts';
 import { byteStringOf } from '../src/event/byte-string.ts';
+import { SnsEmulator } from '../tools/sns-emulator.ts';
+import { waitFor } from './support/daemon.ts';
+import { freePort, TcpGate } from './support/tcp-gate.ts';
 
-// The sink takes credentials from the SDK's default chain: here, the environment.
-process.env.AWS_ACCESS_KEY_ID = 'test';
-process.env.AWS_SECRET_ACCESS_KEY = 'test';
-process.env.AWS_EC2_METADATA_DISABLED = 'true';
 const REGION = 'us-east-1';
-
-interface Emulator {
-  readonly endpoint: string;
-  readonly port: number;
-  close(): Promise<void>;
-}
-
-/** fauxqs bound to loopback only (its startFauxqs() listens on every interface). */
-async function startEmulator(port = 0): Promise<Emulator> {
-  const app = buildApp({ logger: false });
-  const endpoint = await app.listen({ port, host: '127.0.0.1' });
-  return { endpoint, port: Number(new URL(endpoint).port), close: () => app.close() };
-}
 
 class Aws {
   readonly sns: SNSClient;
@@ -149,56 +138,13 @@ admin: false
   return testPipeline(config, { topic: createSink(config.destinations[0], log) });
 }
 
-/** Ingest each text as its own acknowledgement group; resolves when all are delivered or dead-lettered. */
-async function relay(p: TestPipeline, texts: readonly string[], timeoutMs = 15_000): Promise<void> {
-  const source = p.metrics.source('t');
-  const done = texts.map((text) => {
-    const group = new AckGroup(false);
-    const result = p.pipeline.ingest(byteStringOf(text), group, source);
-    if (result instanceof Error) throw result;
-    group.seal();
-    return group.whenDone();
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`entries not settled within ${timeoutMs}ms: ${JSON.stringify(p.pipeline.status())}`)),
-      timeoutMs,
-    );
-  });
-  try {
-    await Promise.race([Promise.all(done), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-interface DeadLetter {
-  readonly reason: string;
-  readonly attempts: number;
-  readonly event: unknown;
-}
-
-function deadLetters(dir: string, destination = 'topic'): DeadLetter[] {
-  const d = path.join(dir, 'dead-letter', destination);
-  if (!existsSync(d)) return [];
-  return readdirSync(d)
-    .sort()
-    .flatMap((f) =>
-      readFileSync(path.join(d, f), 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as DeadLetter),
-    );
-}
-
 const FAST_RETRY = 'retry: { initial_delay: 10ms, max_delay: 100ms, max_elapsed: 5s }\nbatch: { max_wait: 10ms }';
 
 describe('SNS sink (fauxqs)', () => {
-  let emulator: Emulator;
+  let emulator: SnsEmulator;
   let aws: Aws;
   before(async () => {
-    emulator = await startEmulator();
+    emulator = await SnsEmulator.start();
     aws = new Aws(emulator.endpoint);
   });
   after(async () => {
@@ -226,7 +172,7 @@ ${FAST_RETRY}`,
     );
     // 25 entries: three PublishBatch calls of up to 10.
     const texts = Array.from({ length: 25 }, (_, n) => kongEntry(n, { method: n % 3 === 0 ? 'PATCH' : 'PUT' }));
-    await relay(p, texts);
+    await relayEntries(p.pipeline, texts);
 
     const rawMessages = await aws.drainQueue(raw);
     assert.deepEqual(
@@ -259,7 +205,7 @@ ${FAST_RETRY}`,
       texts.filter((_, n) => n % 3 !== 0).sort(),
       'the filtered subscription gets only PUT entries',
     );
-    assert.deepEqual(deadLetters(dir), []);
+    assert.deepEqual(readDeadLetters(dir, 'topic'), []);
     await p.pipeline.drain(Date.now() + 2_000);
   });
 
@@ -282,7 +228,7 @@ ${FAST_RETRY}`,
     );
     const consumers = ['alice', 'bob', 'carol', undefined];
     const texts = Array.from({ length: 40 }, (_, n) => kongEntry(n, { consumer: consumers[n % 4] }));
-    await relay(p, texts);
+    await relayEntries(p.pipeline, texts);
 
     const messages = await aws.drainQueue(queue);
     assert.equal(messages.length, texts.length, 'each entry once');
@@ -319,10 +265,10 @@ ${FAST_RETRY}`,
     );
     const big = kongEntry(99, { pad: 300 * 1024 });
     const small = [0, 1, 2, 3].map((n) => kongEntry(n));
-    await relay(p, [small[0], small[1], big, small[2], small[3]]);
+    await relayEntries(p.pipeline, [small[0], small[1], big, small[2], small[3]]);
 
     assert.deepEqual((await aws.drainQueue(queue)).map((m) => m.Body).sort(), [...small].sort());
-    const dead = deadLetters(dir);
+    const dead = readDeadLetters(dir, 'topic');
     assert.equal(dead.length, 1);
     assert.match(dead[0].reason, /entry is 30\d KiB, over SNS's 256 KiB message limit/);
     assert.equal(dead[0].attempts, 1);
@@ -340,8 +286,8 @@ ${FAST_RETRY}`,
       dir,
     );
     const texts = [kongEntry(1), kongEntry(2)];
-    await relay(p, texts);
-    const dead = deadLetters(dir);
+    await relayEntries(p.pipeline, texts);
+    const dead = readDeadLetters(dir, 'topic');
     assert.equal(dead.length, 2);
     for (const d of dead) {
       assert.match(d.reason, /NotFound/);
@@ -362,8 +308,8 @@ retry: { initial_delay: 10ms, max_delay: 50ms, max_elapsed: 400ms }
 batch: { max_wait: 10ms }`,
       dir,
     );
-    await relay(p, [kongEntry(1)]);
-    const dead = deadLetters(dir);
+    await relayEntries(p.pipeline, [kongEntry(1)]);
+    const dead = readDeadLetters(dir, 'topic');
     assert.equal(dead.length, 1);
     assert.ok(dead[0].attempts > 1, `retried (${dead[0].attempts} attempts)`);
     assert.match(dead[0].reason, /retries exhausted.*ECONNREFUSED/);
@@ -374,27 +320,27 @@ batch: { max_wait: 10ms }`,
     const topicArn = await aws.topic('late');
     const queue = await aws.subscribedQueue(topicArn, 'late-q', { RawMessageDelivery: 'true' });
     // The sink talks to a port where nothing listens yet; later a forwarder to fauxqs opens there.
-    const port = await freePort();
+    const gate = await TcpGate.create(emulator.port);
     const dir = tempDir();
     const p = pipelineFor(
       `type: sns
 topic_arn: ${topicArn}
-endpoint: http://127.0.0.1:${port}
+endpoint: ${gate.url}
 retry: { initial_delay: 20ms, max_delay: 100ms, max_elapsed: 30s }
 batch: { max_wait: 10ms }`,
       dir,
     );
     const texts = [kongEntry(1), kongEntry(2), kongEntry(3)];
-    const delivered = relay(p, texts);
-    await waitFor(() => p.pipeline.status()[0].retries >= 3, 'retries while the endpoint is down');
-    const forwarder = await forward(port, emulator.port);
+    const delivered = relayEntries(p.pipeline, texts);
+    await waitFor(() => p.pipeline.status()[0].retries >= 3, 10_000, 'retries while the endpoint is down');
+    await gate.open();
     try {
       await delivered;
       assert.deepEqual((await aws.drainQueue(queue)).map((m) => m.Body).sort(), [...texts].sort());
-      assert.deepEqual(deadLetters(dir), []);
+      assert.deepEqual(readDeadLetters(dir, 'topic'), []);
     } finally {
       await p.pipeline.drain(Date.now() + 2_000);
-      await forwarder.close();
+      await gate.close();
     }
   });
 });
@@ -451,40 +397,3 @@ destinations:
 });
 
 /** A port nothing listens on (taken from the OS, then released). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** A TCP forwarder 127.0.0.1:from → 127.0.0.1:to. */
-async function forward(from: number, to: number): Promise<{ close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(to, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(from, '127.0.0.1', resolve));
-  return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -5,20 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, it } from 'node:test';
-import { AckGroup } from '../src/core/ack.ts';
 import { Pipeline } from '../src/delivery/pipeline.ts';
 import { createSink } from '../src/sinks/index.ts';
 import { createLogger } from '../src/telemetry/log.ts';
 import { RelayMetrics } from '../src/telemetry/metrics.ts';
-import { configFromYaml, tempDir } from './support/pipeline.ts';
-import { byteStringOf } from '../src/event/byte-string.ts';
+import { configFromYaml, readDeadLetters, relayEntries, tempDir } from './support/pipeline.ts';
+import { VirtualClock } from './support/virtual-clock.ts';
 
 interface Received {
   readonly method: string;
@@ -134,47 +131,6 @@ admin: false
   return { pipeline, dir, logs: () => logText };
 }
 
-async function relay(s: Setup, texts: readonly string[], timeoutMs = 15_000): Promise<void> {
-  const source = new RelayMetrics('test', 'node').source('t');
-  const done = texts.map((text) => {
-    const group = new AckGroup(false);
-    const result = s.pipeline.ingest(byteStringOf(text), group, source);
-    if (result instanceof Error) throw result;
-    group.seal();
-    return group.whenDone();
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`entries not settled within ${timeoutMs}ms: ${JSON.stringify(s.pipeline.status())}`)),
-      timeoutMs,
-    );
-  });
-  try {
-    await Promise.race([Promise.all(done), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-interface DeadLetter {
-  readonly reason: string;
-  readonly attempts: number;
-  readonly event: unknown;
-}
-function deadLetters(dir: string, destination: string): DeadLetter[] {
-  const d = path.join(dir, 'dead-letter', destination);
-  if (!existsSync(d)) return [];
-  return readdirSync(d)
-    .sort()
-    .flatMap((f) =>
-      readFileSync(path.join(d, f), 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as DeadLetter),
-    );
-}
-
 /** Batches of exactly `max_events` (long max_wait), fast retries. */
 const batching = (maxEvents: number): string => `batch: { max_events: ${maxEvents}, max_wait: 2s }
 retry: { initial_delay: 10ms, max_delay: 5s, max_elapsed: 10s }
@@ -187,7 +143,7 @@ describe('webhook sink: what is sent', () => {
       hook: `type: webhook\nurl: ${rx.url}/in\nencoding: json_array\nmethod: PUT\nheaders: { Authorization: "\${HOOK_TOKEN}", X-Team: payments }\n${batching(3)}`,
     });
     const texts = entries(6);
-    await relay(s, texts);
+    await relayEntries(s.pipeline, texts);
     assert.equal(rx.requests.length, 2);
     assert.equal(rx.requests[0].body.toString('utf8'), `[${texts.slice(0, 3).join(',')}]`);
     assert.equal(rx.requests[1].body.toString('utf8'), `[${texts.slice(3).join(',')}]`);
@@ -210,7 +166,7 @@ describe('webhook sink: what is sent', () => {
       one: `type: webhook\nurl: ${one.url}/one\nencoding: json\n${batching(4)}`,
     });
     const texts = entries(4);
-    await relay(s, texts);
+    await relayEntries(s.pipeline, texts);
     assert.equal(nd.requests.length, 1);
     assert.equal(nd.requests[0].body.toString('utf8'), `${texts.join('\n')}\n`);
     assert.equal(nd.requests[0].headers['content-type'], 'application/x-ndjson');
@@ -226,7 +182,7 @@ describe('webhook sink: what is sent', () => {
     const rx = await Receiver.start();
     const s = setup({ hook: `type: webhook\nurl: ${rx.url}/gz\nencoding: ndjson\ngzip: true\n${batching(3)}` });
     const texts = entries(3);
-    await relay(s, texts);
+    await relayEntries(s.pipeline, texts);
     assert.equal(rx.requests[0].headers['content-encoding'], 'gzip');
     assert.equal(gunzipSync(rx.requests[0].body).toString('utf8'), `${texts.join('\n')}\n`);
   });
@@ -240,7 +196,7 @@ describe('webhook sink: what is sent', () => {
       raw: `type: webhook\nurl: ${raw.url}/s\nencoding: json\nsigning: { secret: "plain text secret" }\n${batching(2)}`,
     });
     const before = Math.floor(Date.now() / 1000);
-    await relay(s, entries(2));
+    await relayEntries(s.pipeline, entries(2));
     const verify = (r: Received, secretKey: Buffer, payload: Buffer): void => {
       const id = String(r.headers['webhook-id']);
       const ts = String(r.headers['webhook-timestamp']);
@@ -277,23 +233,30 @@ describe('webhook sink: failures', () => {
     const rx = await Receiver.start((n) => (n === 0 ? { status: 500, body: 'upstream exploded' } : { status: 204 }));
     const s = setup({ hook: `type: webhook\nurl: ${rx.url}/in\nsigning: { secret: s3cret }\n${batching(3)}` });
     const texts = entries(3);
-    await relay(s, texts);
+    await relayEntries(s.pipeline, texts);
     assert.equal(rx.requests.length, 2, 'one failed attempt, one retry');
     assert.equal(rx.requests[1].body.toString(), `[${texts.join(',')}]`);
     assert.equal(rx.requests[1].headers['webhook-id'], rx.requests[0].headers['webhook-id'], 'stable across retries');
-    assert.deepEqual(deadLetters(s.dir, 'hook'), []);
+    assert.deepEqual(readDeadLetters(s.dir, 'hook'), []);
     assert.equal(s.pipeline.status()[0].delivered, 3);
   });
 
-  it('429 with Retry-After: the next attempt waits at least that long', async () => {
+  it('429 with Retry-After: the next attempt waits at least that long', async (t) => {
+    const clock = new VirtualClock(t);
     const rx = await Receiver.start((n) =>
       n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 },
     );
     const s = setup({ hook: `type: webhook\nurl: ${rx.url}/in\n${batching(2)}` });
-    await relay(s, entries(2));
-    assert.equal(rx.requests.length, 2);
+    const settled = relayEntries(s.pipeline, entries(2));
+    await clock.until(() => s.pipeline.status()[0].retries > 0, 'the 429 answered and a retry planned');
     // Without Retry-After the backoff here is under 10ms; the server asked for 1s.
-    assert.ok(rx.requests[1].at - rx.requests[0].at >= 950, `retried after ${rx.requests[1].at - rx.requests[0].at}ms`);
+    clock.advance(999);
+    await clock.settle();
+    assert.equal(rx.requests.length, 1, 'no retry before Retry-After has passed');
+    clock.advance(1);
+    await settled;
+    assert.equal(rx.requests.length, 2);
+    assert.equal(rx.requests[1].at - rx.requests[0].at, 1_000);
   });
 
   it('400: dead-lettered at once with status and response snippet; other destinations unaffected', async () => {
@@ -307,11 +270,11 @@ describe('webhook sink: failures', () => {
       good: `type: webhook\nurl: ${good.url}/in\n${batching(2)}`,
     });
     const texts = entries(2);
-    await relay(s, texts);
+    await relayEntries(s.pipeline, texts);
     assert.equal(bad.requests.length, 1, 'no retry');
     assert.equal(good.requests.length, 1);
     assert.equal(good.requests[0].body.toString(), `[${texts.join(',')}]`);
-    const dead = deadLetters(s.dir, 'bad');
+    const dead = readDeadLetters(s.dir, 'bad');
     assert.deepEqual(
       dead.map((d) => d.event),
       texts.map((t) => JSON.parse(t)),
@@ -319,16 +282,16 @@ describe('webhook sink: failures', () => {
     assert.equal(dead[0].attempts, 1);
     assert.match(dead[0].reason, /^HTTP 400 from http:\/\/127\.0\.0\.1:\d+\/in: \{"error":"bad request", "detail":"x+/);
     assert.ok(dead[0].reason.length < 300, 'snippet is short');
-    assert.deepEqual(deadLetters(s.dir, 'good'), []);
+    assert.deepEqual(readDeadLetters(s.dir, 'good'), []);
   });
 
   it('json encoding: a rejected entry is dead-lettered alone, the others are delivered', async () => {
     const rx = await Receiver.start((_, r) => (r.body.toString().includes('#1"') ? { status: 422 } : { status: 200 }));
     const s = setup({ hook: `type: webhook\nurl: ${rx.url}/in\nencoding: json\n${batching(3)}` });
     const texts = entries(3);
-    await relay(s, texts);
+    await relayEntries(s.pipeline, texts);
     assert.deepEqual(
-      deadLetters(s.dir, 'hook').map((d) => d.event),
+      readDeadLetters(s.dir, 'hook').map((d) => d.event),
       [JSON.parse(texts[1])],
     );
     assert.equal(s.pipeline.status()[0].delivered, 2);
@@ -338,17 +301,24 @@ describe('webhook sink: failures', () => {
     const rx = await Receiver.start((n) => (n === 0 ? 'reset' : { status: 200 }));
     const s = setup({ hook: `type: webhook\nurl: ${rx.url}/in\n${batching(2)}` });
     const texts = entries(2);
-    await relay(s, texts);
+    await relayEntries(s.pipeline, texts);
     assert.equal(rx.requests.length, 2);
     assert.equal(rx.requests[1].body.toString(), `[${texts.join(',')}]`);
     assert.equal(s.pipeline.status()[0].retries, 2);
   });
 
-  it('a server that stalls past the timeout: the attempt is abandoned and retried', async () => {
+  it('a server that stalls past the timeout: the attempt is abandoned and retried', async (t) => {
+    const clock = new VirtualClock(t);
     const rx = await Receiver.start((n) => (n === 0 ? 'stall' : { status: 200 }));
     const s = setup({ hook: `type: webhook\nurl: ${rx.url}/in\ntimeout: 300ms\n${batching(2)}` });
-    await relay(s, entries(2));
-    assert.equal(rx.requests.length, 2);
+    const settled = relayEntries(s.pipeline, entries(2));
+    await clock.until(() => rx.requests.length === 1, 'the first request');
+    clock.advance(299);
+    await clock.settle();
+    assert.equal(s.pipeline.status()[0].retries, 0, 'not abandoned before the timeout');
+    clock.advance(1);
+    await clock.advanceUntil(() => rx.requests.length === 2, 10, 'the retry');
+    await settled;
     assert.equal(s.pipeline.status()[0].delivered, 2);
     assert.match(s.pipeline.status()[0].lastError?.message ?? '', /timed out after 300ms/);
   });
@@ -356,24 +326,31 @@ describe('webhook sink: failures', () => {
   it('shutdown while a request hangs: the request is cancelled and its entries dead-lettered, not lost', async () => {
     const rx = await Receiver.start(() => 'stall');
     const s = setup({ hook: `type: webhook\nurl: ${rx.url}/in\ntimeout: 60s\n${batching(2)}` });
-    const settled = relay(s, entries(2));
+    const settled = relayEntries(s.pipeline, entries(2));
     for (let i = 0; i < 1000 && rx.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     await s.pipeline.drain(Date.now() + 100);
     await settled;
-    const dead = deadLetters(s.dir, 'hook');
+    const dead = readDeadLetters(s.dir, 'hook');
     assert.equal(dead.length, 2);
     assert.match(dead[0].reason, /shutdown before delivery .*cancelled \(shutdown\)/);
   });
 
-  it('endpoint down: retried until max_elapsed, then dead-lettered with the network error', async () => {
+  it('endpoint down: retried until max_elapsed, then dead-lettered with the network error', async (t) => {
+    const clock = new VirtualClock(t);
     const rx = await Receiver.start();
     const url = rx.url;
     await rx.close();
     const s = setup({
       hook: `type: webhook\nurl: ${url}/in\nbatch: { max_events: 1, max_wait: 10ms }\nretry: { initial_delay: 10ms, max_delay: 50ms, max_elapsed: 300ms }`,
     });
-    await relay(s, entries(1));
-    const dead = deadLetters(s.dir, 'hook');
+    const started = Date.now();
+    let settled = false;
+    void relayEntries(s.pipeline, entries(1)).then(() => {
+      settled = true;
+    });
+    await clock.advanceUntil(() => settled, 10, 'the entry dead-lettered');
+    assert.ok(Date.now() - started >= 250, 'retried for about max_elapsed before giving up');
+    const dead = readDeadLetters(s.dir, 'hook');
     assert.equal(dead.length, 1);
     assert.ok(dead[0].attempts > 1);
     assert.match(dead[0].reason, /retries exhausted .*ECONNREFUSED/);
@@ -388,10 +365,10 @@ describe('webhook sink: failures', () => {
     const s = setup({
       hook: `type: webhook\nurl: "http://relay:pa55w0rd-x@127.0.0.1:${port}/hook/in?token=TOPSECRET-42&tenant=acme"\n${batching(1)}`,
     });
-    await relay(s, entries(1));
+    await relayEntries(s.pipeline, entries(1));
     assert.equal(rx.requests[0].url, '/hook/in?token=TOPSECRET-42&tenant=acme', 'the query string is sent');
     assert.equal(rx.requests[0].headers.authorization, `Basic ${Buffer.from('relay:pa55w0rd-x').toString('base64')}`);
-    const dead = deadLetters(s.dir, 'hook');
+    const dead = readDeadLetters(s.dir, 'hook');
     assert.equal(dead.length, 1);
     assert.match(
       dead[0].reason,

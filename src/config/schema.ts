@@ -101,7 +101,7 @@ const httpSource = z.strictObject({
     .max(1024)
     .default(256)
     .describe(
-      "Open connections from one client address at most (of 1024 in all). At either cap the oldest connection that has not yet sent valid credentials is closed to make room; Kong's are never.",
+      'Open connections from one client address at most (of 1024 in all). At either cap the oldest connection that has not yet sent valid credentials is closed to make room, else the idle one (valid credentials, no request in progress) idle longest.',
     ),
   retry_after: duration('1h')
     .default('1s')

@@ -1,6 +1,7 @@
 /** The Kong Admin API's state for /metrics and /status: up, last successful poll, entities, changes, errors. */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Counts } from './metrics.ts';
+import { readAtScrape } from './read-at-scrape.ts';
 
 export class KongAdminStats {
   /** Whether the `kong_admin:` block is set (no Admin API metrics otherwise). */
@@ -39,55 +40,62 @@ export class KongAdminStats {
 
 export function registerKongAdminMetrics(registry: Registry, prefix: string, stats: KongAdminStats): void {
   const registers = [registry];
-  new Gauge({
-    name: `${prefix}kong_admin_up`,
-    help: '1 when the last request to the Kong Admin API succeeded, 0 when it failed (unreachable, 401/403, errors).',
-    registers,
-    collect() {
-      this.reset();
-      if (stats.configured) this.set(stats.up ?? 0);
-    },
-  });
-  new Gauge({
-    name: `${prefix}kong_admin_last_success_timestamp_seconds`,
-    help: 'When the Kong Admin API was last polled successfully (Unix time).',
-    registers,
-    collect() {
-      this.reset();
-      if (stats.lastSuccessMs !== null) this.set(stats.lastSuccessMs / 1000);
-    },
-  });
-  new Gauge({
-    name: `${prefix}kong_admin_entities`,
-    help: 'Entities seen at the last poll, per Admin API collection (all watched workspaces).',
-    labelNames: ['entity'],
-    registers,
-    collect() {
-      this.reset();
-      for (const [entity, n] of Object.entries(stats.entities)) this.set({ entity }, n);
-    },
-  });
-  new Counter({
-    name: `${prefix}kong_admin_changes_total`,
-    help: 'Entity change events emitted by kong_admin sources, per collection and operation.',
-    labelNames: ['entity', 'operation'],
-    registers,
-    collect() {
-      this.reset();
-      for (const [key, n] of Object.entries(stats.changes)) {
-        const [entity, operation] = key.split(' ');
-        this.inc({ entity, operation }, n);
-      }
-    },
-  });
-  new Counter({
-    name: `${prefix}kong_admin_errors_total`,
-    help: 'Failed Kong Admin API requests and snapshot writes, by reason.',
-    labelNames: ['reason'],
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(stats.errors)) this.inc({ reason }, n);
-    },
-  });
+  new Gauge(
+    readAtScrape(
+      `${prefix}kong_admin_up`,
+      '1 when the last request to the Kong Admin API succeeded, 0 when it failed (unreachable, 401/403, errors).',
+      [],
+      registers,
+      (g: Gauge) => {
+        if (stats.configured) g.set(stats.up ?? 0);
+      },
+    ),
+  );
+  new Gauge(
+    readAtScrape(
+      `${prefix}kong_admin_last_success_timestamp_seconds`,
+      'When the Kong Admin API was last polled successfully (Unix time).',
+      [],
+      registers,
+      (g: Gauge) => {
+        if (stats.lastSuccessMs !== null) g.set(stats.lastSuccessMs / 1000);
+      },
+    ),
+  );
+  new Gauge(
+    readAtScrape(
+      `${prefix}kong_admin_entities`,
+      'Entities seen at the last poll, per Admin API collection (all watched workspaces).',
+      ['entity'],
+      registers,
+      (g: Gauge<'entity'>) => {
+        for (const [entity, n] of Object.entries(stats.entities)) g.set({ entity }, n);
+      },
+    ),
+  );
+  new Counter(
+    readAtScrape(
+      `${prefix}kong_admin_changes_total`,
+      'Entity change events emitted by kong_admin sources, per collection and operation.',
+      ['entity', 'operation'],
+      registers,
+      (c: Counter<'entity' | 'operation'>) => {
+        for (const [key, n] of Object.entries(stats.changes)) {
+          const [entity, operation] = key.split(' ');
+          c.inc({ entity, operation }, n);
+        }
+      },
+    ),
+  );
+  new Counter(
+    readAtScrape(
+      `${prefix}kong_admin_errors_total`,
+      'Failed Kong Admin API requests and snapshot writes, by reason.',
+      ['reason'],
+      registers,
+      (c: Counter<'reason'>) => {
+        for (const [reason, n] of Object.entries(stats.errors)) c.inc({ reason }, n);
+      },
+    ),
+  );
 }

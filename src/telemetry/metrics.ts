@@ -5,6 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { KongAdminStats, registerKongAdminMetrics } from './kong-admin-metrics.ts';
+import { readAtScrape } from './read-at-scrape.ts';
 import { memoryLimitBytes } from './memory-limit.ts';
 
 export const METRIC_PREFIX = 'kong_log_relay_';
@@ -102,16 +103,7 @@ export class RelayMetrics {
       labelNames: L[],
       fill: (c: Counter<L>) => void,
     ): void => {
-      new Counter<L>({
-        name: `${p}${name}`,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset();
-          fill(this);
-        },
-      });
+      new Counter<L>(readAtScrape(`${p}${name}`, help, labelNames, registers, fill));
     };
     const gauge = <L extends string>(
       name: string,
@@ -119,38 +111,29 @@ export class RelayMetrics {
       labelNames: L[],
       fill: (g: Gauge<L>) => void,
     ): void => {
-      new Gauge<L>({
-        name: `${p}${name}`,
-        help,
-        labelNames,
-        registers,
-        collect() {
-          this.reset();
-          fill(this);
-        },
-      });
+      new Gauge<L>(readAtScrape(`${p}${name}`, help, labelNames, registers, fill));
     };
-    const perSource =
-      (pick: (s: SourceStats) => number) =>
-      (c: Counter<'source'>): void => {
-        for (const [source, s] of this.sources) c.inc({ source }, pick(s));
+    /** One series per source or destination (`label`), its value picked from the stats. */
+    const perEach =
+      <S, L extends 'source' | 'destination'>(
+        stats: ReadonlyMap<string, S>,
+        label: L,
+        pick: (s: S) => number,
+        only: (s: S) => boolean = () => true,
+      ) =>
+      (c: Counter<L>): void => {
+        for (const [name, s] of stats) if (only(s)) c.inc({ [label]: name } as Record<L, string>, pick(s));
       };
-    const perFileSource =
-      (pick: (s: SourceStats) => number) =>
-      (c: Counter<'source'>): void => {
-        for (const [source, s] of this.sources) if (s.kind === 'file') c.inc({ source }, pick(s));
-      };
+    const perSource = (pick: (s: SourceStats) => number) => perEach(this.sources, 'source', pick);
+    const perFileSource = (pick: (s: SourceStats) => number) =>
+      perEach(this.sources, 'source', pick, (s) => s.kind === 'file');
+    const perDest = (pick: (s: DestinationStats) => number) => perEach(this.destinations, 'destination', pick);
     const perSourceBy =
       (pick: (s: SourceStats) => Counts, label: 'reason' | 'status') =>
       (c: Counter<'source' | typeof label>): void => {
         for (const [source, s] of this.sources)
           for (const [k, n] of Object.entries(pick(s)))
             c.inc({ source, [label]: k } as Record<'source' | typeof label, string>, n);
-      };
-    const perDest =
-      (pick: (s: DestinationStats) => number) =>
-      (c: Counter<'destination'>): void => {
-        for (const [destination, s] of this.destinations) c.inc({ destination }, pick(s));
       };
     const perDestBy =
       (pick: (s: DestinationStats) => Counts) =>

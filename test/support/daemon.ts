@@ -21,9 +21,12 @@ export class Daemon {
   readonly stderr: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   adminUrl = '';
+  /** The environment it was started with (a restart uses it again). */
+  readonly #env: NodeJS.ProcessEnv;
 
-  private constructor(proc: ChildProcess) {
+  private constructor(proc: ChildProcess, env: NodeJS.ProcessEnv) {
     this.proc = proc;
+    this.#env = env;
     this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       try {
@@ -62,12 +65,29 @@ export class Daemon {
       runtime === 'node'
         ? [process.execPath, [MAIN, 'run', '-c', file]]
         : [DENO, ['run', '--allow-all', '--quiet', path.join(ROOT, 'src', 'main.ts'), 'run', '-c', file]];
-    const proc = spawn(command, args, {
-      cwd: ROOT,
-      env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    return Daemon.#spawn(command, args, {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      ...env,
     });
-    return new Daemon(proc);
+  }
+
+  static #spawn(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Daemon {
+    return new Daemon(spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }), env);
+  }
+
+  /**
+   * Stop cleanly (SIGTERM; fails unless the daemon exits 0), run `whileStopped`, and start again on
+   * the same config, environment and state; resolves with the new daemon once it is ready.
+   */
+  async restart(whileStopped: () => unknown = () => undefined): Promise<Daemon> {
+    const { code, signal } = await this.stop();
+    if (code !== 0) throw new Error(`daemon exited with ${code ?? signal} on SIGTERM: ${this.stderr.join('\n')}`);
+    await whileStopped();
+    const next = Daemon.#spawn(this.proc.spawnfile, this.proc.spawnargs.slice(1), this.#env);
+    await next.waitReady();
+    return next;
   }
 
   get configFile(): string {

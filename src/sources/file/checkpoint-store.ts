@@ -3,10 +3,8 @@
  * identity and the acknowledged byte offset. Written atomically (temp file, fsync, rename,
  * fsync of the directory) so a crash leaves the old or the new checkpoint, never half of one.
  */
-import { errorText } from '../../util/errors.ts';
-import { writeFileAtomic } from '../../util/atomic-write.ts';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readStateFile, type StateDecoding, type StateFileLoad, writeStateFile } from '../../util/state-file.ts';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -25,10 +23,7 @@ export interface CheckpointEntry {
   readonly rotated: boolean;
 }
 
-export type CheckpointLoad =
-  | { readonly kind: 'missing' }
-  | { readonly kind: 'loaded'; readonly entries: readonly CheckpointEntry[] }
-  | { readonly kind: 'unreadable'; readonly reason: string };
+export type CheckpointLoad = StateFileLoad<readonly CheckpointEntry[]>;
 
 export class CheckpointStore {
   readonly file: string;
@@ -37,36 +32,22 @@ export class CheckpointStore {
     this.file = path.join(stateDir, 'checkpoints', `${sourceName}.json`);
   }
 
-  async load(): Promise<CheckpointLoad> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-      return { kind: 'unreadable', reason: errorText(e) };
-    }
-    try {
-      const parsed: unknown = JSON.parse(text);
-      const files = (parsed as { files?: unknown }).files;
-      if (!Array.isArray(files)) return { kind: 'unreadable', reason: 'no "files" list' };
-      const entries = files.filter(isEntry);
-      if (entries.length !== files.length)
-        return { kind: 'unreadable', reason: `${files.length - entries.length} malformed file entries` };
-      return { kind: 'loaded', entries };
-    } catch (e) {
-      return { kind: 'unreadable', reason: `not JSON: ${errorText(e)}` };
-    }
+  load(): Promise<CheckpointLoad> {
+    return readStateFile(this.file, decodeCheckpoint);
   }
 
   /** Replace the checkpoint; rejects when the disk refuses (the old file is then still intact). */
   async write(sourceName: string, entries: readonly CheckpointEntry[]): Promise<void> {
-    const text = JSON.stringify(
-      { version: CHECKPOINT_VERSION, source: sourceName, updated_at: new Date().toISOString(), files: entries },
-      null,
-      1,
-    );
-    await writeFileAtomic(this.file, text);
+    await writeStateFile(this.file, { version: CHECKPOINT_VERSION, source: sourceName }, { files: entries }, 1);
   }
+}
+
+function decodeCheckpoint(parsed: unknown): StateDecoding<readonly CheckpointEntry[]> {
+  const files = (parsed as { files?: unknown }).files;
+  if (!Array.isArray(files)) return { malformed: 'no "files" list' };
+  const entries = files.filter(isEntry);
+  if (entries.length !== files.length) return { malformed: `${files.length - entries.length} malformed file entries` };
+  return { state: entries };
 }
 
 function isEntry(v: unknown): v is CheckpointEntry {

@@ -122,7 +122,7 @@ export class FileSource implements Source {
         'cannot use the checkpoint file: every log file is read from its start (entries already delivered are sent again rather than lost)',
       );
     } else {
-      for (const e of loaded.entries) this.#files.orphans.set(identityKey(e.dev, e.ino), e);
+      for (const e of loaded.state) this.#files.orphans.set(identityKey(e.dev, e.ino), e);
     }
     const { files } = await this.#globs.list();
     for (const file of files) await this.#files.checkPath(file, 'initial');

@@ -4,13 +4,14 @@
  * time over SHA-256 digests, so neither the content nor the length of a secret leaks
  * through timing. Nothing here ever logs or returns what a client sent.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
 
 const REALM = 'kong-log-relay';
 
+/** One-shot hashing, no Hash object per request (crypto.hash: Node >= 21.7, and Deno 2). */
 function sha256(data: string | Buffer): Buffer {
-  return createHash('sha256').update(data).digest();
+  return hash('sha256', data, 'buffer');
 }
 
 export class CredentialCheck {

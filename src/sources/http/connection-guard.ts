@@ -3,10 +3,13 @@
  *
  * A plain cap (node's server.maxConnections) refuses the newest connection: 1,100 clients without
  * credentials holding keep-alive connections locked Kong out for as long as they went on. Here a
- * connection is "proven" once it has sent a request with valid credentials; at a cap (all
- * connections, or those of one client address) the oldest connection not yet proven is closed to
- * make room, and only when every connection is proven is the new one refused. Kong's connections
- * prove themselves with their first request and are never closed for a newcomer.
+ * connection is "proven" once it has sent a request with valid credentials. At a cap (all
+ * connections, or those of one client address) one connection is closed to make room: the oldest
+ * one not yet proven, else the proven one idle longest (no request in progress: HTTP lets a server
+ * close an idle keep-alive connection at any time, and Kong opens another). Only when every
+ * connection is proven and busy with a request is the new one refused. Without the idle rule, a
+ * burst from Kong left the per-client cap full of its idle keep-alive connections, and every new
+ * connection from Kong was reset until they timed out.
  */
 import type { Socket } from 'node:net';
 
@@ -19,15 +22,27 @@ export interface ConnectionLimits {
   readonly maxConnectionsPerClient: number;
 }
 
+/** Connections in eviction order: those not yet proven, oldest first; then proven and idle, idle longest first. */
+interface Candidates {
+  readonly unproven: Set<Socket>;
+  readonly idle: Set<Socket>;
+}
+
+interface Connection {
+  /** The client address, read at accept (a destroyed socket no longer knows it); undefined for unix sockets. */
+  readonly address: string | undefined;
+  proven: boolean;
+  /** Requests in progress (more than one only when a client pipelines). */
+  busy: number;
+}
+
 export class ConnectionGuard {
   readonly #limits: ConnectionLimits;
   readonly #onDrop: (reason: ConnectionDropReason, remote: string) => void;
-  /** Open connections → their client address (read at accept: a destroyed socket no longer knows it). */
-  readonly #open = new Map<Socket, string | undefined>();
-  /** Not yet proven, oldest first (a Set keeps insertion order). */
-  readonly #unproven = new Set<Socket>();
-  /** Per client address: its open connections and, oldest first, those not yet proven. */
-  readonly #byAddress = new Map<string, { open: number; unproven: Set<Socket> }>();
+  readonly #open = new Map<Socket, Connection>();
+  readonly #all: Candidates = { unproven: new Set(), idle: new Set() };
+  /** Per client address: its open connections and its eviction candidates. */
+  readonly #byAddress = new Map<string, Candidates & { open: number }>();
 
   constructor(limits: ConnectionLimits, onDrop: (reason: ConnectionDropReason, remote: string) => void) {
     this.#limits = limits;
@@ -44,7 +59,7 @@ export class ConnectionGuard {
     const remote = address ?? 'unix';
     const mine = address === undefined ? undefined : this.#byAddress.get(address);
     if (mine !== undefined && mine.open >= this.#limits.maxConnectionsPerClient) {
-      const victim = first(mine.unproven);
+      const victim = first(mine.unproven) ?? first(mine.idle);
       if (victim === undefined) {
         this.#refuse(socket, 'max_connections_per_client', remote);
         return;
@@ -52,17 +67,17 @@ export class ConnectionGuard {
       this.#evict(victim, remote);
     }
     if (this.#open.size >= this.#limits.maxConnections) {
-      const victim = first(this.#unproven);
+      const victim = first(this.#all.unproven) ?? first(this.#all.idle);
       if (victim === undefined) {
         this.#refuse(socket, 'max_connections', remote);
         return;
       }
-      this.#evict(victim, this.#open.get(victim) ?? 'unix');
+      this.#evict(victim, this.#open.get(victim)?.address ?? 'unix');
     }
-    this.#open.set(socket, address);
-    this.#unproven.add(socket);
+    this.#open.set(socket, { address, proven: false, busy: 0 });
+    this.#all.unproven.add(socket);
     if (address !== undefined) {
-      const entry = mine ?? { open: 0, unproven: new Set<Socket>() };
+      const entry = mine ?? { open: 0, unproven: new Set<Socket>(), idle: new Set<Socket>() };
       if (mine === undefined) this.#byAddress.set(address, entry);
       entry.open++;
       entry.unproven.add(socket);
@@ -70,11 +85,29 @@ export class ConnectionGuard {
     socket.once('close', () => this.#forget(socket));
   }
 
-  /** The connection sent a request with valid credentials: it is never closed to make room. */
+  /** A request arrived on the connection: it is not idle until its answer is written. */
+  requestStarted(socket: Socket): void {
+    const connection = this.#open.get(socket);
+    if (connection === undefined) return;
+    if (connection.busy++ === 0 && connection.proven) this.#each(connection, (c) => c.idle.delete(socket));
+  }
+
+  /** The answer to a request went out: a proven connection with nothing more in progress is idle (newest last). */
+  requestEnded(socket: Socket): void {
+    const connection = this.#open.get(socket);
+    if (connection === undefined || connection.busy === 0) return;
+    if (--connection.busy === 0 && connection.proven) this.#each(connection, (c) => c.idle.add(socket));
+  }
+
+  /** The connection sent a request with valid credentials: from now on it makes room only while idle. */
   prove(socket: Socket): void {
-    if (!this.#unproven.delete(socket)) return;
-    const address = this.#open.get(socket);
-    if (address !== undefined) this.#byAddress.get(address)?.unproven.delete(socket);
+    const connection = this.#open.get(socket);
+    if (connection === undefined || connection.proven) return;
+    connection.proven = true;
+    this.#each(connection, (c) => {
+      c.unproven.delete(socket);
+      if (connection.busy === 0) c.idle.add(socket);
+    });
   }
 
   #evict(victim: Socket, remote: string): void {
@@ -90,15 +123,23 @@ export class ConnectionGuard {
 
   /** Idempotent: called at eviction (so that the next admit does not pick it again) and at close. */
   #forget(socket: Socket): void {
-    if (!this.#open.has(socket)) return;
-    const address = this.#open.get(socket);
+    const connection = this.#open.get(socket);
+    if (connection === undefined) return;
     this.#open.delete(socket);
-    this.#unproven.delete(socket);
-    if (address === undefined) return;
-    const entry = this.#byAddress.get(address);
-    if (entry === undefined) return;
-    entry.unproven.delete(socket);
-    if (--entry.open === 0) this.#byAddress.delete(address);
+    this.#each(connection, (c) => {
+      c.unproven.delete(socket);
+      c.idle.delete(socket);
+    });
+    if (connection.address === undefined) return;
+    const entry = this.#byAddress.get(connection.address);
+    if (entry !== undefined && --entry.open === 0) this.#byAddress.delete(connection.address);
+  }
+
+  /** Apply `change` to the candidates of all connections and to those of the connection's address. */
+  #each(connection: Connection, change: (candidates: Candidates) => void): void {
+    change(this.#all);
+    const mine = connection.address === undefined ? undefined : this.#byAddress.get(connection.address);
+    if (mine !== undefined) change(mine);
   }
 }
 

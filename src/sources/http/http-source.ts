@@ -1,5 +1,5 @@
 /**
- * The Kong http-log receiver: a Hono app on @hono/node-server that takes exactly what Kong's
+ * The Kong http-log receiver: a node:http server that takes exactly what Kong's
  * `http-log` plugin sends (a JSON object or array, POST/PUT/PATCH, basic or bearer auth) and
  * what forwarders send (NDJSON, gzip), hands every entry to the pipeline in one AckGroup per
  * request, and answers so that Kong neither loses nor needlessly retries a batch:
@@ -16,14 +16,20 @@
  * all bodies being received share a byte budget (BodyBudget), node's headers/request/keep-alive
  * timeouts cut slow clients, at most MAX_CONNECTIONS sockets are open at once and at most
  * max_connections_per_client from one address (ConnectionGuard: connections that never sent valid
- * credentials make room first; counted, logged), and 400/401/413/415 answers close the connection.
+ * credentials make room first, then idle keep-alive ones; counted, logged), and 400/401/413/415
+ * answers close the connection. Requests are handled on node:http itself (no framework: one exact
+ * path, three methods), which keeps the per-request cost near a bare node:http server's.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { rm } from 'node:fs/promises';
-import { getRequestListener, type HttpBindings } from '@hono/node-server';
-import { Hono } from 'hono';
 import type { HttpSource as HttpSourceConfig } from '../../config/resolve.ts';
 import type { AckGroup } from '../../core/ack.ts';
 import type { BodyFormat } from '../../event/entries.ts';
@@ -39,8 +45,9 @@ import { ListenError, bind, parseListen, type ListenTarget } from '../../net/lis
 
 /**
  * Open sockets at most. At the cap the oldest connection that has not yet sent valid credentials
- * is closed to make room (ConnectionGuard); only when all have, the new one is. Kong opens a few
- * keep-alive connections per nginx worker, so this only bites a flood.
+ * is closed to make room, else the idle one idle longest (ConnectionGuard); only when every one is
+ * busy with an authenticated request, the new one is. Kong opens a few keep-alive connections per
+ * nginx worker, so this only bites a flood.
  */
 export const MAX_CONNECTIONS = 1024;
 /** stopIntake waits this long for requests still uploading, then cuts them off (nothing of them is taken). */
@@ -52,9 +59,6 @@ const SMALL_UNREAD_BODY = 64 * 1024;
 
 const METHODS = ['POST', 'PUT', 'PATCH'];
 const ALLOW = METHODS.join(', ');
-/** Hono routes on these two paths: the configured path matches exactly (no pattern syntax). */
-const INTAKE_ROUTE = '/intake';
-const OTHER_ROUTE = '/other';
 const JSON_TYPE = 'application/json';
 const ACCEPTED_TYPES = ['application/json', 'application/x-ndjson'] as const;
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -64,6 +68,13 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
 };
 
 type HeaderMap = Record<string, string>;
+
+/** What a request is answered: written by the request handler, once. */
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+  readonly headers: Readonly<HeaderMap>;
+}
 
 /** Settings that are not in the config file. */
 export interface HttpSourceOptions {
@@ -119,8 +130,8 @@ export class HttpSource implements Source {
         `drop:${reason}`,
         { reason, remote, ...limits },
         reason === 'evicted'
-          ? 'http source: connection limit reached, closing the oldest connection that has not sent valid credentials'
-          : 'http source: connection limit reached and every connection has sent valid credentials, closing a new one at accept',
+          ? 'http source: connection limit reached, closing the oldest connection without valid credentials (or else the one idle longest)'
+          : 'http source: connection limit reached and every connection is busy with a request from a client with valid credentials, closing a new one at accept',
       );
     });
     const budget = this.#budget;
@@ -129,30 +140,6 @@ export class HttpSource implements Source {
   }
 
   #createServer(): Server {
-    const path = this.#config.path;
-    const app = new Hono<{ Bindings: HttpBindings }>({
-      // Route on the raw path, compared exactly: a configured path is never read as a pattern.
-      getPath: (_req, options) => (rawPath(options?.env?.incoming.url) === path ? INTAKE_ROUTE : OTHER_ROUTE),
-    });
-    app.on(METHODS, INTAKE_ROUTE, (c) => this.#receive(c.env.incoming));
-    app.all(INTAKE_ROUTE, (c) =>
-      this.#answer(405, errorJson(`method ${c.env.incoming.method ?? ''} not allowed: use ${ALLOW}`), {
-        allow: ALLOW,
-        ...closeUnlessSmall(c.env.incoming.headers),
-      }),
-    );
-    app.notFound((c) =>
-      this.#answer(
-        404,
-        errorJson('not found: check the path of the http_endpoint in the http-log plugin'),
-        closeUnlessSmall(c.env.incoming.headers),
-      ),
-    );
-    app.onError((e) => {
-      this.#log.error({ err: e.message }, 'http source: unexpected error while answering a request');
-      return this.#answer(500, errorJson('internal error'), { connection: 'close' });
-    });
-
     const { requestTimeoutMs, keepAliveTimeoutMs } = this.#config;
     // node refuses headersTimeout > requestTimeout; 0 disables a timeout.
     const headersTimeoutMs =
@@ -166,7 +153,7 @@ export class HttpSource implements Source {
         // How often node looks for requests past their timeouts (default 30 s: far too coarse for a slow body).
         connectionsCheckingInterval: Math.max(50, Math.floor(shortest / 4)),
       },
-      getRequestListener(app.fetch),
+      (req, res) => this.#onRequest(req, res),
     );
     server.keepAliveTimeout = keepAliveTimeoutMs;
     server.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => this.#onClientError(e, socket));
@@ -289,16 +276,39 @@ export class HttpSource implements Source {
 
   // ── one request ────────────────────────────────────────────────────────────
 
-  async #receive(incoming: IncomingMessage): Promise<Response> {
-    this.#inFlight++;
-    try {
-      return await this.#take(incoming);
-    } finally {
-      this.#inFlight--;
+  /**
+   * Route on the raw path, compared exactly (a configured path is never read as a pattern, nor
+   * normalized), then the method; only the intake is asynchronous.
+   */
+  #onRequest(incoming: IncomingMessage, res: ServerResponse): void {
+    const socket = incoming.socket;
+    // A connection with a request in progress is never closed to make room for a new one.
+    this.#connections.requestStarted(socket);
+    res.once('finish', () => this.#connections.requestEnded(socket));
+    if (rawPath(incoming.url) !== this.#config.path) {
+      const hint = errorJson('not found: check the path of the http_endpoint in the http-log plugin');
+      write(res, this.#answer(404, hint, closeUnlessSmall(incoming.headers)));
+    } else if (!METHODS.includes(incoming.method ?? '')) {
+      const hint = errorJson(`method ${incoming.method ?? ''} not allowed: use ${ALLOW}`);
+      write(res, this.#answer(405, hint, { allow: ALLOW, ...closeUnlessSmall(incoming.headers) }));
+    } else {
+      this.#inFlight++;
+      this.#take(incoming).then(
+        (answer) => {
+          this.#inFlight--;
+          write(res, answer);
+        },
+        (e: unknown) => {
+          this.#inFlight--;
+          this.#log.error({ err: (e as Error).message }, 'http source: unexpected error while answering a request');
+          if (res.headersSent) res.destroy();
+          else write(res, this.#answer(500, errorJson('internal error'), CLOSE));
+        },
+      );
     }
   }
 
-  async #take(incoming: IncomingMessage): Promise<Response> {
+  async #take(incoming: IncomingMessage): Promise<Answer> {
     const headers = incoming.headers;
     if (this.#stopping)
       return this.#answer(503, errorJson('shutting down'), { 'retry-after': this.#retryAfter, connection: 'close' });
@@ -408,7 +418,7 @@ export class HttpSource implements Source {
     });
   }
 
-  #tooLarge(): Response {
+  #tooLarge(): Answer {
     return this.#answer(
       413,
       errorJson(`body larger than max_body_bytes (${this.#config.maxBodyBytes} bytes, counted after gunzip)`),
@@ -417,7 +427,7 @@ export class HttpSource implements Source {
   }
 
   /** The bodies in flight hold the budget: refuse (Kong retries the batch later), never wait for room. */
-  #busy(remote: string): Response {
+  #busy(remote: string): Answer {
     bump(this.#stats.httpRefused, 'max_inflight_body_bytes');
     this.#limited.warn(
       'busy',
@@ -430,19 +440,19 @@ export class HttpSource implements Source {
     });
   }
 
-  #answer(status: number, body: string, headers?: Readonly<HeaderMap>): Response {
+  #answer(status: number, body: string, headers?: Readonly<HeaderMap>): Answer {
     const counts = this.#stats.httpRequests;
     counts[status] = (counts[status] ?? 0) + 1;
     const all: HeaderMap =
       headers === undefined ? { 'content-type': JSON_TYPE } : { 'content-type': JSON_TYPE, ...headers };
     // Shutting down: no connection is kept for a next request, so close() need not wait for idle ones.
     if (this.#stopping) all.connection = 'close';
-    return new Response(body, { status, headers: all });
+    return { status, body, headers: all };
   }
 
   /** The socket is gone (client left, or node cut it off at request_timeout and counted it): nothing to send. */
-  #unanswerable(): Response {
-    return new Response(null, { status: 400, headers: { connection: 'close' } });
+  #unanswerable(): Answer {
+    return { status: 400, body: '', headers: CLOSE };
   }
 
   /** Bad HTTP before a request exists (request/headers timeout, malformed request line, huge headers). */
@@ -468,6 +478,12 @@ export class HttpSource implements Source {
     }
     socket.destroy();
   }
+}
+
+/** Write an answer (node sets Content-Length; `connection: close` ends the connection after it). */
+function write(res: ServerResponse, answer: Answer): void {
+  if (res.destroyed) return;
+  res.writeHead(answer.status, answer.headers).end(answer.body);
 }
 
 function rawPath(url: string | undefined): string {

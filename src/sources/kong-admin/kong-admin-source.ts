@@ -70,7 +70,7 @@ export class KongAdminSource implements Source {
 
   async start(): Promise<void> {
     const loaded = await this.#store.load();
-    if (loaded.kind === 'loaded') this.#snapshot = loaded.snapshot;
+    if (loaded.kind === 'loaded') this.#snapshot = loaded.state;
     else {
       this.#firstStart = true;
       if (loaded.kind === 'unreadable')

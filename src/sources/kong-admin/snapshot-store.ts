@@ -4,10 +4,8 @@
  * secret is still an update) and its masked body (the `old` of the next update or delete): no
  * secret is written to disk.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../../util/atomic-write.ts';
-import { errorText } from '../../util/errors.ts';
+import { readStateFile, type StateDecoding, type StateFileLoad, writeStateFile } from '../../util/state-file.ts';
 
 export const SNAPSHOT_VERSION = 1;
 
@@ -28,10 +26,7 @@ export interface Snapshot {
   readonly parts: Readonly<Record<string, SnapshotPart>>;
 }
 
-export type SnapshotLoad =
-  | { readonly kind: 'missing' }
-  | { readonly kind: 'loaded'; readonly snapshot: Snapshot }
-  | { readonly kind: 'unreadable'; readonly reason: string };
+export type SnapshotLoad = StateFileLoad<Snapshot>;
 
 export class SnapshotStore {
   readonly file: string;
@@ -42,42 +37,24 @@ export class SnapshotStore {
     this.#source = sourceName;
   }
 
-  async load(): Promise<SnapshotLoad> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-      return { kind: 'unreadable', reason: errorText(e) };
-    }
-    try {
-      const parsed = JSON.parse(text) as { version?: unknown; workspaces?: unknown; parts?: unknown };
-      if (parsed.version !== SNAPSHOT_VERSION)
-        return { kind: 'unreadable', reason: `version ${String(parsed.version)}` };
-      if (!isRecord(parsed.workspaces) || !isRecord(parsed.parts))
-        return { kind: 'unreadable', reason: 'no "workspaces" or "parts"' };
-      for (const part of Object.values(parsed.parts)) {
-        if (!isRecord(part) || !Object.values(part).every((r) => isRecord(r) && typeof r.h === 'string'))
-          return { kind: 'unreadable', reason: 'malformed part' };
-      }
-      return {
-        kind: 'loaded',
-        snapshot: { workspaces: parsed.workspaces as Snapshot['workspaces'], parts: parsed.parts as Snapshot['parts'] },
-      };
-    } catch (e) {
-      return { kind: 'unreadable', reason: `not JSON: ${errorText(e)}` };
-    }
+  load(): Promise<SnapshotLoad> {
+    return readStateFile(this.file, decodeSnapshot);
   }
 
   async write(snapshot: Snapshot): Promise<void> {
-    const text = JSON.stringify({
-      version: SNAPSHOT_VERSION,
-      source: this.#source,
-      updated_at: new Date().toISOString(),
-      ...snapshot,
-    });
-    await writeFileAtomic(this.file, text);
+    await writeStateFile(this.file, { version: SNAPSHOT_VERSION, source: this.#source }, snapshot);
   }
+}
+
+function decodeSnapshot(parsed: unknown): StateDecoding<Snapshot> {
+  const { version, workspaces, parts } = parsed as { version?: unknown; workspaces?: unknown; parts?: unknown };
+  if (version !== SNAPSHOT_VERSION) return { malformed: `version ${String(version)}` };
+  if (!isRecord(workspaces) || !isRecord(parts)) return { malformed: 'no "workspaces" or "parts"' };
+  for (const part of Object.values(parts)) {
+    if (!isRecord(part) || !Object.values(part).every((r) => isRecord(r) && typeof r.h === 'string'))
+      return { malformed: 'malformed part' };
+  }
+  return { state: { workspaces: workspaces as Snapshot['workspaces'], parts: parts as Snapshot['parts'] } };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
