@@ -245,8 +245,11 @@ async function main(): Promise<void> {
         const ran = await runScript(step.scriptPath ?? step.script, params, runtime);
         const result = step.deno === true ? { ...ran, name: `${ran.name}, the relay under Deno` } : ran;
         results[i].push(result);
+        const skipped = result.extra?.skipped;
         process.stdout.write(
-          `${Math.round(result.entries / (result.ms / 1000))} entries/s${result.complete ? '' : ' (INCOMPLETE)'}\n`,
+          typeof skipped === 'string'
+            ? `skipped: ${skipped}\n`
+            : `${Math.round(result.entries / (result.ms / 1000))} entries/s${result.complete ? '' : ' (INCOMPLETE)'}\n`,
         );
         if (settings.profileDir !== undefined && !step.key.startsWith('b')) {
           process.stdout.write(
