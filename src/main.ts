@@ -6,6 +6,12 @@ import { ClosedPipe } from './util/closed-pipe.ts';
 import { VERSION } from './version.ts';
 
 const configOption = { alias: 'c', type: 'string', demandOption: true, describe: 'YAML config file' } as const;
+/** How `top` and `tap` reach a running relay's admin listener. */
+const adminClientOptions = {
+  admin: { type: 'string', describe: 'Admin URL, e.g. http://127.0.0.1:9877' },
+  config: { alias: 'c', type: 'string', describe: 'Read the admin address from this config' },
+  token: { type: 'string', describe: 'admin.token, if the admin listener requires one (or KLR_ADMIN_TOKEN)' },
+} as const;
 const closedPipe = new ClosedPipe();
 
 await yargs(hideBin(process.argv))
@@ -86,12 +92,7 @@ await yargs(hideBin(process.argv))
     'Live view of a running relay: entries/s, buffers, retries, dead letters per source and destination',
     (y) =>
       y
-        .option('admin', { type: 'string', describe: 'Admin URL, e.g. http://127.0.0.1:9877' })
-        .option('config', { alias: 'c', type: 'string', describe: 'Read the admin address from this config' })
-        .option('token', {
-          type: 'string',
-          describe: 'admin.token, if the admin listener requires one (or KLR_ADMIN_TOKEN)',
-        })
+        .options(adminClientOptions)
         .option('interval', { type: 'number', default: 1, describe: 'Seconds between refreshes' }),
     async (argv) => {
       const { topCommand } = await import('./commands/top.ts');
@@ -108,12 +109,7 @@ await yargs(hideBin(process.argv))
     'Print the entries a running relay routes, as delivered (redacted), with their rules and destinations, as NDJSON',
     (y) =>
       y
-        .option('admin', { type: 'string', describe: 'Admin URL, e.g. http://127.0.0.1:9877' })
-        .option('config', { alias: 'c', type: 'string', describe: 'Read the admin address from this config' })
-        .option('token', {
-          type: 'string',
-          describe: 'admin.token, if the admin listener requires one (or KLR_ADMIN_TOKEN)',
-        })
+        .options(adminClientOptions)
         .option('destination', {
           type: 'string',
           array: true,

@@ -11,7 +11,7 @@ import { CredentialCheck } from '../sources/http/auth.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { RelayMetrics } from '../telemetry/metrics.ts';
 import { bind } from '../net/listen.ts';
-import { serveTap, type TapOpener } from './tap-stream.ts';
+import { openTapFor, streamTap, type TapOpener } from './tap-stream.ts';
 
 /** What the admin endpoints read from the running relay. */
 export interface AdminView {
@@ -79,11 +79,15 @@ export class AdminServer {
           return send(res, 200, this.#view.metrics.registry.contentType, await this.#view.metrics.text());
         case '/status':
           return send(res, 200, 'application/json', `${JSON.stringify(this.#view.status(), null, 2)}\n`);
-        case '/tap':
-          return await serveTap(req, res, this.#view.openTap, {
+        case '/tap': {
+          const opened = openTapFor(req, this.#view.openTap, {
             tokenChecked: this.#token !== null,
             unixSocket: this.#listen.startsWith('unix:'),
           });
+          if ('tap' in opened) return await streamTap(req, res, opened);
+          res.setHeader('connection', 'close');
+          return send(res, opened.status, 'text/plain', opened.message);
+        }
         default:
           return send(res, 404, 'text/plain', 'not found: try /healthz /readyz /metrics /status /tap\n');
       }

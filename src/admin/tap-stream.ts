@@ -31,30 +31,43 @@ export interface TapAccess {
   readonly unixSocket: boolean;
 }
 
-export async function serveTap(
+/** A tap opened for a request, and how long it may run. */
+export interface OpenedTap {
+  readonly tap: Tap;
+  readonly durationMs: number | undefined;
+}
+
+/** Why a tap request is refused (the listener answers it). */
+export interface TapRefusal {
+  readonly status: 400 | 403;
+  readonly message: string;
+}
+
+/** Check who asks and what (the query), and open the tap. */
+export function openTapFor(req: IncomingMessage, open: TapOpener, access: TapAccess): OpenedTap | TapRefusal {
+  if (!access.tokenChecked && !access.unixSocket && !isLoopback(req.socket.remoteAddress))
+    return {
+      status: 403,
+      message: 'tap shows log entries: without admin.token it is served to loopback clients only (set admin.token)\n',
+    };
+  const parsed = parseTapQuery(new URL(req.url ?? '/', 'http://admin').searchParams);
+  if (typeof parsed === 'string') return { status: 400, message: `${parsed}\n` };
+  const tap = open({ filter: parsed.filter, limit: parsed.limit, maxQueuedBytes: TAP_QUEUE_BYTES });
+  if (typeof tap === 'string') return { status: 400, message: `${tap}\n` };
+  return { tap, durationMs: parsed.durationMs };
+}
+
+/** Write the tap's lines to the response until it ends (limit, duration, shutdown) or the client goes. */
+export async function streamTap(
   req: IncomingMessage,
   res: ServerResponse,
-  open: TapOpener,
-  access: TapAccess,
+  { tap, durationMs }: OpenedTap,
 ): Promise<void> {
-  if (!access.tokenChecked && !access.unixSocket && !isLoopback(req.socket.remoteAddress)) {
-    return refuse(
-      res,
-      403,
-      'tap shows log entries: without admin.token it is served to loopback clients only (set admin.token)\n',
-    );
-  }
-  const query = new URL(req.url ?? '/', 'http://admin').searchParams;
-  const parsed = parseTapQuery(query);
-  if (typeof parsed === 'string') return refuse(res, 400, `${parsed}\n`);
-  const tap = open({ filter: parsed.filter, limit: parsed.limit, maxQueuedBytes: TAP_QUEUE_BYTES });
-  if (typeof tap === 'string') return refuse(res, 400, `${tap}\n`);
-
   // A tap may stay quiet for long: no idle timeout on its socket (the client ends it).
   req.socket.setTimeout(0);
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', connection: 'close' });
   res.flushHeaders();
-  const timer = parsed.durationMs === undefined ? null : setTimeout(() => tap.end('duration'), parsed.durationMs);
+  const timer = durationMs === undefined ? null : setTimeout(() => tap.end('duration'), durationMs);
   res.once('close', () => tap.end('client'));
   try {
     for (let lines = await tap.next(); lines !== null && !res.destroyed; lines = await tap.next()) {
@@ -107,9 +120,4 @@ export function isLoopback(address: string | undefined): boolean {
   const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
   if (isIP(v4) === 4) return v4.startsWith('127.');
   return address === '::1';
-}
-
-function refuse(res: ServerResponse, status: number, message: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain', 'cache-control': 'no-store', connection: 'close' });
-  res.end(message);
 }

@@ -3,6 +3,7 @@
  * `--admin URL`, or the `admin.listen` of a config file. A wildcard listen address is reached on
  * loopback.
  */
+import { type IncomingMessage, request } from 'node:http';
 import { formatDiagnostic } from '../config/diagnostics.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { parseListen } from '../net/listen.ts';
@@ -38,6 +39,39 @@ export function adminEndpoint(options: { readonly admin?: string; readonly confi
   if (config === null) return diagnostics.map(formatDiagnostic).join('\n');
   if (config.admin === null) return `${options.config} turns the admin listener off (admin: false)`;
   return endpointOfListen(config.admin.listen);
+}
+
+export interface AdminGetOptions {
+  /** admin.token, sent as a Bearer token. */
+  readonly token?: string;
+  readonly signal?: AbortSignal;
+  /** Fail when the listener stays silent this long. */
+  readonly timeoutMs?: number;
+}
+
+/** GET `path` from the admin listener: the response, as soon as its head arrives. */
+export function adminGet(
+  endpoint: AdminEndpoint,
+  path: string,
+  options: AdminGetOptions = {},
+): Promise<IncomingMessage> {
+  const { label: _, ...where } = endpoint;
+  const { token, signal, timeoutMs } = options;
+  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+  return new Promise((resolve, reject) => {
+    const req = request({ ...where, path, method: 'GET', headers, signal, timeout: timeoutMs }, resolve);
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The start of a response's body as text (at most about 4 KiB: a message, not data). */
+export async function bodyText(res: IncomingMessage): Promise<string> {
+  let body = '';
+  res.setEncoding('utf8');
+  for await (const chunk of res) if (body.length < 4096) body += chunk;
+  return body;
 }
 
 function connectHost(host: string | undefined): string {

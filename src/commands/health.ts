@@ -3,10 +3,9 @@
  * config) for /healthz (or /readyz): exit 0 when it answers 200, 1 otherwise. For container
  * HEALTHCHECKs and scripts, so the admin address is written in one place only.
  */
-import { request } from 'node:http';
 import { formatDiagnostic } from '../config/diagnostics.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { endpointOfListen } from './admin-endpoint.ts';
+import { adminGet, bodyText, endpointOfListen } from './admin-endpoint.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 
 export const EXIT_UNHEALTHY = 1;
@@ -27,9 +26,12 @@ export async function healthCommand(file: string, options: HealthOptions): Promi
     return EXIT_INVALID_CONFIG;
   }
   const path = options.ready ? '/readyz' : '/healthz';
-  const { label, ...where } = endpointOfListen(config.admin.listen);
+  const endpoint = endpointOfListen(config.admin.listen);
+  const { label } = endpoint;
   try {
-    const { status, body } = await get({ ...where, path }, options.timeoutMs);
+    const res = await adminGet(endpoint, path, { timeoutMs: options.timeoutMs });
+    const status = res.statusCode ?? 0;
+    const body = await bodyText(res);
     const ok = status === 200;
     (ok ? process.stdout : process.stderr).write(`${label}${path}: ${status} ${body.trim()}\n`);
     return ok ? 0 : EXIT_UNHEALTHY;
@@ -37,24 +39,4 @@ export async function healthCommand(file: string, options: HealthOptions): Promi
     process.stderr.write(`${label}${path}: ${(e as Error).message}\n`);
     return EXIT_UNHEALTHY;
   }
-}
-
-function get(
-  where: { socketPath?: string; host?: string; port?: number; path: string },
-  timeoutMs: number,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ ...where, method: 'GET', timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        if (body.length < 4096) body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
 }

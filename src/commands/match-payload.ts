@@ -50,12 +50,20 @@ export class PayloadPreview {
     }
   }
 
+  /**
+   * The entry as the destination named sends it (redacted, fields, payload), or null when its
+   * dedupe suppresses it (dedupe applies as the entries come).
+   */
+  shaped(event: KongEvent, destination: string): KongEvent | null {
+    const index = this.#router.destinations.indexOf(destination);
+    const shaper = this.#shapers[index];
+    return shaper.shape(event, shaper.needsCaptures ? this.#router.captures(event, index) : null);
+  }
+
   /** What the destination named would send for the event (dedupe applies as the entries come). */
   async message(event: KongEvent, destination: string): Promise<OutgoingMessage> {
-    const index = this.#router.destinations.indexOf(destination);
-    const d = this.#destinations[index];
-    const shaper = this.#shapers[index];
-    const shaped = shaper.shape(event, shaper.needsCaptures ? this.#router.captures(event, index) : null);
+    const d = this.#destinations[this.#router.destinations.indexOf(destination)];
+    const shaped = this.shaped(event, destination);
     if (shaped === null) return { suppressed: true };
     if (d.type === 'webhook') {
       const builder = this.#webhooks.get(d.name) as WebhookRequestBuilder;

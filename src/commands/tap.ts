@@ -6,9 +6,9 @@
  * stdout stays entries only. A slow reader never slows the relay: the relay drops lines for it
  * and says how many.
  */
-import { request, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
-import { type AdminEndpoint, adminEndpoint } from './admin-endpoint.ts';
+import { adminEndpoint, adminGet, bodyText } from './admin-endpoint.ts';
 
 export interface TapOptions {
   readonly admin: string | undefined;
@@ -44,13 +44,13 @@ export async function tapCommand(options: TapOptions): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    res = await get(endpoint, `/tap?${query}`, options.token, abort.signal);
+    res = await adminGet(endpoint, `/tap?${query}`, { token: options.token, signal: abort.signal });
   } catch (e) {
     if (abort.signal.aborted) return 0;
     return fail(`${endpoint.label}: ${(e as Error).message}`, EXIT_TAP_FAILED);
   }
   if (res.statusCode !== 200) {
-    const body = await text(res);
+    const body = await bodyText(res);
     return fail(`${endpoint.label}/tap: HTTP ${res.statusCode}: ${body.trim()}`, res.statusCode === 400 ? 2 : 1);
   }
   let ended = false;
@@ -78,23 +78,6 @@ export async function tapCommand(options: TapOptions): Promise<number> {
   }
   if (ended || abort.signal.aborted) return 0;
   return fail(`${endpoint.label}: the relay closed the stream (it stopped?)`, EXIT_TAP_FAILED);
-}
-
-function get(endpoint: AdminEndpoint, path: string, token: string | undefined, signal: AbortSignal) {
-  const { label: _, ...where } = endpoint;
-  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
-  return new Promise<IncomingMessage>((resolve, reject) => {
-    const req = request({ ...where, path, method: 'GET', headers, signal }, resolve);
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function text(res: IncomingMessage): Promise<string> {
-  let body = '';
-  res.setEncoding('utf8');
-  for await (const chunk of res) if (body.length < 4096) body += chunk;
-  return body;
 }
 
 function fail(message: string, code: number): number {

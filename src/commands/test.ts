@@ -16,7 +16,7 @@ import { isProblem, splitLogFile } from '../event/entries.ts';
 import { JsonSyntaxError } from '../event/json-scan.ts';
 import { buildRouting } from '../delivery/routing.ts';
 import type { KongEvent } from '../event/kong-event.ts';
-import { Redactors, Shaper } from '../shape/shaper.ts';
+import { PayloadPreview } from './match-payload.ts';
 import { EXIT_INVALID_CONFIG } from './validate.ts';
 
 export interface TestOptions {
@@ -96,7 +96,6 @@ class CaseRunner {
   readonly #config: ResolvedConfig;
   readonly #routing: ReturnType<typeof buildRouting>;
   readonly #names: ReadonlySet<string>;
-  readonly #redactors = new Redactors();
 
   constructor(config: ResolvedConfig) {
     this.#config = config;
@@ -117,10 +116,10 @@ class CaseRunner {
       if (!this.#names.has(name)) failures.push(`expect names destination "${name}", which the config does not have`);
     const entries = this.#entries(test, file, failures);
     // The shape stage of each destination, fresh for each case: dedupe windows span its entries only.
-    const shapers = this.#config.destinations.map((d) => new Shaper(d.shape, this.#redactors));
+    const preview = new PayloadPreview(this.#config, this.#routing.router);
     entries.forEach((text, i) => {
       const tag = entries.length > 1 ? `entry ${i + 1}: ` : '';
-      for (const f of this.#check(text, expect, shapers)) failures.push(tag + f);
+      for (const f of this.#check(text, expect, preview)) failures.push(tag + f);
     });
     return { name: test.name, file, failures, ms: performance.now() - started };
   }
@@ -146,7 +145,7 @@ class CaseRunner {
     return out;
   }
 
-  #check(raw: ByteString, expect: ConfigTestCase['expect'], shapers: readonly Shaper[]): string[] {
+  #check(raw: ByteString, expect: ConfigTestCase['expect'], preview: PayloadPreview): string[] {
     const { decoder, router } = this.#routing;
     const event = decoder.decode(raw);
     if (event instanceof JsonSyntaxError) return [`the entry is not a JSON object: ${event.message}`];
@@ -162,11 +161,7 @@ class CaseRunner {
       failures.push(`expected to match exactly the rules ${describe(expect.rules)}; ${seen}`);
     // Every reached destination shapes the entry, as in the daemon (dedupe state moves on).
     const sent = new Map<string, KongEvent | null>();
-    for (const name of why.destinations) {
-      const index = router.destinations.indexOf(name);
-      const shaper = shapers[index];
-      sent.set(name, shaper.shape(event, shaper.needsCaptures ? router.captures(event, index) : null));
-    }
+    for (const name of why.destinations) sent.set(name, preview.shaped(event, name));
     for (const [destination, fields] of Object.entries(expect.payload ?? {})) {
       const shaped = sent.get(destination);
       if (shaped === undefined) {

@@ -50,6 +50,7 @@ export class TappedEntry {
   /** The entry as destination `routes[i]` sends it; null when its dedupe suppressed it. */
   readonly sent: readonly (KongEvent | null)[];
   readonly #router: Router;
+  #destinations: readonly string[] | null = null;
   #rules: readonly string[] | null = null;
 
   constructor(
@@ -68,8 +69,10 @@ export class TappedEntry {
     this.sent = sent;
   }
 
-  get destinations(): string[] {
-    return this.routes.map((i) => this.#router.destinations[i]);
+  /** The names of the destinations it was routed to (worked out once, and only when a tap asks). */
+  get destinations(): readonly string[] {
+    this.#destinations ??= this.routes.map((i) => this.#router.destinations[i]);
+    return this.#destinations;
   }
 
   /** The rules that matched (worked out once, and only when a tap asks). */
